@@ -1,0 +1,6 @@
+//! Throwaway real servers for iamwire's tests.
+#![forbid(unsafe_code)]
+
+mod venv;
+
+pub use venv::{DEFAULT_VENV, python, venv_dir};

@@ -1,0 +1,2 @@
+//! The `iamwire` demo proxy.
+fn main() {}
