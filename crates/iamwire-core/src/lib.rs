@@ -1,0 +1,46 @@
+//! Shared types and seams of iamwire.
+//!
+//! Today this crate holds the Database resource model: databases configured statically in a
+//! Teleport-style `db_service` section, AWS discovery matchers, and dynamic `kind: db`
+//! resources, each parsed from YAML within [`YamlLimits`] and then validated.
+//!
+//! ```
+//! use iamwire_core::{Config, Database, Protocol};
+//!
+//! let yaml = br#"
+//! db_service:
+//!   enabled: "yes"
+//!   databases:
+//!   - name: "rds-postgres"
+//!     protocol: "postgres"
+//!     uri: "rds-postgres.abcdef012345.us-west-1.rds.amazonaws.com:5432"
+//!     aws:
+//!       assume_role_arn: "arn:aws:iam::222222222222:role/example-role"
+//!       external_id: "example-external-id"
+//! "#;
+//! let config = Config::from_yaml(yaml)?;
+//! let db: &Database = &config.db_service.databases[0];
+//! assert_eq!(db.protocol, Protocol::Postgres);
+//! // Static configuration derives the account from the role ARN.
+//! assert_eq!(db.aws.account_id.as_deref(), Some("222222222222"));
+//! // The external ID never shows up in debug output.
+//! assert!(!format!("{db:?}").contains("example-external-id"));
+//! # Ok::<(), iamwire_core::Error>(())
+//! ```
+#![forbid(unsafe_code)]
+
+mod error;
+mod resource;
+mod yaml;
+
+#[doc(hidden)]
+pub mod fuzzing;
+
+pub use error::{ArnError, Error, Location, Problem};
+pub use resource::{
+    Aws, AwsMatcher, Config, Database, DatabaseResource, DatabaseSpec, DbService, DiscoveryType,
+    ElastiCache, ExternalId, MemoryDb, Partition, Protocol, Rds, RdsProxy, Redshift,
+    RedshiftServerless, ResourceMetadata, RoleArn, Tls, TlsMode, is_valid_account_id,
+    is_valid_region,
+};
+pub use yaml::{YamlLimits, parse_yaml};

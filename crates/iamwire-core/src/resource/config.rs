@@ -1,0 +1,140 @@
+//! The `db_service` configuration section (Teleport style) and a file-level wrapper.
+
+use std::collections::HashSet;
+use std::fmt;
+
+use serde::Deserialize;
+use serde::de::{self, Deserializer, Visitor};
+
+use crate::error::{Error, Problem};
+use crate::resource::{AwsMatcher, Database, validate};
+use crate::yaml::{YamlLimits, parse_yaml};
+
+/// A configuration file holding a `db_service` section.
+///
+/// Other sections will join it (the demo proxy owns its own top-level type and embeds
+/// [`DbService`]); unknown top-level keys are rejected so that typos do not pass silently.
+#[non_exhaustive]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Static databases and discovery matchers. Absent means disabled and empty.
+    #[serde(default)]
+    pub db_service: DbService,
+}
+
+impl Config {
+    /// Parses a configuration file without validating it.
+    ///
+    /// # Errors
+    ///
+    /// YAML errors (see [`parse_yaml`]); an unknown key is [`Error::UnknownField`].
+    pub fn parse(yaml: &[u8]) -> Result<Self, Error> {
+        parse_yaml(yaml, &YamlLimits::default())
+    }
+
+    /// Parses and validates a configuration file (see [`Config::validate`]).
+    ///
+    /// # Errors
+    ///
+    /// Whatever [`Config::parse`] or [`Config::validate`] returns.
+    pub fn from_yaml(yaml: &[u8]) -> Result<Self, Error> {
+        let mut config = Self::parse(yaml)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Validates every section (see [`DbService::validate`]).
+    ///
+    /// # Errors
+    ///
+    /// The first problem found, as [`Error::Database`] or [`Error::Matcher`].
+    pub fn validate(&mut self) -> Result<(), Error> {
+        self.db_service.validate()
+    }
+}
+
+/// Teleport's `db_service` section: static databases and AWS discovery matchers.
+#[non_exhaustive]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DbService {
+    /// Whether the service runs. Accepts booleans and the strings Teleport accepts
+    /// (`"yes"`/`"no"`, `"true"`/`"false"`, `"on"`/`"off"`, ...); absent means disabled.
+    #[serde(default, deserialize_with = "deserialize_enabled")]
+    pub enabled: bool,
+    /// Statically configured databases.
+    #[serde(default)]
+    pub databases: Vec<Database>,
+    /// Discovery matchers for AWS databases.
+    #[serde(default)]
+    pub aws: Vec<AwsMatcher>,
+}
+
+impl DbService {
+    /// Validates every database ([`Database::validate_static`], which fills `account_id`
+    /// from `assume_role_arn`), rejects duplicate names, and validates every matcher.
+    ///
+    /// # Errors
+    ///
+    /// The first problem found, as [`Error::Database`] or [`Error::Matcher`].
+    pub fn validate(&mut self) -> Result<(), Error> {
+        let mut names = HashSet::new();
+        for db in &mut self.databases {
+            db.validate_static()?;
+            if !names.insert(db.name.as_str()) {
+                return Err(Error::Database {
+                    database: db.name.clone(),
+                    field: "name",
+                    problem: Problem::DuplicateName,
+                });
+            }
+        }
+        for (index, matcher) in self.aws.iter().enumerate() {
+            validate::matcher(index, matcher)?;
+        }
+        Ok(())
+    }
+}
+
+/// Teleport's lenient boolean: YAML booleans, and yes/no, true/false, on/off, y/n, 1/0 as
+/// strings (any case).
+fn deserialize_enabled<'de, D: Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
+    struct Lenient;
+    impl Visitor<'_> for Lenient {
+        type Value = bool;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("yes/no, true/false or on/off")
+        }
+
+        fn visit_bool<E: de::Error>(self, v: bool) -> Result<bool, E> {
+            Ok(v)
+        }
+
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<bool, E> {
+            match v {
+                0 => Ok(false),
+                1 => Ok(true),
+                _ => Err(E::invalid_value(de::Unexpected::Unsigned(v), &self)),
+            }
+        }
+
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<bool, E> {
+            match v {
+                0 => Ok(false),
+                1 => Ok(true),
+                _ => Err(E::invalid_value(de::Unexpected::Signed(v), &self)),
+            }
+        }
+
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<bool, E> {
+            match v.to_ascii_lowercase().as_str() {
+                "yes" | "y" | "true" | "on" | "1" => Ok(true),
+                "no" | "n" | "false" | "off" | "0" => Ok(false),
+                _ => Err(E::invalid_value(de::Unexpected::Str(v), &self)),
+            }
+        }
+    }
+    deserializer.deserialize_any(Lenient)
+}
