@@ -1,0 +1,161 @@
+"""Start moto's server for iamwire's tests, with AssumeRole checked the way AWS checks it.
+
+Stock moto evaluates a role's trust policy only when the role lives in the caller's own account, and lets a
+request without an ExternalId through a trust policy that requires one. Cross-account access is exactly what
+iamwire is for, so this launcher replaces those two checks: the target role is found in the account its ARN
+names, every statement of its trust policy is evaluated (principal, sts:ExternalId conditions, explicit
+Deny), and a condition on a key the request does not carry fails, as in AWS.
+
+Usage: python moto_rig.py  (prints "PORT <n>" once listening; exits when stdin closes)
+Environment: INITIAL_NO_AUTH_ACTION_COUNT, MOTO_ENABLE_RECORDING, MOTO_RECORDER_FILEPATH as moto documents.
+"""
+
+import fnmatch
+import json
+import sys
+
+from moto.core.exceptions import AccessDeniedError
+from moto.iam import access_control
+from moto.iam.models import iam_backends
+from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+from moto.sts.models import sts_backends
+
+
+def _split_arn(arn):
+    parts = arn.split(":", 5)
+    if len(parts) != 6 or parts[0] != "arn":
+        return None
+    return parts
+
+
+def _find_role(role_arn):
+    parts = _split_arn(role_arn)
+    if parts is None or parts[2] != "iam" or not parts[5].startswith("role/"):
+        return None
+    partition, account = parts[1], parts[4]
+    if account not in iam_backends:
+        return None
+    try:
+        return iam_backends[account][partition].get_role_by_arn(role_arn)
+    except Exception:  # moto raises its own NotFound types
+        return None
+
+
+def _caller_principals(request):
+    """Every principal string the caller matches in a trust policy."""
+    key = request._access_key
+    arn = key.arn
+    parts = _split_arn(arn)
+    names = {"*", arn}
+    if parts is None:
+        return names
+    partition, account = parts[1], parts[4]
+    names.add(account)
+    names.add(f"arn:{partition}:iam::{account}:root")
+    if parts[2] == "sts" and parts[5].startswith("assumed-role/"):
+        # A role session also matches the role's own ARN (with its path).
+        for assumed in sts_backends[account][partition].assumed_roles:
+            if assumed.access_key_id == key._access_key_id:
+                names.add(assumed.role_arn)
+    return names
+
+
+def _as_list(value):
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+def _principal_matches(statement, principals):
+    principal = statement.get("Principal")
+    if principal == "*":
+        return True
+    if not isinstance(principal, dict):
+        return False
+    return any(p in principals for p in _as_list(principal.get("AWS")))
+
+
+def _conditions_match(statement, context):
+    for operator, keys in (statement.get("Condition") or {}).items():
+        for key, expected in keys.items():
+            actual = context.get(key.lower())
+            if actual is None:
+                return False
+            expected = [str(e) for e in _as_list(expected)]
+            if operator == "StringEquals":
+                ok = actual in expected
+            elif operator == "StringLike":
+                ok = any(fnmatch.fnmatchcase(actual, e) for e in expected)
+            elif operator == "StringNotEquals":
+                ok = actual not in expected
+            else:
+                ok = False  # an operator we do not model never grants access
+            if not ok:
+                return False
+    return True
+
+
+def _action_matches(statement, action):
+    return any(fnmatch.fnmatchcase(action.lower(), a.lower()) for a in _as_list(statement.get("Action")))
+
+
+def _trust_allows(request, role_arn):
+    role = _find_role(role_arn)
+    if role is None:
+        return False
+    document = role.assume_role_policy_document
+    if isinstance(document, str):
+        document = json.loads(document)
+    principals = _caller_principals(request)
+    context = {}
+    external_id = request._data.get("ExternalId")
+    if external_id:
+        context["sts:externalid"] = external_id[0]
+    allowed = False
+    for statement in _as_list(document.get("Statement")):
+        if not _action_matches(statement, request._action):
+            continue
+        if not _principal_matches(statement, principals):
+            continue
+        if not _conditions_match(statement, context):
+            continue
+        if statement.get("Effect") == "Deny":
+            return False
+        allowed = True
+    return allowed
+
+
+def _is_assuming_role_operation(self, resource_arn):
+    self._iamwire_resource = resource_arn
+    return self._action == "sts:AssumeRole" and ":role/" in resource_arn
+
+
+def _check_role_trust_relationship(self, role_arn):
+    return _trust_allows(self, role_arn)
+
+
+def _raise_access_denied(self):
+    resource = getattr(self, "_iamwire_resource", None)
+    action = self._action
+    if resource and resource != "*":
+        action = f"{action} on resource: {resource}"
+    raise AccessDeniedError(user_arn=self._access_key.arn, action=action)
+
+
+access_control.IAMRequestBase._is_assuming_role_operation = _is_assuming_role_operation
+access_control.IAMRequestBase._check_role_trust_relationship = _check_role_trust_relationship
+access_control.IAMRequest._raise_access_denied = _raise_access_denied
+
+
+def main():
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    _, port = server.get_host_and_port()
+    print(f"PORT {port}", flush=True)
+    # Live as long as the test that started us: it holds our stdin open.
+    sys.stdin.read()
+    server.stop()
+
+
+if __name__ == "__main__":
+    main()
