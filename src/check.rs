@@ -1,0 +1,104 @@
+//! `iamwire check-config` and `iamwire check-resource`: validate configuration and say what it means.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use iamwire_core::{AwsMatcher, Config, Database, DatabaseResource};
+
+/// Read a file, naming it in the error.
+fn read(path: &Path) -> Result<Vec<u8>, String> {
+    std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+}
+
+/// Validate a config file; the report lists its databases and discovery matchers.
+pub(crate) fn config(path: &Path) -> Result<String, String> {
+    let config = Config::from_yaml(&read(path)?).map_err(|e| format!("{}: {e}", path.display()))?;
+    let service = &config.db_service;
+    let mut out = String::new();
+    let state = if service.enabled {
+        "enabled"
+    } else {
+        "disabled"
+    };
+    let _ = writeln!(out, "{}: valid; db_service {state}", path.display());
+    let _ = writeln!(out, "databases: {}", service.databases.len());
+    for db in &service.databases {
+        describe(&mut out, db);
+    }
+    let _ = writeln!(out, "discovery matchers: {}", service.aws.len());
+    for matcher in &service.aws {
+        describe_matcher(&mut out, matcher);
+    }
+    Ok(out)
+}
+
+/// Validate dynamic resources; every file is checked even when an earlier one fails.
+pub(crate) fn resources(paths: &[impl AsRef<Path>]) -> Result<String, String> {
+    let mut out = String::new();
+    let mut errors = Vec::new();
+    for path in paths {
+        let path = path.as_ref();
+        let parsed = read(path).and_then(|yaml| {
+            DatabaseResource::parse(&yaml)
+                .and_then(DatabaseResource::into_database)
+                .map_err(|e| e.to_string())
+        });
+        match parsed {
+            Ok(db) => {
+                let _ = writeln!(out, "{}: valid", path.display());
+                describe(&mut out, &db);
+            }
+            Err(e) => errors.push(format!("{}: {e}", path.display())),
+        }
+    }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        // The files that passed are still worth reporting.
+        print!("{out}");
+        Err(errors.join("\niamwire: "))
+    }
+}
+
+fn describe(out: &mut String, db: &Database) {
+    let aws = &db.aws;
+    let _ = writeln!(
+        out,
+        "  - {} ({}) at {}",
+        db.name,
+        db.protocol.as_str(),
+        db.uri
+    );
+    if let Some(account) = &aws.account_id {
+        let _ = writeln!(out, "    account: {account}");
+    }
+    if let Some(role) = &aws.assume_role_arn {
+        // Whether an external id is configured matters to an operator; its value is a secret.
+        let external = if aws.external_id.is_some() {
+            "with external id"
+        } else {
+            "without external id"
+        };
+        let _ = writeln!(out, "    assumes: {role} ({external})");
+    }
+    if db.logs_in_as_iam_role() {
+        let _ = writeln!(
+            out,
+            "    logs in as an IAM role (database users are role names)"
+        );
+    }
+    let _ = writeln!(out, "    upstream TLS: {:?}", db.tls.mode);
+}
+
+fn describe_matcher(out: &mut String, m: &AwsMatcher) {
+    let types: Vec<_> = m.discovery_types().map(|t| t.as_str()).collect();
+    let _ = writeln!(out, "  - types {types:?} in regions {:?}", m.regions);
+    if let Some(role) = &m.assume_role_arn {
+        let external = if m.external_id.is_some() {
+            "with external id"
+        } else {
+            "without external id"
+        };
+        let _ = writeln!(out, "    assumes: {role} ({external})");
+    }
+}
