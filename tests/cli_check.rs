@@ -1,4 +1,5 @@
 //! The `iamwire` binary's configuration checks, run as an operator would run them.
+#![allow(clippy::expect_used)] // test helpers outside #[test] fns may expect too
 
 use std::process::Command;
 
