@@ -8,7 +8,7 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
   cargo install cargo-fuzz --locked --quiet
 fi
 seconds=${SECONDS_PER_TARGET:-20}
-export RUSTC_BOOTSTRAP=1
+export RUSTC_BOOTSTRAP=1 RUST_BACKTRACE=0
 cd fuzz
 targets=$(cargo fuzz list)
 for target in $targets; do
