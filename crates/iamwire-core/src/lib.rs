@@ -29,6 +29,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod access;
 mod error;
 mod resource;
 mod yaml;
@@ -36,6 +37,10 @@ mod yaml;
 #[doc(hidden)]
 pub mod fuzzing;
 
+pub use access::{
+    AllowList, Authorizer, ClientIdentity, Denied, Glob, IdentityRules, IdentitySource,
+    SessionRequest,
+};
 pub use error::{ArnError, Error, Location, Problem};
 pub use resource::{
     Aws, AwsMatcher, Config, Database, DatabaseResource, DatabaseSpec, DbService, DiscoveryType,
