@@ -6,6 +6,8 @@ Subcommands (JSON in on stdin where noted, JSON out on stdout; errors as {"error
   assume-role ENDPOINT      stdin: {"access_key_id", "secret_access_key", "session_token"?, "role_arn",
                             "external_id"?, "session_name"?, "region"?} -> {"credentials": {...}}
   caller-identity ENDPOINT  stdin: credentials -> {"arn", "account"}
+  call ENDPOINT             stdin: {"service", "method", "params"?, "creds", "region"?} -> the boto3 answer
+                            (any API call signed with the given key, e.g. redshift create_cluster)
   rds-token                 stdin: credentials + {"host", "port", "user", "region", "at"?} -> {"token"}
                             (boto3's generate_db_auth_token; "at" = ISO time to sign at instead of now)
 """
@@ -105,6 +107,13 @@ def caller_identity(endpoint, args):
     return {"arn": answer["Arn"], "account": answer["Account"]}
 
 
+def call(endpoint, args):
+    client = _client(args["service"], endpoint, creds=args["creds"], region=args.get("region", REGION))
+    answer = getattr(client, args["method"])(**args.get("params", {}))
+    answer.pop("ResponseMetadata", None)
+    return json.loads(json.dumps(answer, default=str))
+
+
 def rds_token(args):
     if args.get("at"):
         # Sign as of a given moment (e.g. long ago, for an expired token) by freezing botocore's clock.
@@ -134,6 +143,8 @@ def main():
             result = assume_role(sys.argv[2], args)
         elif command == "caller-identity":
             result = caller_identity(sys.argv[2], args)
+        elif command == "call":
+            result = call(sys.argv[2], args)
         elif command == "rds-token":
             result = rds_token(args)
         else:
