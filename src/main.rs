@@ -1,7 +1,8 @@
 //! `iamwire`: the bundled demo proxy's command line.
 //!
-//! Today it checks configuration: a Teleport-style `db_service` config file, and dynamic `kind: db` resources.
-//! Serving connections comes with the protocol crates.
+//! Today it checks configuration (a Teleport-style `db_service` config file, dynamic `kind: db` resources)
+//! and helps debug AWS access (`aws whoami`, `token rds|elasticache|memorydb`). Serving connections comes
+//! with the protocol crates.
 #![forbid(unsafe_code)]
 
 use std::path::PathBuf;
@@ -9,7 +10,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod aws_cmd;
 mod check;
+mod envfile;
 
 /// Reach AWS databases in this and other accounts without AWS keys or database passwords.
 #[derive(Debug, Parser)]
@@ -33,6 +36,35 @@ enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// AWS helpers for debugging a cross-account setup.
+    Aws {
+        #[command(subcommand)]
+        command: AwsCommand,
+    },
+    /// Print a database auth token minted with the credentials at the end of the role chain.
+    Token {
+        #[command(subcommand)]
+        kind: aws_cmd::TokenKind,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AwsCommand {
+    /// Print the caller identity after each AssumeRole hop (like `aws sts get-caller-identity`), or the
+    /// exact hop that failed and the AWS error.
+    Whoami {
+        #[command(flatten)]
+        aws: aws_cmd::AwsArgs,
+    },
+}
+
+/// Run a future on a small runtime (the AWS SDK needs tokio).
+fn block_on<T>(future: impl std::future::Future<Output = Result<T, String>>) -> Result<T, String> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))?
+        .block_on(future)
 }
 
 fn main() -> ExitCode {
@@ -40,6 +72,10 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::CheckConfig { config } => check::config(&config),
         Command::CheckResource { files } => check::resources(&files),
+        Command::Aws {
+            command: AwsCommand::Whoami { aws },
+        } => block_on(aws_cmd::whoami(&aws)),
+        Command::Token { kind } => block_on(aws_cmd::token(&kind)),
     };
     match result {
         Ok(report) => {
