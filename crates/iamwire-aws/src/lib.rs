@@ -1,4 +1,28 @@
-//! AWS side of iamwire.
+//! AWS side of iamwire: where the credentials a protocol crate injects come from.
+//!
+//! - [`base`]: the standard AWS credential chain (env, profiles, IRSA, containers, IMDS), built from an
+//!   environment the caller passes in.
+//! - [`role`] and [`sts`]: role chains of at most two AssumeRole hops (external ID sent exactly once), the
+//!   [`role::RoleProvider`] seam, and its STS implementation.
+//! - [`cache`]: the caller-owned credential cache: refresh ahead of expiry, one STS call per key in flight.
+//! - [`token`]: RDS / ElastiCache / MemoryDB IAM tokens, byte-identical to boto3's; [`redshift`]: Redshift
+//!   and Redshift Serverless temporary credentials; [`cache_users`]: the ElastiCache/MemoryDB IAM-user check.
+//! - [`sigv4`]: SigV4 signing and verification; [`endpoint`]: AWS database endpoint parsing.
+//!
+//! Signing is a pure function of credentials and time:
+//!
+//! ```
+//! use std::time::{Duration, UNIX_EPOCH};
+//! use aws_credential_types::Credentials;
+//!
+//! let creds = Credentials::new("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", None, None, "doc");
+//! let at = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+//! let token = iamwire_aws::token::rds_auth_token(&creds, "db.example.com", 5432, "app", "us-west-2", at)?;
+//! assert!(token.as_str().starts_with("db.example.com:5432/?Action=connect&DBUser=app&"));
+//! // The token is a secret: Debug never shows it.
+//! assert!(!format!("{token:?}").contains("Signature"));
+//! # Ok::<(), iamwire_aws::sigv4::SigV4Error>(())
+//! ```
 #![forbid(unsafe_code)]
 
 pub mod aws_api;
