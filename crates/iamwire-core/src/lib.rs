@@ -32,6 +32,7 @@
 mod access;
 mod error;
 mod resource;
+pub mod tls;
 mod yaml;
 
 #[doc(hidden)]
