@@ -3,17 +3,30 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use iamwire_core::{AwsMatcher, Config, Database, DatabaseResource};
+use iamwire_core::{AwsMatcher, Config, Database, DatabaseResource, DbService};
 
 /// Read a file, naming it in the error.
 fn read(path: &Path) -> Result<Vec<u8>, String> {
     std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
 }
 
-/// Validate a config file; the report lists its databases and discovery matchers.
+/// Validate a config file; the report lists its databases and discovery matchers, and for the demo proxy's
+/// full file (with a `proxy` section) its TLS mode, listeners and identities too.
 pub(crate) fn config(path: &Path) -> Result<String, String> {
-    let config = Config::from_yaml(&read(path)?).map_err(|e| format!("{}: {e}", path.display()))?;
-    let service = &config.db_service;
+    let yaml = read(path)?;
+    if crate::proxy_config::has_proxy_section(&yaml) {
+        let loaded = crate::proxy_config::load(path)
+            .map_err(|e| format!("{}: {}", path.display(), crate::proxy_config::chain(&e)))?;
+        let mut out = db_service(path, &loaded.db_service);
+        out.push_str(&crate::proxy_config::report(&loaded));
+        return Ok(out);
+    }
+    let config = Config::from_yaml(&yaml).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(db_service(path, &config.db_service))
+}
+
+/// The `db_service` part of a config report.
+fn db_service(path: &Path, service: &DbService) -> String {
     let mut out = String::new();
     let state = if service.enabled {
         "enabled"
@@ -29,7 +42,7 @@ pub(crate) fn config(path: &Path) -> Result<String, String> {
     for matcher in &service.aws {
         describe_matcher(&mut out, matcher);
     }
-    Ok(out)
+    out
 }
 
 /// Validate dynamic resources; every file is checked even when an earlier one fails.

@@ -1,8 +1,9 @@
 //! `iamwire`: the bundled demo proxy's command line.
 //!
-//! Today it checks configuration (a Teleport-style `db_service` config file, dynamic `kind: db` resources)
-//! and helps debug AWS access (`aws whoami`, `token rds|elasticache|memorydb`). Serving connections comes
-//! with the protocol crates.
+//! Today it checks configuration (a Teleport-style `db_service` config file or the demo proxy's full file
+//! with its `proxy` section, dynamic `kind: db` resources), creates certificates for mTLS (`certs init`,
+//! `certs client`), and helps debug AWS access (`aws whoami`, `token rds|elasticache|memorydb`). Serving
+//! connections comes with the protocol crates.
 #![forbid(unsafe_code)]
 
 use std::path::PathBuf;
@@ -11,8 +12,10 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod aws_cmd;
+mod certs;
 mod check;
 mod envfile;
+mod proxy_config;
 
 /// Reach AWS databases in this and other accounts without AWS keys or database passwords.
 #[derive(Debug, Parser)]
@@ -24,7 +27,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Parse and validate a proxy config file (its `db_service` section) and list what it configures.
+    /// Parse and validate a config file (`db_service` only, or the demo proxy's full file with `proxy`)
+    /// and list what it configures.
     CheckConfig {
         /// The YAML config file.
         #[arg(long, short)]
@@ -45,6 +49,11 @@ enum Command {
     Token {
         #[command(subcommand)]
         kind: aws_cmd::TokenKind,
+    },
+    /// Create a local CA, a server certificate for the proxy, and client certificates (mTLS).
+    Certs {
+        #[command(subcommand)]
+        command: certs::CertsCommand,
     },
 }
 
@@ -76,6 +85,7 @@ fn main() -> ExitCode {
             command: AwsCommand::Whoami { aws },
         } => block_on(aws_cmd::whoami(&aws)),
         Command::Token { kind } => block_on(aws_cmd::token(&kind)),
+        Command::Certs { command } => certs::run(&command),
     };
     match result {
         Ok(report) => {

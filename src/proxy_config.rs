@@ -1,0 +1,204 @@
+//! The demo proxy's config file: the foundation's `db_service` section plus a `proxy` section (listeners,
+//! TLS, identities) and an optional `aws` section, loaded into a [`LoadedConfig`] that `iamwire run` serves.
+//!
+//! Parsing ([`ProxyConfigFile::parse`]) only reads YAML; [`load`] resolves relative paths against the config
+//! file's directory, reads the PEM files, validates everything and builds the TLS configurations.
+
+mod duration;
+mod error;
+mod load;
+mod report;
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use iamwire_core::tls::ClientAuth;
+use iamwire_core::{AllowList, Database, DbService, IdentityRules, YamlLimits, parse_yaml};
+use serde::Deserialize;
+
+pub(crate) use duration::parse_duration;
+pub(crate) use error::{ConfigError, chain};
+pub(crate) use load::load;
+pub(crate) use report::{has_proxy_section, report};
+
+/// The handshake timeout when the file sets none.
+pub(crate) const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The whole config file, as written. Unknown keys are rejected at every level so that typos fail loudly.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ProxyConfigFile {
+    /// Listeners, TLS and identities of the demo proxy.
+    pub(crate) proxy: ProxySection,
+    /// How the proxy gets its own AWS credentials; absent means the standard chain and its region.
+    #[serde(default)]
+    pub(crate) aws: Option<AwsSection>,
+    /// Static databases and discovery matchers (the foundation's section, validated by it).
+    #[serde(default)]
+    pub(crate) db_service: DbService,
+}
+
+impl ProxyConfigFile {
+    /// Parses the file within the default [`YamlLimits`], without validating or reading anything else.
+    pub(crate) fn parse(yaml: &[u8]) -> Result<Self, ConfigError> {
+        parse_yaml(yaml, &YamlLimits::default()).map_err(|source| ConfigError::Parse { source })
+    }
+}
+
+/// The `proxy` section.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ProxySection {
+    /// The listener's certificate, key and client CA.
+    pub(crate) tls: TlsSection,
+    /// How long a client may take to finish its handshake (`30s`, `1m`, `500ms`); 30 s when absent.
+    #[serde(default)]
+    pub(crate) handshake_timeout: Option<String>,
+    /// One listen address per database.
+    #[serde(default)]
+    pub(crate) listeners: Vec<ListenerSection>,
+    /// Who may use which databases, as which users.
+    #[serde(default)]
+    pub(crate) identities: Vec<IdentityRules>,
+}
+
+/// `proxy.tls`: files are relative to the config file's directory unless absolute.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TlsSection {
+    /// The listener's certificate chain (PEM).
+    pub(crate) cert_file: PathBuf,
+    /// The listener's private key (PEM).
+    pub(crate) key_file: PathBuf,
+    /// The CA that issues client certificates (mTLS); absent means no client certificates.
+    #[serde(default)]
+    pub(crate) client_ca_file: Option<PathBuf>,
+    /// Whether clients must present a certificate; `required` when a client CA is set, else `none`.
+    #[serde(default)]
+    pub(crate) client_auth: Option<ClientAuthSetting>,
+}
+
+/// `proxy.tls.client_auth` as written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum ClientAuthSetting {
+    /// Clients must present a certificate issued by the client CA.
+    Required,
+    /// Clients may present one.
+    Optional,
+    /// Clients are never asked.
+    None,
+}
+
+/// One entry of `proxy.listeners`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ListenerSection {
+    /// The name of a static database in `db_service.databases`.
+    pub(crate) database: String,
+    /// `ip:port` to listen on (port 0 picks a free port).
+    pub(crate) listen: String,
+}
+
+/// The `aws` section.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AwsSection {
+    /// The region for STS and token signing (else the environment's).
+    #[serde(default)]
+    pub(crate) region: Option<String>,
+    /// `KEY=value` lines read before the credential chain is built.
+    #[serde(default)]
+    pub(crate) env_file: Option<PathBuf>,
+}
+
+/// Everything `iamwire run` needs, validated, with files read and TLS configurations built.
+///
+/// `Debug` shows no key material: the TLS configurations print as their summary only.
+#[derive(Clone)]
+pub(crate) struct LoadedConfig {
+    /// The config file this came from.
+    pub(crate) path: PathBuf,
+    /// The validated `db_service` section (account ids filled in from role ARNs); discovery matchers too.
+    pub(crate) db_service: DbService,
+    /// One per `proxy.listeners` entry, in file order.
+    pub(crate) listeners: Vec<Listener>,
+    /// The listener side: certificate, key, and client-certificate verification.
+    #[allow(dead_code, reason = "consumed by `iamwire run`, written next")]
+    pub(crate) server_tls: Arc<rustls::ServerConfig>,
+    /// What `server_tls` was built from, for reports and logs.
+    pub(crate) tls_summary: TlsSummary,
+    /// The identities' rules as configured (also inside `allow_list`).
+    pub(crate) identities: Vec<IdentityRules>,
+    /// The authorizer built from `identities`.
+    #[allow(dead_code, reason = "consumed by `iamwire run`, written next")]
+    pub(crate) allow_list: Arc<AllowList>,
+    /// How the proxy gets its own AWS credentials.
+    pub(crate) aws: AwsSettings,
+    /// How long a client may take to finish its handshake.
+    pub(crate) handshake_timeout: Duration,
+}
+
+/// A database the proxy listens for, and how it reaches it.
+#[derive(Clone)]
+pub(crate) struct Listener {
+    /// The database (validated static entry).
+    pub(crate) database: Database,
+    /// Where the proxy accepts its clients.
+    pub(crate) listen: SocketAddr,
+    /// How the proxy verifies the database (mode and CA from the database's `tls` settings).
+    #[allow(dead_code, reason = "consumed by `iamwire run`, written next")]
+    pub(crate) upstream_tls: Arc<rustls::ClientConfig>,
+}
+
+/// The listener's TLS setup, without key material.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct TlsSummary {
+    /// The certificate chain file (resolved).
+    pub(crate) cert_file: PathBuf,
+    /// The private key file (resolved; its contents are never kept here).
+    pub(crate) key_file: PathBuf,
+    /// The client CA file (resolved), if client certificates are asked for.
+    pub(crate) client_ca_file: Option<PathBuf>,
+    /// Whether clients are asked for a certificate.
+    pub(crate) client_auth: ClientAuth,
+}
+
+/// The `aws` section with paths resolved.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct AwsSettings {
+    /// The region, if configured (else the environment decides).
+    pub(crate) region: Option<String>,
+    /// The env file to read before the credential chain (resolved), if any.
+    pub(crate) env_file: Option<PathBuf>,
+}
+
+impl fmt::Debug for LoadedConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LoadedConfig")
+            .field("path", &self.path)
+            .field("db_service", &self.db_service)
+            .field("listeners", &self.listeners)
+            .field("tls", &self.tls_summary)
+            .field("identities", &self.identities)
+            .field("aws", &self.aws)
+            .field("handshake_timeout", &self.handshake_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for Listener {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Listener")
+            .field("database", &self.database.name)
+            .field("listen", &self.listen)
+            .field("upstream_tls_mode", &self.database.tls.mode)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,242 @@
+//! From a config file on disk to a [`LoadedConfig`]: resolve paths, read files, validate, build TLS.
+
+use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use iamwire_core::tls::{self, ClientAuth};
+use iamwire_core::{AllowList, Database, IdentityRules, TlsMode, is_valid_region};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
+use super::{
+    AwsSettings, ClientAuthSetting, ConfigError, DEFAULT_HANDSHAKE_TIMEOUT, Listener,
+    ListenerSection, LoadedConfig, ProxyConfigFile, TlsSection, TlsSummary, parse_duration,
+};
+
+/// Loads the config file at `path`: parse, validate, read every file it names (relative to its directory)
+/// and build the TLS configurations.
+pub(crate) fn load(path: &Path) -> Result<LoadedConfig, ConfigError> {
+    // Absolute, so that the resolved paths still work if the process changes directory.
+    let path = std::path::absolute(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let yaml = read(&path)?;
+    load_bytes(&yaml, &path)
+}
+
+/// Like [`load`], for config text already read from `path` (which still anchors relative paths).
+fn load_bytes(yaml: &[u8], path: &Path) -> Result<LoadedConfig, ConfigError> {
+    let file = ProxyConfigFile::parse(yaml)?;
+    let base = path.parent().unwrap_or_else(|| Path::new(""));
+    build(file, path, base)
+}
+
+fn build(mut file: ProxyConfigFile, path: &Path, base: &Path) -> Result<LoadedConfig, ConfigError> {
+    file.db_service
+        .validate()
+        .map_err(|source| ConfigError::DbService { source })?;
+    let proxy = file.proxy;
+    let handshake_timeout = match &proxy.handshake_timeout {
+        None => DEFAULT_HANDSHAKE_TIMEOUT,
+        Some(value) => parse_duration(value).ok_or_else(|| ConfigError::Duration {
+            field: "proxy.handshake_timeout",
+            value: value.clone(),
+        })?,
+    };
+    check_identities(&proxy.identities)?;
+    let databases: HashMap<&str, &Database> = file
+        .db_service
+        .databases
+        .iter()
+        .map(|db| (db.name.as_str(), db))
+        .collect();
+    let mut listeners = Vec::with_capacity(proxy.listeners.len());
+    let mut seen_databases = HashSet::new();
+    let mut seen_addrs = HashSet::new();
+    for entry in &proxy.listeners {
+        let database = *databases.get(entry.database.as_str()).ok_or_else(|| {
+            ConfigError::UnknownDatabase {
+                database: entry.database.clone(),
+            }
+        })?;
+        if !seen_databases.insert(entry.database.as_str()) {
+            return Err(ConfigError::DuplicateListener {
+                database: entry.database.clone(),
+            });
+        }
+        let listen = listen_addr(entry)?;
+        // Port 0 asks the OS for a free port, so it may repeat.
+        if listen.port() != 0 && !seen_addrs.insert(listen) {
+            return Err(ConfigError::DuplicateListenAddress { addr: listen });
+        }
+        listeners.push(Listener {
+            database: database.clone(),
+            listen,
+            upstream_tls: upstream_tls(database, base)?,
+        });
+    }
+    let (server_tls, tls_summary) = server_tls(&proxy.tls, base)?;
+    let aws = aws_settings(file.aws.unwrap_or_default(), base)?;
+    Ok(LoadedConfig {
+        path: path.to_path_buf(),
+        db_service: file.db_service,
+        listeners,
+        server_tls,
+        tls_summary,
+        allow_list: Arc::new(AllowList::new(proxy.identities.clone())),
+        identities: proxy.identities,
+        aws,
+        handshake_timeout,
+    })
+}
+
+/// Reads a file, naming it in the error.
+fn read(path: &Path) -> Result<Vec<u8>, ConfigError> {
+    std::fs::read(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// `path` as written when absolute, else relative to the config file's directory.
+fn resolve(base: &Path, path: &Path) -> PathBuf {
+    if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        base.join(path)
+    }
+}
+
+fn check_identities(identities: &[IdentityRules]) -> Result<(), ConfigError> {
+    let mut names = HashSet::new();
+    for (index, rule) in identities.iter().enumerate() {
+        if rule.name.trim().is_empty() {
+            return Err(ConfigError::EmptyIdentityName { index });
+        }
+        if !names.insert(rule.name.as_str()) {
+            return Err(ConfigError::DuplicateIdentity {
+                name: rule.name.clone(),
+            });
+        }
+    }
+    Ok(())
+}
+
+fn listen_addr(entry: &ListenerSection) -> Result<SocketAddr, ConfigError> {
+    entry
+        .listen
+        .trim()
+        .parse()
+        .map_err(|_| ConfigError::ListenAddress {
+            database: entry.database.clone(),
+            value: entry.listen.clone(),
+        })
+}
+
+/// Reads a PEM file that must hold at least one certificate.
+fn read_certs(path: &Path) -> Result<Vec<u8>, ConfigError> {
+    let pem = read(path)?;
+    let problem = |problem: String| ConfigError::Pem {
+        path: path.to_path_buf(),
+        what: "certificate",
+        problem,
+    };
+    let count = CertificateDer::pem_slice_iter(&pem)
+        .try_fold(0_usize, |n, cert| cert.map(|_| n.saturating_add(1)))
+        .map_err(|e| problem(e.to_string()))?;
+    if count == 0 {
+        return Err(problem("no CERTIFICATE block found".into()));
+    }
+    Ok(pem)
+}
+
+/// Reads a PEM file that must hold a private key. The bytes are handed straight to rustls.
+fn read_key(path: &Path) -> Result<Vec<u8>, ConfigError> {
+    let pem = read(path)?;
+    PrivateKeyDer::from_pem_slice(&pem).map_err(|e| ConfigError::Pem {
+        path: path.to_path_buf(),
+        what: "private key",
+        problem: e.to_string(),
+    })?;
+    Ok(pem)
+}
+
+fn server_tls(
+    section: &TlsSection,
+    base: &Path,
+) -> Result<(Arc<rustls::ServerConfig>, TlsSummary), ConfigError> {
+    let client_auth = match (section.client_auth, &section.client_ca_file) {
+        (Some(ClientAuthSetting::Required), None) => {
+            return Err(ConfigError::ClientAuthNeedsCa { mode: "required" });
+        }
+        (Some(ClientAuthSetting::Optional), None) => {
+            return Err(ConfigError::ClientAuthNeedsCa { mode: "optional" });
+        }
+        (Some(ClientAuthSetting::None) | None, None) => ClientAuth::None,
+        (Some(ClientAuthSetting::None), Some(_)) => ClientAuth::None,
+        (Some(ClientAuthSetting::Optional), Some(_)) => ClientAuth::Optional,
+        (Some(ClientAuthSetting::Required) | None, Some(_)) => ClientAuth::Required,
+    };
+    let cert_file = resolve(base, &section.cert_file);
+    let key_file = resolve(base, &section.key_file);
+    // With `client_auth: none` the CA file is not used, so it is neither read nor reported.
+    let client_ca_file = section
+        .client_ca_file
+        .as_deref()
+        .filter(|_| client_auth != ClientAuth::None)
+        .map(|p| resolve(base, p));
+    let cert = read_certs(&cert_file)?;
+    let key = read_key(&key_file)?;
+    let client_ca = client_ca_file.as_deref().map(read_certs).transpose()?;
+    let config =
+        tls::server_config(&cert, &key, client_ca.as_deref(), client_auth).map_err(|source| {
+            ConfigError::ServerTls {
+                cert_file: cert_file.clone(),
+                key_file: key_file.clone(),
+                source: Box::new(source),
+            }
+        })?;
+    let summary = TlsSummary {
+        cert_file,
+        key_file,
+        client_ca_file,
+        client_auth,
+    };
+    Ok((config, summary))
+}
+
+fn upstream_tls(db: &Database, base: &Path) -> Result<Arc<rustls::ClientConfig>, ConfigError> {
+    let ca = match (&db.tls.ca_cert_file, db.tls.mode) {
+        (Some(file), _) => Some(read_certs(&resolve(base, Path::new(file)))?),
+        (None, TlsMode::Insecure) => None,
+        (None, mode) => {
+            return Err(ConfigError::UpstreamCaRequired {
+                database: db.name.clone(),
+                mode,
+            });
+        }
+    };
+    tls::upstream_config(db.tls.mode, ca.as_deref(), None).map_err(|source| {
+        ConfigError::UpstreamTls {
+            database: db.name.clone(),
+            source: Box::new(source),
+        }
+    })
+}
+
+fn aws_settings(section: super::AwsSection, base: &Path) -> Result<AwsSettings, ConfigError> {
+    if let Some(region) = &section.region
+        && !is_valid_region(region)
+    {
+        return Err(ConfigError::Region {
+            region: region.clone(),
+        });
+    }
+    Ok(AwsSettings {
+        region: section.region,
+        env_file: section.env_file.map(|p| resolve(base, &p)),
+    })
+}
