@@ -4,7 +4,10 @@ Stock moto evaluates a role's trust policy only when the role lives in the calle
 request without an ExternalId through a trust policy that requires one. Cross-account access is exactly what
 iamwire is for, so this launcher replaces those two checks: the target role is found in the account its ARN
 names, every statement of its trust policy is evaluated (principal, sts:ExternalId conditions, explicit
-Deny), and a condition on a key the request does not carry fails, as in AWS.
+Deny), and a condition on a key the request does not carry fails, as in AWS. Its authentication errors
+(AccessDenied, SignatureDoesNotMatch, InvalidClientTokenId) are also reshaped from moto's EC2-style
+<ErrorResponse><Errors><Error> into the <ErrorResponse><Error> that the query-protocol services (STS, IAM,
+Redshift, ElastiCache) really send, so clients parse them as they would parse AWS's.
 
 Usage: python moto_rig.py  (prints "PORT <n>" once listening; exits when stdin closes)
 Environment: INITIAL_NO_AUTH_ACTION_COUNT, MOTO_ENABLE_RECORDING, MOTO_RECORDER_FILEPATH as moto documents.
@@ -14,7 +17,9 @@ import fnmatch
 import json
 import sys
 
+from moto.core import exceptions as core_exceptions
 from moto.core.exceptions import AccessDeniedError
+from moto.core.mime_types import APP_XML
 from moto.iam import access_control
 from moto.iam.models import iam_backends
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
@@ -142,6 +147,19 @@ def _raise_access_denied(self):
     raise AccessDeniedError(user_arn=self._access_key.arn, action=action)
 
 
+_original_rest_error_init = core_exceptions._RESTError.__init__
+
+
+def _query_protocol_error_init(self, error_type, message, *args, **kwargs):
+    _original_rest_error_init(self, error_type, message, *args, **kwargs)
+    if self.content_type == APP_XML:
+        from xmltodict import unparse
+
+        error = {"Type": "Sender", "Code": error_type, "Message": message}
+        self.description = unparse({"ErrorResponse": {"Error": error, "RequestId": "iamwire-rig"}}, full_document=True)
+
+
+core_exceptions._RESTError.__init__ = _query_protocol_error_init
 access_control.IAMRequestBase._is_assuming_role_operation = _is_assuming_role_operation
 access_control.IAMRequestBase._check_role_trust_relationship = _check_role_trust_relationship
 access_control.IAMRequest._raise_access_denied = _raise_access_denied
