@@ -1,20 +1,22 @@
-//! The local demo stack: an AWS emulator with a cross-account role guarded by an external id, and an
-//! "RDS-like" PostgreSQL whose IAM user logs in with RDS IAM tokens that botocore checks.
+//! The local demo: an AWS emulator with a cross-account role guarded by an external ID, an "RDS-like"
+//! PostgreSQL whose IAM user logs in only with RDS IAM tokens (checked by botocore through PAM), and
+//! `iamwire run` in front of it with mTLS client certificates issued by `iamwire certs`.
 //!
-//! Run it with `scripts/demo.sh`. It prints a config for the proxy and a psql command that works when pasted;
-//! with `--check` it runs that command itself and exits (CI does this).
+//! Run it with `scripts/demo.sh`. It prints a psql command that works when pasted (no password: the client
+//! certificate proves who you are, the proxy mints the token); with `--check` it runs that command and exits.
 
-use std::io::BufRead;
-use std::process::{Command, ExitCode};
-use std::time::SystemTime;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitCode, Stdio};
 
-use aws_credential_types::Credentials;
-use iamwire_testkit::moto::Moto;
+use iamwire_testkit::moto::{DATABASE_ACCOUNT, Moto, PROXY_ACCOUNT};
 use iamwire_testkit::postgres::{self, PgOptions, Postgres};
 use iamwire_testkit::{TestCa, TokenPolicy};
 
 const REGION: &str = "us-west-2";
 const EXTERNAL_ID: &str = "demo-external-id";
+
+type Error = Box<dyn std::error::Error>;
 
 fn main() -> ExitCode {
     match run(std::env::args().any(|a| a == "--check")) {
@@ -26,7 +28,40 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(check: bool) -> Result<(), Box<dyn std::error::Error>> {
+/// The `iamwire` binary next to this example (target/<profile>/examples/demo → target/<profile>/iamwire).
+fn iamwire() -> Result<PathBuf, Error> {
+    let exe = std::env::current_exe()?;
+    let profile = exe
+        .parent()
+        .and_then(Path::parent)
+        .ok_or("cannot locate the iamwire binary")?;
+    Ok(profile.join("iamwire"))
+}
+
+fn iamwire_ok(args: &[&str]) -> Result<(), Error> {
+    let out = Command::new(iamwire()?).args(args).output()?;
+    if !out.status.success() {
+        return Err(format!(
+            "iamwire {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr)
+        )
+        .into());
+    }
+    Ok(())
+}
+
+/// Kills `iamwire run` when the demo ends.
+struct Proxy(Child);
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn run(check: bool) -> Result<(), Error> {
     eprintln!("demo: starting the AWS emulator and an RDS-like PostgreSQL ...");
     let ca = TestCa::new()?;
     let moto = Moto::start()?;
@@ -44,83 +79,110 @@ fn run(check: bool) -> Result<(), Box<dyn std::error::Error>> {
     )?;
     let cross = moto.cross_account("iamwire-demo-db", EXTERNAL_ID)?;
 
-    let config = pg.dir().join("iamwire.yaml");
+    // Everything the proxy needs lives in one directory, as an operator would lay it out.
+    let dir = tempfile::Builder::new().prefix("iamwire-demo-").tempdir()?;
+    let d = dir.path().to_str().ok_or("temp dir is not UTF-8")?;
+    iamwire_ok(&["certs", "init", "--dir", d])?;
+    iamwire_ok(&["certs", "client", "--dir", d, "--name", "alice"])?;
+    std::fs::copy(&pg.tls().ca, dir.path().join("db-ca.crt"))?;
+    std::fs::write(
+        dir.path().join("aws.env"),
+        format!(
+            "# The proxy's own AWS identity (account {PROXY_ACCOUNT}); like /etc/default/teleport\n\
+             AWS_ACCESS_KEY_ID={}\nAWS_SECRET_ACCESS_KEY={}\nAWS_ENDPOINT_URL={}\n",
+            cross.proxy.access_key_id,
+            cross.proxy.secret_access_key,
+            moto.endpoint()
+        ),
+    )?;
+    let config = dir.path().join("iamwire.yaml");
     std::fs::write(
         &config,
         format!(
-            "db_service:\n  enabled: \"yes\"\n  databases:\n  - name: demo-postgres\n    protocol: postgres\n    \
-             uri: \"localhost:{port}\"\n    tls:\n      mode: verify-full\n      ca_cert_file: \"{ca}\"\n    aws:\n      \
-             region: {REGION}\n      assume_role_arn: \"{role}\"\n      external_id: \"{EXTERNAL_ID}\"\n",
+            r#"proxy:
+  tls:
+    cert_file: server.crt
+    key_file: server.key
+    client_ca_file: ca.crt
+  listeners:
+    - database: demo-postgres
+      listen: 127.0.0.1:0
+  identities:
+    - name: alice
+      db_labels: {{"*": "*"}}
+      db_users: ["{user}"]
+      db_names: ["*"]
+aws:
+  region: {REGION}
+  env_file: aws.env
+db_service:
+  enabled: "yes"
+  databases:
+  - name: demo-postgres
+    protocol: postgres
+    uri: "localhost:{port}"
+    tls:
+      mode: verify-full
+      ca_cert_file: db-ca.crt
+    aws:
+      region: {REGION}
+      assume_role_arn: "{role}"
+      external_id: "{EXTERNAL_ID}"
+"#,
+            user = postgres::IAM_USER,
             port = pg.port(),
-            ca = pg.tls().ca.display(),
             role = cross.role_arn,
         ),
     )?;
-    // The iamwire binary sits next to this example's directory (target/<profile>/examples/demo).
-    let iamwire = std::env::current_exe()?
-        .parent()
-        .and_then(|examples| examples.parent())
-        .map(|profile| profile.join("iamwire"))
-        .ok_or("cannot locate the iamwire binary")?;
-    let checked = Command::new(iamwire)
-        .arg("check-config")
-        .arg("--config")
+    iamwire_ok(&["check-config", "--config", config.to_str().ok_or("path")?])?;
+
+    let mut child = Command::new(iamwire()?)
+        .args(["run", "--config"])
         .arg(&config)
-        .output()?;
-    if !checked.status.success() {
-        return Err(format!(
-            "iamwire check-config: {}",
-            String::from_utf8_lossy(&checked.stderr)
-        )
-        .into());
-    }
-
-    // What the proxy will do for each client: assume the database account's role with the external id, then
-    // mint an RDS IAM token with iamwire-aws. (The role is assumed with boto3 here; iamwire's own STS provider
-    // replaces this step.)
-    let temp = moto
-        .assume_role(&cross.proxy, &cross.role_arn, Some(EXTERNAL_ID))?
-        .map_err(|e| format!("AssumeRole refused: {} {}", e.code, e.message))?;
-    let creds = Credentials::new(
-        temp.access_key_id,
-        temp.secret_access_key,
-        temp.session_token,
-        None,
-        "demo",
-    );
-    let token = iamwire_aws::token::rds_auth_token(
-        &creds,
-        "localhost",
-        pg.port(),
-        postgres::IAM_USER,
-        REGION,
-        SystemTime::now(),
-    )?;
-    let dsn = postgres::verify_full_dsn(&pg, postgres::IAM_USER, "app");
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()?;
+    let stdout = child.stdout.take().ok_or("no stdout")?;
+    let proxy = Proxy(child);
+    let mut lines = BufReader::new(stdout).lines();
+    let listen = loop {
+        let line = lines
+            .next()
+            .ok_or("iamwire run exited before listening")??;
+        eprintln!("{line}");
+        if let Some(addr) = line
+            .split(" on ")
+            .nth(1)
+            .and_then(|rest| rest.split(' ').next())
+        {
+            break addr.to_string();
+        }
+    };
+    let port = listen.rsplit(':').next().ok_or("no port")?;
     let psql = format!(
-        "PGPASSWORD='{}' psql \"{dsn}\" -c 'SELECT current_user, ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()'",
-        token.as_str()
+        "psql \"host=localhost port={port} user={user} dbname=app sslmode=verify-full sslrootcert={d}/ca.crt \
+         sslcert={d}/alice.crt sslkey={d}/alice.key\" -c 'SELECT current_user'",
+        user = postgres::IAM_USER
     );
 
-    println!("iamwire demo stack is up:");
+    println!("iamwire demo is up:");
     println!(
-        "  AWS emulator (moto):   {}  (account {} trusts {} via external id)",
-        moto.endpoint(),
-        iamwire_testkit::moto::DATABASE_ACCOUNT,
-        iamwire_testkit::moto::PROXY_ACCOUNT
+        "  AWS emulator (moto):  {}  (role in {DATABASE_ACCOUNT} trusts {PROXY_ACCOUNT} with an external ID)",
+        moto.endpoint()
     );
-    println!("  cross-account role:    {}", cross.role_arn);
     println!(
-        "  RDS-like PostgreSQL:   localhost:{}  (IAM user '{}', tokens checked by botocore via PAM)",
+        "  RDS-like PostgreSQL:  localhost:{}  (IAM user '{}': RDS IAM tokens only)",
         pg.port(),
         postgres::IAM_USER
     );
     println!(
-        "  proxy config:          {}  (validated by `iamwire check-config`)",
+        "  iamwire run:          {listen}  (config {})",
         config.display()
     );
     println!();
-    println!("Log in with an RDS IAM token minted by iamwire-aws (valid 15 minutes):");
+    println!(
+        "Connect as alice (client certificate; the proxy assumes the role and mints the token):"
+    );
     println!("{psql}");
     println!();
     if check {
@@ -134,12 +196,14 @@ fn run(check: bool) -> Result<(), Box<dyn std::error::Error>> {
             .into());
         }
         println!(
-            "check: the printed command logged in as {}",
+            "check: the printed command logged in through iamwire as {}",
             postgres::IAM_USER
         );
+        drop(proxy);
         return Ok(());
     }
     println!("Press Enter (or Ctrl-C) to stop and delete everything.");
     let _ = std::io::stdin().lock().lines().next();
+    drop(proxy);
     Ok(())
 }

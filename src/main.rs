@@ -16,6 +16,7 @@ mod certs;
 mod check;
 mod envfile;
 mod proxy_config;
+mod run;
 
 /// Reach AWS databases in this and other accounts without AWS keys or database passwords.
 #[derive(Debug, Parser)]
@@ -27,6 +28,12 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Serve the databases of a proxy config file (`proxy.listeners`) until Ctrl-C.
+    Run {
+        /// The YAML config file.
+        #[arg(long, short)]
+        config: PathBuf,
+    },
     /// Parse and validate a config file (`db_service` only, or the demo proxy's full file with `proxy`)
     /// and list what it configures.
     CheckConfig {
@@ -79,6 +86,7 @@ fn block_on<T>(future: impl std::future::Future<Output = Result<T, String>>) -> 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Run { config } => run::run(&config).map(|()| String::new()),
         Command::CheckConfig { config } => check::config(&config),
         Command::CheckResource { files } => check::resources(&files),
         Command::Aws {

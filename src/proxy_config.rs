@@ -127,14 +127,12 @@ pub(crate) struct LoadedConfig {
     /// One per `proxy.listeners` entry, in file order.
     pub(crate) listeners: Vec<Listener>,
     /// The listener side: certificate, key, and client-certificate verification.
-    #[allow(dead_code, reason = "consumed by `iamwire run`, written next")]
     pub(crate) server_tls: Arc<rustls::ServerConfig>,
     /// What `server_tls` was built from, for reports and logs.
     pub(crate) tls_summary: TlsSummary,
     /// The identities' rules as configured (also inside `allow_list`).
     pub(crate) identities: Vec<IdentityRules>,
     /// The authorizer built from `identities`.
-    #[allow(dead_code, reason = "consumed by `iamwire run`, written next")]
     pub(crate) allow_list: Arc<AllowList>,
     /// How the proxy gets its own AWS credentials.
     pub(crate) aws: AwsSettings,
@@ -150,7 +148,6 @@ pub(crate) struct Listener {
     /// Where the proxy accepts its clients.
     pub(crate) listen: SocketAddr,
     /// How the proxy verifies the database (mode and CA from the database's `tls` settings).
-    #[allow(dead_code, reason = "consumed by `iamwire run`, written next")]
     pub(crate) upstream_tls: Arc<rustls::ClientConfig>,
 }
 
