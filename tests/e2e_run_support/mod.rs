@@ -1,0 +1,373 @@
+//! A whole deployment for end-to-end tests: the AWS emulator with a cross-account role guarded by an external
+//! ID, an RDS-like PostgreSQL that takes only RDS IAM tokens for `iam_user`, a certificate directory made by
+//! `iamwire certs`, a config file, and `iamwire run` serving it on `127.0.0.1:0`.
+//!
+//! Every test builds its own [`Stack`], so tests share no ports, files or processes and may run in parallel.
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use iamwire_testkit::moto::{CrossAccount, Moto};
+use iamwire_testkit::postgres::{self, PgOptions, Postgres};
+use iamwire_testkit::{TestCa, TokenPolicy};
+
+/// The region the role is assumed in and the tokens are signed for.
+pub(crate) const REGION: &str = "us-west-2";
+/// The external ID the role's trust policy requires.
+pub(crate) const EXTERNAL_ID: &str = "ext-right";
+/// The client identity the config allows.
+pub(crate) const ALLOWED_CLIENT: &str = "alice";
+/// Slow enough for a loaded 2-core machine; only a hang should ever reach it.
+const START_TIMEOUT: Duration = Duration::from_secs(90);
+
+/// `iamwire run`, killed on drop; its stderr is collected as it comes.
+pub(crate) struct Proxy {
+    child: Child,
+    port: u16,
+    stderr: Arc<Mutex<String>>,
+}
+
+impl Proxy {
+    /// Spawn `iamwire run --config <config>` and wait for the line that names its listen address.
+    fn spawn(config: &Path, home: &Path) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_iamwire"))
+            .args(["run", "--config"])
+            .arg(config)
+            // The proxy's AWS identity comes from the config's env file only: no ~/.aws, no IMDS.
+            .env_clear()
+            .env("HOME", home)
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn iamwire run");
+        let stderr = Arc::new(Mutex::new(String::new()));
+        {
+            let mut pipe = child.stderr.take().expect("stderr");
+            let sink = stderr.clone();
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                while let Ok(n) = pipe.read(&mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    sink.lock()
+                        .unwrap()
+                        .push_str(&String::from_utf8_lossy(&buf[..n]));
+                }
+            });
+        }
+        let (tx, rx) = mpsc::channel();
+        let stdout = child.stdout.take().expect("stdout");
+        // Keep draining stdout after the listen line, so the proxy never blocks on a full pipe.
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if let Some(port) = listen_port(&line) {
+                    let _ = tx.send(port);
+                }
+            }
+        });
+        let mut proxy = Self {
+            child,
+            port: 0,
+            stderr,
+        };
+        proxy.port = match rx.recv_timeout(START_TIMEOUT) {
+            Ok(port) => port,
+            Err(e) => panic!(
+                "iamwire run did not report a listener ({e}); stderr:\n{}",
+                proxy.stderr()
+            ),
+        };
+        proxy
+    }
+
+    /// What the proxy has written to stderr so far.
+    pub(crate) fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    /// Wait (up to a generous limit) until stderr contains `needle`; returns stderr.
+    pub(crate) fn wait_stderr(&self, needle: &str) -> String {
+        let start = Instant::now();
+        loop {
+            let text = self.stderr();
+            if text.contains(needle) || start.elapsed() > START_TIMEOUT {
+                return text;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `iamwire: NAME (postgres) on 127.0.0.1:PORT -> URI` → PORT.
+fn listen_port(line: &str) -> Option<u16> {
+    let addr = line.split(" on ").nth(1)?.split(' ').next()?;
+    addr.rsplit(':').next()?.parse().ok()
+}
+
+/// Everything one test needs; dropped in field order, so the proxy stops before the servers behind it.
+pub(crate) struct Stack {
+    /// `iamwire run`.
+    pub(crate) proxy: Proxy,
+    /// The RDS-like PostgreSQL.
+    pub(crate) pg: Postgres,
+    /// The role (in the database account) and the proxy's own identity.
+    pub(crate) cross: CrossAccount,
+    /// The AWS emulator.
+    pub(crate) moto: Moto,
+    /// The operator's directory: CA, server and client certificates, aws.env, iamwire.yaml.
+    dir: tempfile::TempDir,
+}
+
+impl Stack {
+    /// The usual deployment: the config's external ID matches the role's.
+    pub(crate) fn start() -> Self {
+        Self::with_external_id(EXTERNAL_ID)
+    }
+
+    /// A deployment whose config gives `external_id` for the role (which requires [`EXTERNAL_ID`]).
+    pub(crate) fn with_external_id(external_id: &str) -> Self {
+        let ca = TestCa::new().expect("rig CA");
+        let moto = Moto::start().expect("moto");
+        let pg = Postgres::start(
+            &ca,
+            PgOptions {
+                tokens: TokenPolicy {
+                    moto_url: Some(moto.endpoint()),
+                    region: Some(REGION.into()),
+                    ..Default::default()
+                },
+                ..PgOptions::default()
+            },
+        )
+        .expect("postgres");
+        let cross = moto
+            .cross_account("iamwire-e2e-db", EXTERNAL_ID)
+            .expect("cross-account role");
+
+        let dir = tempfile::Builder::new()
+            .prefix("iamwire-e2e-")
+            .tempdir()
+            .expect("temp dir");
+        let d = dir.path().to_str().expect("UTF-8 temp dir");
+        iamwire_ok(&["certs", "init", "--dir", d]);
+        iamwire_ok(&["certs", "client", "--dir", d, "--name", ALLOWED_CLIENT]);
+        std::fs::copy(&pg.tls().ca, dir.path().join("db-ca.crt")).expect("copy db CA");
+        std::fs::write(
+            dir.path().join("aws.env"),
+            format!(
+                "AWS_ACCESS_KEY_ID={}\nAWS_SECRET_ACCESS_KEY={}\nAWS_ENDPOINT_URL={}\n",
+                cross.proxy.access_key_id,
+                cross.proxy.secret_access_key,
+                moto.endpoint()
+            ),
+        )
+        .expect("write aws.env");
+        let config = dir.path().join("iamwire.yaml");
+        std::fs::write(
+            &config,
+            config_yaml(pg.port(), &cross.role_arn, external_id),
+        )
+        .expect("write config");
+        let home = dir.path().join("home");
+        std::fs::create_dir(&home).expect("home dir");
+        let proxy = Proxy::spawn(&config, &home);
+        Self {
+            proxy,
+            pg,
+            cross,
+            moto,
+            dir,
+        }
+    }
+
+    /// The proxy's port on 127.0.0.1.
+    pub(crate) fn port(&self) -> u16 {
+        self.proxy.port
+    }
+
+    /// Issue another client certificate from the proxy's CA (`iamwire certs client`).
+    pub(crate) fn issue_client(&self, name: &str) {
+        let d = self.dir.path().to_str().expect("UTF-8 temp dir");
+        iamwire_ok(&["certs", "client", "--dir", d, "--name", name]);
+    }
+
+    /// A file in the operator's directory.
+    pub(crate) fn file(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// libpq settings for `client`'s certificate, verifying the proxy by name against the proxy's CA.
+    pub(crate) fn libpq_env(&self, client: &str) -> Vec<(&'static str, String)> {
+        let path = |name: String| self.file(&name).display().to_string();
+        vec![
+            ("PGHOST", "localhost".into()),
+            ("PGPORT", self.port().to_string()),
+            ("PGUSER", postgres::IAM_USER.into()),
+            ("PGDATABASE", "app".into()),
+            ("PGSSLMODE", "verify-full".into()),
+            ("PGSSLROOTCERT", path("ca.crt".into())),
+            ("PGSSLCERT", path(format!("{client}.crt"))),
+            ("PGSSLKEY", path(format!("{client}.key"))),
+            ("PGCONNECT_TIMEOUT", "30".into()),
+        ]
+    }
+
+    /// A libpq connection string for `client` (no password: the certificate is the credential).
+    pub(crate) fn dsn(&self, client: &str) -> String {
+        format!(
+            "host=localhost port={} user={} dbname=app sslmode=verify-full sslrootcert={} sslcert={} \
+             sslkey={} connect_timeout=30",
+            self.port(),
+            postgres::IAM_USER,
+            self.file("ca.crt").display(),
+            self.file(&format!("{client}.crt")).display(),
+            self.file(&format!("{client}.key")).display(),
+        )
+    }
+}
+
+fn config_yaml(db_port: u16, role_arn: &str, external_id: &str) -> String {
+    format!(
+        r#"proxy:
+  tls:
+    cert_file: server.crt
+    key_file: server.key
+    client_ca_file: ca.crt
+  listeners:
+    - database: e2e-postgres
+      listen: 127.0.0.1:0
+  identities:
+    - name: {ALLOWED_CLIENT}
+      db_labels: {{"*": "*"}}
+      db_users: ["{user}"]
+      db_names: ["*"]
+aws:
+  region: {REGION}
+  env_file: aws.env
+db_service:
+  enabled: "yes"
+  databases:
+  - name: e2e-postgres
+    protocol: postgres
+    uri: "localhost:{db_port}"
+    tls:
+      mode: verify-full
+      ca_cert_file: db-ca.crt
+    aws:
+      region: {REGION}
+      assume_role_arn: "{role_arn}"
+      external_id: "{external_id}"
+"#,
+        user = postgres::IAM_USER,
+    )
+}
+
+fn iamwire_ok(args: &[&str]) {
+    let out = Command::new(env!("CARGO_BIN_EXE_iamwire"))
+        .args(args)
+        .output()
+        .expect("run iamwire");
+    assert!(
+        out.status.success(),
+        "iamwire {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// What a psycopg client saw.
+#[derive(Debug)]
+pub(crate) enum Login {
+    /// Logged in; `select current_user` answered this.
+    User(String),
+    /// The login failed with this SQLSTATE; `text` is libpq's whole (verbose) error text.
+    Refused { sqlstate: String, text: String },
+}
+
+/// psycopg 3 (from the rig venv) logs in with `dsn` and runs `select current_user`.
+///
+/// psycopg keeps no SQLSTATE for a refused login, so on failure the script repeats the login through
+/// psycopg's ctypes libpq binding (the system libpq) with verbose errors, which put the SQLSTATE in front
+/// of the message. psycopg has no call for the verbosity, hence `PQsetErrorVerbosity` by hand.
+const PSYCOPG_SCRIPT: &str = r#"
+import ctypes, re, select, sys
+import psycopg
+from psycopg import pq
+from psycopg.pq import _pq_ctypes, pq_ctypes
+
+dsn = sys.argv[1]
+try:
+    with psycopg.connect(dsn) as conn:
+        print("user=" + conn.execute("select current_user").fetchone()[0])
+    sys.exit(0)
+except psycopg.OperationalError:
+    pass
+
+pg = pq_ctypes.PGconn.connect_start(dsn.encode())
+set_verbosity = _pq_ctypes.pq.PQsetErrorVerbosity
+set_verbosity.argtypes = [ctypes.c_void_p, ctypes.c_int]
+set_verbosity.restype = ctypes.c_int
+set_verbosity(pg.pgconn_ptr, 2)  # PQERRORS_VERBOSE
+while True:
+    status = pg.connect_poll()
+    if status == pq.PollingStatus.OK:
+        sys.exit("the second login unexpectedly succeeded")
+    if status == pq.PollingStatus.FAILED:
+        break
+    want = ([pg.socket], [], []) if status == pq.PollingStatus.READING else ([], [pg.socket], [])
+    if not any(select.select(*want, 30)):
+        sys.exit("timed out waiting for the proxy")
+text = pg.error_message.decode("utf-8", "replace")
+pg.finish()
+found = re.search(r"(?:FATAL|ERROR):  ([0-9A-Z]{5}): ", text)
+print("sqlstate=" + (found.group(1) if found else "none"))
+print(text)
+"#;
+
+/// Run [`PSYCOPG_SCRIPT`] with `dsn`.
+pub(crate) fn psycopg_login(dsn: &str) -> Login {
+    let out = Command::new(iamwire_testkit::python())
+        .args(["-c", PSYCOPG_SCRIPT, dsn])
+        .env_remove("PGPASSWORD")
+        .output()
+        .expect("run the venv's python");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "psycopg script: {}", both(&out));
+    let (first, rest) = stdout.split_once('\n').unwrap_or((&stdout, ""));
+    if let Some(user) = first.strip_prefix("user=") {
+        Login::User(user.trim().to_string())
+    } else if let Some(state) = first.strip_prefix("sqlstate=") {
+        Login::Refused {
+            sqlstate: state.trim().to_string(),
+            text: rest.to_string(),
+        }
+    } else {
+        panic!("unexpected psycopg script output: {}", both(&out));
+    }
+}
+
+/// stdout and stderr of a finished process, for assertion messages.
+pub(crate) fn both(out: &Output) -> String {
+    format!(
+        "status {}\n--- stdout\n{}\n--- stderr\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
