@@ -3,6 +3,7 @@
 //! implementations.
 
 mod rds;
+mod redshift;
 
 use std::fmt;
 use std::future::Future;
@@ -17,6 +18,9 @@ use crate::codec::sqlstate;
 
 pub use rds::RdsIamInjector;
 pub(crate) use rds::host_port;
+pub use redshift::{
+    RedshiftApi, RedshiftError, RedshiftInjector, RedshiftServerlessInjector, injector_for,
+};
 
 /// The future of an upstream login, returned by [`AuthInjector::login`]: boxed and named so the
 /// trait stays object-safe.
@@ -80,6 +84,9 @@ pub enum InjectError {
         #[source]
         source: SigV4Error,
     },
+    /// Redshift or Redshift Serverless credentials could not be had.
+    #[error(transparent)]
+    Redshift(#[from] RedshiftError),
 }
 
 fn role_message(error: &RoleError) -> String {
@@ -109,6 +116,7 @@ impl InjectError {
             Self::Role { source } if source.code().is_some_and(is_denied) => {
                 sqlstate::INVALID_AUTHORIZATION_SPECIFICATION
             }
+            Self::Redshift(e) => e.sqlstate(),
             _ => sqlstate::SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION,
         }
     }
@@ -117,6 +125,7 @@ impl InjectError {
     pub fn hint(&self) -> Option<String> {
         match self {
             Self::Role { source } => source.role_arn().map(trust_hint),
+            Self::Redshift(e) => e.hint(),
             _ => None,
         }
     }
