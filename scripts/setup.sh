@@ -11,6 +11,7 @@ APT_PACKAGES=(
   redis-server redis-tools                          # throwaway Redis with TLS
   libpam-python                                     # PAM module that runs the botocore token verifier
   python3 python3-venv                              # Debian's python3: the one pam_python embeds
+  ca-certificates                                   # root certificates for HTTPS to AWS APIs
 )
 
 log() { printf 'setup: %s\n' "$*" >&2; }

@@ -2,13 +2,16 @@
 
 use std::sync::Arc;
 
+use std::collections::BTreeMap;
+
+use iamwire_aws::aws_api::ApiClient;
 use iamwire_aws::base::BaseCredentialsConfig;
 use iamwire_aws::cache::{CacheConfig, CredentialCache, SystemClock};
 use iamwire_aws::role::{RoleChain, RoleProvider as _};
 use iamwire_aws::sts::StsRoleProvider;
 use iamwire_core::Protocol;
 use iamwire_postgres::driver::PgProxy;
-use iamwire_postgres::inject::RdsIamInjector;
+use iamwire_postgres::inject::{RedshiftApi, injector_for};
 
 use crate::proxy_config::{self, LoadedConfig};
 
@@ -23,9 +26,10 @@ pub(crate) fn run(path: &std::path::Path) -> Result<(), String> {
 }
 
 async fn serve(loaded: LoadedConfig) -> Result<(), String> {
-    let roles = Arc::new(role_provider(&loaded).await?);
+    let env = crate::envfile::environment(loaded.aws.env_file.as_deref(), false)?;
+    let roles = Arc::new(role_provider(&loaded, &env).await?);
     prefetch(&loaded, &roles).await;
-    let injector = Arc::new(RdsIamInjector::new(roles.clone()));
+    let aws_tls = aws_api_tls()?;
     let mut tasks = tokio::task::JoinSet::new();
     for listener in &loaded.listeners {
         let database = &listener.database;
@@ -37,11 +41,17 @@ async fn serve(loaded: LoadedConfig) -> Result<(), String> {
                 database.protocol.as_str()
             ));
         }
+        // RDS IAM token, Redshift or Redshift Serverless credentials, as the database says.
+        let injector = injector_for(
+            database,
+            roles.clone(),
+            redshift_api(database, &aws_tls, &env),
+        );
         let proxy = PgProxy::builder(
             database.clone(),
             loaded.server_tls.clone(),
             loaded.allow_list.clone(),
-            injector.clone(),
+            injector,
         )
         .upstream_tls_config(listener.upstream_tls.clone())
         .handshake_timeout(loaded.handshake_timeout)
@@ -73,9 +83,56 @@ async fn serve(loaded: LoadedConfig) -> Result<(), String> {
     }
 }
 
-async fn role_provider(loaded: &LoadedConfig) -> Result<StsRoleProvider, String> {
-    let env = crate::envfile::environment(loaded.aws.env_file.as_deref(), false)?;
-    let mut config = BaseCredentialsConfig::from_env(env);
+/// TLS for the proxy's own calls to AWS APIs (Redshift credentials): the system's root certificates.
+fn aws_api_tls() -> Result<Arc<rustls::ClientConfig>, String> {
+    let found = rustls_native_certs::load_native_certs();
+    let mut roots = rustls::RootCertStore::empty();
+    let (added, _) = roots.add_parsable_certificates(found.certs);
+    if added == 0 {
+        return Err(format!(
+            "no usable system root certificates for AWS API calls ({:?})",
+            found.errors
+        ));
+    }
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Arc::new(config))
+}
+
+/// The Redshift API client for `database`, honouring the SDKs' endpoint variables
+/// (`AWS_ENDPOINT_URL_REDSHIFT[_SERVERLESS]`, then `AWS_ENDPOINT_URL`); an `http://` endpoint there is the
+/// operator's explicit choice (an emulator), so plaintext is allowed for it only.
+fn redshift_api(
+    database: &iamwire_core::Database,
+    tls: &Arc<rustls::ClientConfig>,
+    env: &BTreeMap<String, String>,
+) -> RedshiftApi {
+    let specific = if database.aws.redshift_serverless.is_some() {
+        "AWS_ENDPOINT_URL_REDSHIFT_SERVERLESS"
+    } else {
+        "AWS_ENDPOINT_URL_REDSHIFT"
+    };
+    let endpoint = env
+        .get(specific)
+        .or_else(|| env.get("AWS_ENDPOINT_URL"))
+        .filter(|e| !e.is_empty());
+    let client =
+        ApiClient::new(tls.clone()).allow_http(endpoint.is_some_and(|e| e.starts_with("http://")));
+    match endpoint {
+        Some(url) => RedshiftApi::new(client).endpoint(url.clone()),
+        None => RedshiftApi::new(client),
+    }
+}
+
+async fn role_provider(
+    loaded: &LoadedConfig,
+    env: &BTreeMap<String, String>,
+) -> Result<StsRoleProvider, String> {
+    let mut config = BaseCredentialsConfig::from_env(env.clone());
     let region = loaded.aws.region.clone().or_else(|| {
         loaded
             .listeners
