@@ -13,6 +13,23 @@ pub const DEFAULT_DURATION: Duration = MIN_DURATION;
 
 const MAX_NAME_LEN: usize = 128;
 
+/// The `db_name` and `duration` setters every request shares.
+macro_rules! scope_setters {
+    () => {
+        /// Limit the credentials to database `db_name`.
+        pub fn db_name(mut self, db_name: &'a str) -> Self {
+            self.db_name = Some(db_name);
+            self
+        }
+
+        /// Ask for credentials valid for `duration` (whole seconds, [`MIN_DURATION`]..=[`MAX_DURATION`]).
+        pub fn duration(mut self, duration: Duration) -> Self {
+            self.duration = duration;
+            self
+        }
+    };
+}
+
 /// A `GetClusterCredentials` request: a cluster, a database user, optionally a database.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClusterCredentialsRequest<'a> {
@@ -33,17 +50,7 @@ impl<'a> ClusterCredentialsRequest<'a> {
         }
     }
 
-    /// Limit the credentials to database `db_name`.
-    pub fn db_name(mut self, db_name: &'a str) -> Self {
-        self.db_name = Some(db_name);
-        self
-    }
-
-    /// Ask for credentials valid for `duration` (whole seconds, [`MIN_DURATION`]..=[`MAX_DURATION`]).
-    pub fn duration(mut self, duration: Duration) -> Self {
-        self.duration = duration;
-        self
-    }
+    scope_setters!();
 
     pub(super) fn validate(&self) -> Result<(), ApiError> {
         name("cluster identifier", self.cluster)?;
@@ -71,17 +78,7 @@ impl<'a> ClusterIamCredentialsRequest<'a> {
         }
     }
 
-    /// Limit the credentials to database `db_name`.
-    pub fn db_name(mut self, db_name: &'a str) -> Self {
-        self.db_name = Some(db_name);
-        self
-    }
-
-    /// Ask for credentials valid for `duration` (whole seconds, [`MIN_DURATION`]..=[`MAX_DURATION`]).
-    pub fn duration(mut self, duration: Duration) -> Self {
-        self.duration = duration;
-        self
-    }
+    scope_setters!();
 
     pub(super) fn validate(&self) -> Result<(), ApiError> {
         name("cluster identifier", self.cluster)?;
@@ -108,17 +105,7 @@ impl<'a> ServerlessCredentialsRequest<'a> {
         }
     }
 
-    /// Limit the credentials to database `db_name`.
-    pub fn db_name(mut self, db_name: &'a str) -> Self {
-        self.db_name = Some(db_name);
-        self
-    }
-
-    /// Ask for credentials valid for `duration` (whole seconds, [`MIN_DURATION`]..=[`MAX_DURATION`]).
-    pub fn duration(mut self, duration: Duration) -> Self {
-        self.duration = duration;
-        self
-    }
+    scope_setters!();
 
     pub(super) fn validate(&self) -> Result<(), ApiError> {
         name("workgroup name", self.workgroup)?;
