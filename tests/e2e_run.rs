@@ -1,4 +1,4 @@
-//! `iamwire run` end to end: real clients (psql, psycopg 3, pgbench) with client certificates from
+//! `iamwire run` end to end: real clients (psql, tokio-postgres, psycopg 3, pgbench) with client certificates from
 //! `iamwire certs`, through the proxy, which assumes a cross-account role and logs in to an RDS-like
 //! PostgreSQL with an IAM token that the server checks with botocore.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] fns
@@ -22,6 +22,38 @@ fn psql_logs_in_with_a_client_certificate() {
     let answer = postgres::psql(&stack.dsn("alice"), None, "SELECT current_user").unwrap();
     assert_eq!(answer, IAM_USER);
     assert!(stack.pg.connections_received() > before);
+}
+
+#[test]
+fn tokio_postgres_logs_in_with_a_client_certificate() {
+    let stack = Stack::start();
+    let read = |name: &str| std::fs::read(stack.file(name)).unwrap();
+    let (ca, cert, key) = (read("ca.crt"), read("alice.crt"), read("alice.key"));
+    let tls = iamwire_core::tls::upstream_config(
+        iamwire_core::TlsMode::VerifyFull,
+        Some(&ca),
+        Some((&cert, &key)),
+    )
+    .unwrap();
+    let dsn = format!(
+        "host=localhost port={} user={IAM_USER} dbname=app sslmode=require connect_timeout=20",
+        stack.port()
+    );
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let user: String = runtime.block_on(async {
+        let connector = tokio_postgres_rustls::MakeRustlsConnect::new((*tls).clone());
+        let (client, connection) = tokio_postgres::connect(&dsn, connector).await.unwrap();
+        tokio::spawn(connection);
+        client
+            .query_one("SELECT current_user::text", &[])
+            .await
+            .unwrap()
+            .get(0)
+    });
+    assert_eq!(user, IAM_USER);
 }
 
 #[test]
