@@ -1,5 +1,6 @@
 //! [`StsError`] and the classification of the SDK's errors into code, message and retryability.
 
+use crate::aws_api::wire::{Element, parse_xml};
 use aws_sdk_sts::config::http::HttpResponse;
 use aws_sdk_sts::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 
@@ -150,22 +151,18 @@ where
     }
 }
 
-/// The text of the first `<name>` element of `xml`, unescaped; `None` if absent or empty.
+/// The text of the first `<name>` element of `xml` (depth-first), unescaped; `None` if absent, empty, or not
+/// XML. Uses the crate's bounded XML reader.
 fn xml_element(xml: &str, name: &str) -> Option<String> {
-    let open = format!("<{name}>");
-    let start = xml.find(&open)? + open.len();
-    let len = xml.get(start..)?.find(&format!("</{name}>"))?;
-    let text = xml.get(start..start + len)?.trim();
-    if text.is_empty() {
-        return None;
+    fn first<'a>(element: &'a Element, name: &str) -> Option<&'a Element> {
+        if element.name == name {
+            return Some(element);
+        }
+        element.children.iter().find_map(|c| first(c, name))
     }
-    Some(
-        text.replace("&lt;", "<")
-            .replace("&gt;", ">")
-            .replace("&quot;", "\"")
-            .replace("&apos;", "'")
-            .replace("&amp;", "&"),
-    )
+    let root = parse_xml(xml)?;
+    let text = first(&root, name)?.text.trim();
+    (!text.is_empty()).then(|| text.to_owned())
 }
 
 /// The error code of an `x-amzn-errortype` header (`Code:http://internal.amazon.com/...` → `Code`).
