@@ -8,31 +8,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use e2e_support::*;
-use iamwire_aws::base::BaseCredentialsConfig;
-use iamwire_aws::cache::{CacheConfig, CredentialCache, SystemClock};
 use iamwire_aws::role::{RoleChain, RoleProvider};
 use iamwire_core::{Database, ExternalId};
 use iamwire_postgres::inject::RdsIamInjector;
 use iamwire_testkit::moto::{CrossAccount, Moto};
 use iamwire_testkit::postgres::{self, PgOptions, Postgres};
 use iamwire_testkit::{TestCa, TokenPolicy};
-
-async fn roles(moto: &Moto, cross: &CrossAccount) -> Arc<dyn RoleProvider> {
-    let base = BaseCredentialsConfig::from_env([
-        ("AWS_ACCESS_KEY_ID", cross.proxy.access_key_id.clone()),
-        (
-            "AWS_SECRET_ACCESS_KEY",
-            cross.proxy.secret_access_key.clone(),
-        ),
-        ("AWS_ENDPOINT_URL", moto.endpoint()),
-        ("AWS_EC2_METADATA_DISABLED", "true".to_owned()),
-    ])
-    .region(REGION)
-    .load()
-    .await;
-    let cache = CredentialCache::new(CacheConfig::default(), Arc::new(SystemClock));
-    Arc::new(base.role_provider(cache).unwrap())
-}
 
 fn iam_database(pg_port: u16, cross: &CrossAccount, external_id: &str) -> Database {
     let mut db = database(pg_port);

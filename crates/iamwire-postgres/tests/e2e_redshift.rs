@@ -13,8 +13,6 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_credential_types::Credentials;
 use e2e_support::*;
-use iamwire_aws::base::BaseCredentialsConfig;
-use iamwire_aws::cache::{CacheConfig, CredentialCache, SystemClock};
 use iamwire_aws::role::{CredentialsFuture, RoleChain, RoleProvider};
 use iamwire_core::{Database, ExternalId, Redshift, RedshiftServerless, SessionRequest};
 use iamwire_postgres::inject::{
@@ -22,31 +20,13 @@ use iamwire_postgres::inject::{
 };
 use iamwire_testkit::TestCa;
 use iamwire_testkit::moto::{
-    AwsSetup, CrossAccount, DATABASE_ACCOUNT, Moto, PROXY_ACCOUNT, RoleSpec, UserSpec, allow,
-    trust_policy,
+    AwsSetup, DATABASE_ACCOUNT, Moto, PROXY_ACCOUNT, RoleSpec, UserSpec, allow, trust_policy,
 };
 use iamwire_testkit::postgres::{PgOptions, Postgres};
 use redshift_support::{Protocol, Received, Reply, StandIn, plaintext_client};
 use serde_json::json;
 
 const CLUSTER: &str = "analytics";
-
-async fn roles(moto: &Moto, cross: &CrossAccount) -> Arc<dyn RoleProvider> {
-    let base = BaseCredentialsConfig::from_env([
-        ("AWS_ACCESS_KEY_ID", cross.proxy.access_key_id.clone()),
-        (
-            "AWS_SECRET_ACCESS_KEY",
-            cross.proxy.secret_access_key.clone(),
-        ),
-        ("AWS_ENDPOINT_URL", moto.endpoint()),
-        ("AWS_EC2_METADATA_DISABLED", "true".to_owned()),
-    ])
-    .region(REGION)
-    .load()
-    .await;
-    let cache = CredentialCache::new(CacheConfig::default(), Arc::new(SystemClock));
-    Arc::new(base.role_provider(cache).unwrap())
-}
 
 /// A Redshift cluster in the database account, created by an admin user there.
 fn create_cluster(moto: &Moto) {

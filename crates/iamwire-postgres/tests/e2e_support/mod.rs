@@ -165,3 +165,26 @@ pub async fn connect_dsn(
 pub fn code(error: &tokio_postgres::Error) -> Option<String> {
     error.as_db_error().map(|e| e.code().code().to_owned())
 }
+
+/// The proxy's role provider: the rig's proxy user key as base credentials, STS at the emulator.
+pub async fn roles(
+    moto: &iamwire_testkit::moto::Moto,
+    cross: &iamwire_testkit::moto::CrossAccount,
+) -> Arc<dyn iamwire_aws::role::RoleProvider> {
+    use iamwire_aws::base::BaseCredentialsConfig;
+    use iamwire_aws::cache::{CacheConfig, CredentialCache, SystemClock};
+    let base = BaseCredentialsConfig::from_env([
+        ("AWS_ACCESS_KEY_ID", cross.proxy.access_key_id.clone()),
+        (
+            "AWS_SECRET_ACCESS_KEY",
+            cross.proxy.secret_access_key.clone(),
+        ),
+        ("AWS_ENDPOINT_URL", moto.endpoint()),
+        ("AWS_EC2_METADATA_DISABLED", "true".to_owned()),
+    ])
+    .region(REGION)
+    .load()
+    .await;
+    let cache = CredentialCache::new(CacheConfig::default(), Arc::new(SystemClock));
+    Arc::new(base.role_provider(cache).unwrap())
+}
