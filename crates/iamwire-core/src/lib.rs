@@ -1,8 +1,16 @@
 //! Shared types and seams of iamwire.
 //!
-//! Today this crate holds the Database resource model: databases configured statically in a
-//! Teleport-style `db_service` section, AWS discovery matchers, and dynamic `kind: db`
-//! resources, each parsed from YAML within [`YamlLimits`] and then validated.
+//! No I/O happens here. The crate holds:
+//!
+//! - the Database resource model: databases configured statically in a Teleport-style `db_service`
+//!   section, AWS discovery matchers, and dynamic `kind: db` resources, each parsed from YAML within
+//!   [`YamlLimits`] and then validated;
+//! - who may do what: [`ClientIdentity`], [`SessionRequest`] and the [`Authorizer`] seam, with the
+//!   [`AllowList`] the bundled proxy uses;
+//! - what goes upstream: the [`AuthInjector`] seam, [`UpstreamLogin`], [`InjectError`] (classified by
+//!   [`InjectErrorKind`]) and the [`StaticPasswordInjector`];
+//! - [`Secret`] (redacting `Debug`, wiped on drop), and [`Clock`] / [`Randomness`] as inputs;
+//! - rustls configurations for both sides of a proxy ([`tls`]).
 //!
 //! ```
 //! use iamwire_core::{Config, Database, Protocol};
@@ -30,8 +38,11 @@
 #![forbid(unsafe_code)]
 
 mod access;
+mod clock;
 mod error;
+mod inject;
 mod resource;
+mod secret;
 pub mod tls;
 mod yaml;
 
@@ -42,11 +53,17 @@ pub use access::{
     AllowList, Authorizer, ClientIdentity, Denied, Glob, IdentityRules, IdentitySource,
     SessionRequest,
 };
+pub use clock::{Clock, FixedClock, RandomError, Randomness, SystemClock, SystemRandom};
 pub use error::{ArnError, Error, Location, Problem};
+pub use inject::{
+    AuthInjector, InjectError, InjectErrorKind, LoginFuture, StaticPasswordInjector, UpstreamLogin,
+    WarmUpFuture,
+};
 pub use resource::{
     Aws, AwsMatcher, Config, Database, DatabaseResource, DatabaseSpec, DbService, DiscoveryType,
     ElastiCache, ExternalId, MemoryDb, Partition, Protocol, Rds, RdsProxy, Redshift,
-    RedshiftServerless, ResourceMetadata, RoleArn, Tls, TlsMode, is_valid_account_id,
+    RedshiftServerless, ResourceMetadata, RoleArn, Tls, TlsMode, host_port, is_valid_account_id,
     is_valid_region,
 };
+pub use secret::{REDACTED, Secret};
 pub use yaml::{YamlLimits, parse_yaml};

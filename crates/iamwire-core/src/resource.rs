@@ -14,7 +14,7 @@ pub use aws::{
     Aws, ElastiCache, ExternalId, MemoryDb, Rds, RdsProxy, Redshift, RedshiftServerless,
 };
 pub use config::{Config, DbService};
-pub use database::{Database, Protocol, Tls, TlsMode};
+pub use database::{Database, Protocol, Tls, TlsMode, host_port};
 pub use discovery::{AwsMatcher, DiscoveryType};
 pub use dynamic::{DatabaseResource, DatabaseSpec, ResourceMetadata};
 

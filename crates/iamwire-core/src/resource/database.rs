@@ -62,6 +62,12 @@ impl Database {
         ) || self.aws.redshift_serverless.is_some()
     }
 
+    /// The host and port the database listens on, from its URI (`host:port`, `[v6]:port`, a bare host
+    /// meaning the protocol's default port, or a URL whose authority is one of those).
+    pub fn host_port(&self) -> Option<(&str, u16)> {
+        host_port(&self.uri, self.protocol.default_port())
+    }
+
     /// Validates an entry of static configuration, and fills `aws.account_id` from
     /// `aws.assume_role_arn` when it is not given.
     ///
@@ -130,6 +136,41 @@ impl Protocol {
     /// Whether the protocol is HTTP, so that its URI may be an `https://` URL.
     pub fn is_http(self) -> bool {
         matches!(self, Self::DynamoDb | Self::OpenSearch)
+    }
+
+    /// The port a URI without one means.
+    pub fn default_port(self) -> u16 {
+        match self {
+            Self::Postgres => 5432,
+            Self::MySql => 3306,
+            Self::Redis => 6379,
+            Self::MongoDb => 27017,
+            Self::Cassandra => 9142,
+            Self::DynamoDb | Self::OpenSearch => 443,
+        }
+    }
+}
+
+/// `host:port` (or `[v6]:port`, or a bare host meaning `default_port`) from a database URI, which may be
+/// a URL (`scheme://authority/path`); `None` if it is none of those.
+pub fn host_port(uri: &str, default_port: u16) -> Option<(&str, u16)> {
+    let uri = uri.split_once("://").map_or(uri, |(_, rest)| rest);
+    let uri = uri.split(['/', '?']).next()?;
+    if let Some(rest) = uri.strip_prefix('[') {
+        let (host, after) = rest.split_once(']')?;
+        let port = match after.strip_prefix(':') {
+            Some(p) => p.parse().ok()?,
+            None if after.is_empty() => default_port,
+            None => return None,
+        };
+        return (!host.is_empty()).then_some((host, port));
+    }
+    match uri.rsplit_once(':') {
+        Some((host, port)) if !host.is_empty() && !host.contains(':') => {
+            Some((host, port.parse().ok()?))
+        }
+        None if !uri.is_empty() => Some((uri, default_port)),
+        _ => None,
     }
 }
 

@@ -814,3 +814,25 @@ fn fuzz_seeds_parse_and_validate() {
     assert_eq!(db.labels.get("owner").map(String::as_str), Some("orders"));
     assert_eq!(db.tls.mode, TlsMode::Insecure);
 }
+
+#[test]
+fn host_port_forms() {
+    use crate::host_port;
+    assert_eq!(
+        host_port("db.example.com:6543", 5432),
+        Some(("db.example.com", 6543))
+    );
+    assert_eq!(
+        host_port("db.example.com", 5432),
+        Some(("db.example.com", 5432))
+    );
+    assert_eq!(host_port("postgres://h:1/app", 5432), Some(("h", 1)));
+    assert_eq!(host_port("[::1]:7", 5432), Some(("::1", 7)));
+    assert_eq!(host_port("[::1]", 3306), Some(("::1", 3306)));
+    assert_eq!(host_port("[]:1", 3306), None);
+    assert_eq!(host_port("h:notaport", 5432), None);
+    assert_eq!(host_port("h:99999", 5432), None);
+    assert_eq!(host_port("", 5432), None);
+    let db = Database::new("r", Protocol::Redis, "cache.example.com");
+    assert_eq!(db.host_port(), Some(("cache.example.com", 6379)));
+}
