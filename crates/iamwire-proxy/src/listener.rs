@@ -1,0 +1,297 @@
+//! The accept loop shared by every protocol (and by HTTP, which brings its own connection handler):
+//! a bound on connections still in their handshake taken *before* anything else (TLS included), an
+//! optional per-source-address bound, accept errors (`EMFILE`, `ENFILE`, `ECONNABORTED`, ...) logged and
+//! retried with a growing pause so the listener never dies, and drain on shutdown.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use tokio::net::{TcpListener, UnixListener};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::task::JoinSet;
+
+use crate::conn::Transport;
+use crate::shutdown::{Stage, StageWatch, stage};
+
+/// The first pause after a failed accept; it doubles per consecutive failure.
+const FIRST_PAUSE: Duration = Duration::from_millis(5);
+/// The longest pause between accept attempts.
+const MAX_PAUSE: Duration = Duration::from_secs(1);
+/// After the drain deadline, how long sessions have to say goodbye before their tasks are aborted.
+const CLOSE_GRACE: Duration = Duration::from_secs(5);
+
+/// A bound socket to accept from: TCP or a unix socket.
+#[derive(Debug)]
+pub enum Listener {
+    /// TCP.
+    Tcp(TcpListener),
+    /// A unix socket.
+    Unix(UnixListener),
+}
+
+impl From<TcpListener> for Listener {
+    fn from(listener: TcpListener) -> Self {
+        Self::Tcp(listener)
+    }
+}
+
+impl From<UnixListener> for Listener {
+    fn from(listener: UnixListener) -> Self {
+        Self::Unix(listener)
+    }
+}
+
+impl Listener {
+    async fn accept(&self) -> io::Result<(Transport, Option<SocketAddr>)> {
+        match self {
+            Self::Tcp(l) => {
+                let (s, peer) = l.accept().await?;
+                Ok((Transport::Tcp(s), Some(peer)))
+            }
+            Self::Unix(l) => {
+                let (s, _) = l.accept().await?;
+                Ok((Transport::Unix(s), None))
+            }
+        }
+    }
+}
+
+/// Bounds the listener enforces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListenerLimits {
+    /// Connections still in their handshake (from accept until the relay starts). When all are taken
+    /// the listener stops accepting until one frees up: new connections wait in the kernel's backlog
+    /// and hold no file descriptor.
+    pub max_handshakes: usize,
+    /// Connections (in handshake or relaying) from one source address; more are closed at once.
+    pub max_per_peer: Option<usize>,
+    /// How long sessions may go on after shutdown starts before they are ended.
+    pub shutdown_timeout: Duration,
+}
+
+impl Default for ListenerLimits {
+    /// 256 handshakes, no per-address bound, 30 s of drain.
+    fn default() -> Self {
+        Self {
+            max_handshakes: 256,
+            max_per_peer: None,
+            shutdown_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// A connection the listener accepted.
+#[derive(Debug)]
+pub struct Incoming {
+    /// The client's transport.
+    pub transport: Transport,
+    /// Its address (`None` on a unix socket).
+    pub peer: Option<SocketAddr>,
+    /// Its places in the listener's bounds, and the proxy's stage.
+    pub guard: ConnGuard,
+}
+
+/// A connection's places in the listener's bounds (released when dropped), and the proxy's stage for it
+/// to watch.
+pub struct ConnGuard {
+    handshake: Option<OwnedSemaphorePermit>,
+    _per_peer: Option<PeerGuard>,
+    stage: StageWatch,
+}
+
+impl ConnGuard {
+    /// The handshake is over (the relay starts, or the connection is a long-lived stream): free its place
+    /// among the handshakes.
+    pub fn handshake_done(&mut self) {
+        self.handshake = None;
+    }
+
+    /// The proxy's stage (serving, draining, closing), for the connection to watch.
+    pub(crate) fn stage(&self) -> StageWatch {
+        self.stage.clone()
+    }
+
+    /// Resolves once the drain deadline has passed and the connection must end.
+    pub async fn closing(&self) {
+        self.stage.clone().reached(Stage::Closing).await;
+    }
+
+    /// Resolves once shutdown has started (the listener no longer accepts).
+    pub async fn draining(&self) {
+        self.stage.clone().reached(Stage::Draining).await;
+    }
+}
+
+impl fmt::Debug for ConnGuard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ConnGuard")
+            .field("in_handshake", &self.handshake.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Serves one accepted connection to its end.
+pub trait Handler: Send + Sync + 'static {
+    /// Serve `incoming`; when it returns, the connection is closed.
+    fn handle(self: Arc<Self>, incoming: Incoming) -> impl Future<Output = ()> + Send;
+}
+
+/// Accept from `listener` and hand each connection to `handler` in its own task, until `shutdown`
+/// resolves; then stop accepting, let connections finish until `limits.shutdown_timeout`, tell the rest
+/// to close, and return once all have (or, a few seconds later, abort what is left).
+pub async fn serve<H: Handler>(
+    listener: impl Into<Listener>,
+    limits: ListenerLimits,
+    handler: Arc<H>,
+    shutdown: impl Future<Output = ()> + Send,
+) {
+    let listener = listener.into();
+    let handshakes = Arc::new(Semaphore::new(limits.max_handshakes.max(1)));
+    let peers = Arc::new(PeerCounts::default());
+    let (stage_tx, stage_rx) = stage();
+    let mut tasks = JoinSet::new();
+    let mut pause = FIRST_PAUSE;
+    tokio::pin!(shutdown);
+    loop {
+        // Reap finished connections so the set stays the size of the live ones.
+        while tasks.try_join_next().is_some() {}
+        let permit = tokio::select! {
+            permit = Arc::clone(&handshakes).acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_) => break,
+            },
+            () = &mut shutdown => break,
+        };
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            () = &mut shutdown => break,
+        };
+        let (transport, peer) = match accepted {
+            Ok(accepted) => {
+                pause = FIRST_PAUSE;
+                accepted
+            }
+            Err(error) => {
+                tracing::warn!(
+                    error = %error,
+                    kind = ?error.kind(),
+                    os_error = error.raw_os_error(),
+                    pause_ms = pause.as_millis() as u64,
+                    "accept failed; retrying"
+                );
+                tokio::select! {
+                    () = tokio::time::sleep(pause) => {}
+                    () = &mut shutdown => break,
+                }
+                pause = (pause * 2).min(MAX_PAUSE);
+                continue;
+            }
+        };
+        let per_peer = match (limits.max_per_peer, peer) {
+            (Some(max), Some(addr)) => match peers.enter(addr.ip(), max) {
+                Some(guard) => Some(guard),
+                None => {
+                    tracing::info!(peer = %addr, limit = max, "connection refused: too many from this address");
+                    continue;
+                }
+            },
+            _ => None,
+        };
+        let incoming = Incoming {
+            transport,
+            peer,
+            guard: ConnGuard {
+                handshake: Some(permit),
+                _per_peer: per_peer,
+                stage: stage_rx.clone(),
+            },
+        };
+        tasks.spawn(Arc::clone(&handler).handle(incoming));
+    }
+    drop(listener);
+    stage_tx.advance(Stage::Draining);
+    let live = tasks.len();
+    if live > 0 {
+        tracing::info!(
+            sessions = live,
+            timeout_ms = limits.shutdown_timeout.as_millis() as u64,
+            "draining"
+        );
+    }
+    let all_done = async { while tasks.join_next().await.is_some() {} };
+    if tokio::time::timeout(limits.shutdown_timeout, all_done)
+        .await
+        .is_err()
+    {
+        tracing::info!(
+            sessions = tasks.len(),
+            "drain deadline passed; ending the remaining sessions"
+        );
+        stage_tx.advance(Stage::Closing);
+        let all_done = async { while tasks.join_next().await.is_some() {} };
+        if tokio::time::timeout(CLOSE_GRACE, all_done).await.is_err() {
+            tasks.abort_all();
+            while tasks.join_next().await.is_some() {}
+        }
+    }
+}
+
+/// Live connections per source address.
+#[derive(Debug, Default)]
+struct PeerCounts(Mutex<HashMap<IpAddr, usize>>);
+
+impl PeerCounts {
+    fn enter(self: &Arc<Self>, ip: IpAddr, max: usize) -> Option<PeerGuard> {
+        let mut counts = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let count = counts.entry(ip).or_insert(0);
+        if *count >= max {
+            return None;
+        }
+        *count += 1;
+        Some(PeerGuard {
+            counts: Arc::clone(self),
+            ip,
+        })
+    }
+}
+
+/// One connection's place in its address's count.
+#[derive(Debug)]
+struct PeerGuard {
+    counts: Arc<PeerCounts>,
+    ip: IpAddr,
+}
+
+impl Drop for PeerGuard {
+    fn drop(&mut self) {
+        let mut counts = self.counts.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(count) = counts.get_mut(&self.ip) {
+            *count -= 1;
+            if *count == 0 {
+                counts.remove(&self.ip);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn per_peer_counts_come_back() {
+        let peers = Arc::new(PeerCounts::default());
+        let ip: IpAddr = [127, 0, 0, 1].into();
+        let a = peers.enter(ip, 2).unwrap();
+        let _b = peers.enter(ip, 2).unwrap();
+        assert!(peers.enter(ip, 2).is_none());
+        drop(a);
+        assert!(peers.enter(ip, 2).is_some());
+        assert!(peers.enter([10, 0, 0, 1].into(), 2).is_some());
+    }
+}
