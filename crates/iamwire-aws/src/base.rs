@@ -33,7 +33,10 @@
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 
+use std::time::Duration;
+
 use aws_config::BehaviorVersion;
+use aws_config::timeout::TimeoutConfig;
 use aws_credential_types::provider::{self, ProvideCredentials, SharedCredentialsProvider};
 use aws_types::SdkConfig;
 use aws_types::os_shim_internal::{Env, Fs};
@@ -47,6 +50,27 @@ pub const ENDPOINT_URL_STS: &str = "AWS_ENDPOINT_URL_STS";
 /// The environment variable that points the EC2 instance metadata client elsewhere.
 pub const IMDS_ENDPOINT: &str = "AWS_EC2_METADATA_SERVICE_ENDPOINT";
 
+/// The default time to wait for a TCP + TLS connection to an AWS endpoint (STS, the chain's own calls).
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_millis(3100);
+/// The default time to wait for the next bytes of a response once connected.
+pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(5);
+/// The default time one attempt of an AWS call may take.
+pub const DEFAULT_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The default time an AWS call may take, retries included.
+pub const DEFAULT_OPERATION_TIMEOUT: Duration = Duration::from_secs(25);
+
+/// The timeouts every AWS call the proxy makes (its STS client and the credential chain's own calls)
+/// runs with unless [`BaseCredentialsConfig::timeouts`] sets others: without them an endpoint that
+/// accepts and never answers would hold a call forever.
+pub fn default_timeouts() -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(DEFAULT_CONNECT_TIMEOUT)
+        .read_timeout(DEFAULT_READ_TIMEOUT)
+        .operation_attempt_timeout(DEFAULT_ATTEMPT_TIMEOUT)
+        .operation_timeout(DEFAULT_OPERATION_TIMEOUT)
+        .build()
+}
+
 /// Where the base credentials come from: an explicit environment plus overrides.
 ///
 /// `Debug` shows the names of the environment variables, never their values.
@@ -57,6 +81,7 @@ pub struct BaseCredentialsConfig {
     profile: Option<String>,
     sts_endpoint: Option<String>,
     imds_endpoint: Option<String>,
+    timeouts: Option<TimeoutConfig>,
 }
 
 impl BaseCredentialsConfig {
@@ -108,6 +133,13 @@ impl BaseCredentialsConfig {
         self
     }
 
+    /// Connect, read, attempt and operation timeouts for every AWS call (default:
+    /// [`default_timeouts`]).
+    pub fn timeouts(mut self, timeouts: TimeoutConfig) -> Self {
+        self.timeouts = Some(timeouts);
+        self
+    }
+
     /// Resolve the configuration (region, endpoints, profile) and set up the credential chain.
     ///
     /// Credentials themselves are fetched lazily, on the first
@@ -120,6 +152,7 @@ impl BaseCredentialsConfig {
             profile,
             sts_endpoint,
             imds_endpoint,
+            timeouts,
         } = self;
         if let Some(url) = sts_endpoint {
             env.insert(ENDPOINT_URL_STS.to_owned(), url);
@@ -135,7 +168,8 @@ impl BaseCredentialsConfig {
         // STS calls and IMDS included) an environment other than the process's.
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .env(Env::from(env))
-            .fs(Fs::real());
+            .fs(Fs::real())
+            .timeout_config(timeouts.unwrap_or_else(default_timeouts));
         if let Some(region) = region {
             loader = loader.region(Region::new(region));
         }
@@ -163,6 +197,7 @@ impl fmt::Debug for BaseCredentialsConfig {
             .field("profile", &self.profile)
             .field("sts_endpoint", &self.sts_endpoint)
             .field("imds_endpoint", &self.imds_endpoint)
+            .field("timeouts", &self.timeouts)
             .finish()
     }
 }

@@ -7,6 +7,8 @@
 //! - **refresh ahead**: from `expiry - min(remaining / 2, refresh_before)` on, the first caller starts a
 //!   refresh in a spawned task and everyone keeps getting the old credentials, without waiting, while
 //!   they have more than the safety margin left;
+//! - **bounded fetches**: a fetch that takes longer than the fetch timeout counts as failed, so its
+//!   waiters are released and the next caller tries again;
 //! - **retry with backoff**: a failed refresh is retried (jittered exponential backoff, bounded) while
 //!   the old credentials last; once they are unusable callers get the error (with the role ARN and
 //!   the AWS error code) until the next attempt is due;
@@ -30,8 +32,9 @@ mod clock;
 mod config;
 mod entry;
 
-pub use clock::{Clock, SystemClock, TokioClock};
+pub use clock::TokioClock;
 pub use config::CacheConfig;
+pub use iamwire_core::{Clock, SystemClock};
 
 use crate::role::{ChainKey, CredentialsFuture, RoleError};
 use entry::{Entry, Next, Task};
@@ -203,8 +206,15 @@ impl CredentialCache {
             id,
             armed: true,
         };
+        let limit = self.shared.config.fetch_timeout;
         loop {
-            let result = fetch().await;
+            let result = match tokio::time::timeout(limit, fetch()).await {
+                Ok(result) => result,
+                Err(_) => Err(RoleError::Timeout {
+                    role_arn: key.last_role_arn().cloned(),
+                    after: limit,
+                }),
+            };
             match self.record(&key, id, Some(result)) {
                 Next::Done => break,
                 Next::RetryAfter(delay) => {
@@ -240,6 +250,28 @@ impl CredentialCache {
             })
         });
         let role = || key.last_role_arn().cloned();
+        let who = key
+            .last_role_arn()
+            .map_or_else(|| "base identity".to_owned(), ToString::to_string);
+        match &result {
+            Ok(creds) => tracing::info!(
+                role = %who,
+                expires_in_s = creds
+                    .expiry()
+                    .and_then(|e| e.duration_since(wall).ok())
+                    .map(|d| d.as_secs()),
+                refresh = entry.fresh.is_some(),
+                "AWS credentials fetched"
+            ),
+            Err(error) if !interrupted => tracing::warn!(
+                role = %who,
+                code = error.code(),
+                error = %error,
+                failures = entry.failures + 1,
+                "AWS credential fetch failed"
+            ),
+            Err(_) => {}
+        }
         let next = entry.record(
             result,
             &self.shared.config,

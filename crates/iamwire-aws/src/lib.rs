@@ -7,6 +7,9 @@
 //! - [`cache`]: the caller-owned credential cache: refresh ahead of expiry, one STS call per key in flight.
 //! - [`token`]: RDS / ElastiCache / MemoryDB IAM tokens, byte-identical to boto3's; [`redshift`]: Redshift
 //!   and Redshift Serverless temporary credentials; [`cache_users`]: the ElastiCache/MemoryDB IAM-user check.
+//! - [`inject`]: the [`AuthInjector`](iamwire_core::AuthInjector)s every protocol shares (RDS IAM,
+//!   Redshift, Redshift Serverless), one token-reuse map, and AWS failures as classified
+//!   [`InjectError`](iamwire_core::InjectError)s.
 //! - [`sigv4`]: SigV4 signing and verification; [`endpoint`]: AWS database endpoint parsing.
 //!
 //! Signing is a pure function of credentials and time:
@@ -30,6 +33,7 @@ pub mod base;
 pub mod cache;
 pub mod cache_users;
 pub mod endpoint;
+pub mod inject;
 pub mod redshift;
 pub mod role;
 pub mod sigv4;

@@ -171,3 +171,53 @@ async fn keys_unused_for_the_idle_ttl_are_evicted() {
     assert_eq!(cache.evict_idle(), 2);
     assert!(cache.is_empty());
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_fetch_that_never_answers_releases_its_waiters_and_the_next_caller_retries() {
+    let config = CacheConfig::default()
+        .fetch_timeout(Duration::from_secs(5))
+        .retry_backoff(Duration::from_secs(1), Duration::from_secs(1));
+    let (cache, clock) = fake::cache(config);
+    let answering = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let fetches = Arc::new(AtomicUsize::new(0));
+    let (flag, counter) = (Arc::clone(&answering), Arc::clone(&fetches));
+    let fetch: Fetch = Arc::new(move || {
+        let (flag, counter) = (Arc::clone(&flag), Arc::clone(&counter));
+        Box::pin(async move {
+            counter.fetch_add(1, Ordering::SeqCst);
+            if !flag.load(Ordering::SeqCst) {
+                // STS accepted the connection and says nothing, ever.
+                std::future::pending::<()>().await;
+            }
+            Ok(Credentials::new(
+                "ASIAOK",
+                "secret",
+                Some("token".into()),
+                Some(clock.now() + Duration::from_secs(3600)),
+                "test",
+            ))
+        })
+    });
+    let key = chain().key();
+    let mut callers = JoinSet::new();
+    for _ in 0..20 {
+        let (cache, key, fetch) = (cache.clone(), key.clone(), Arc::clone(&fetch));
+        callers.spawn(async move { cache.get(&key, fetch).await });
+    }
+    while let Some(result) = callers.join_next().await {
+        let error = result.unwrap().unwrap_err();
+        assert!(
+            matches!(error, iamwire_aws::role::RoleError::Timeout { .. }),
+            "{error:?}"
+        );
+        assert!(error.is_retryable());
+    }
+    assert_eq!(fetches.load(Ordering::SeqCst), 1, "one fetch for all 20");
+
+    // STS answers again: after the backoff, the next caller fetches anew and succeeds.
+    answering.store(true, Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let creds = cache.get(&key, Arc::clone(&fetch)).await.unwrap();
+    assert_eq!(creds.access_key_id(), "ASIAOK");
+    assert_eq!(fetches.load(Ordering::SeqCst), 2);
+}

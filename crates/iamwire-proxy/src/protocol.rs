@@ -11,7 +11,7 @@ use crate::error::{ProtocolError, SessionError};
 use crate::registry::{Registration, SessionId, SessionInfo};
 use crate::relay::{Framing, RelayEnd, StopSignal, relay_bytes};
 use crate::scram::ScramSecret;
-use crate::upstream::UpstreamEndpoint;
+use crate::upstream::{Dialer, UpstreamEndpoint};
 
 /// What a client asked for at the end of its handshake.
 #[derive(Debug)]
@@ -41,6 +41,9 @@ pub struct Cx<'a> {
     pub database: &'a Database,
     /// How to reach it.
     pub endpoint: &'a UpstreamEndpoint,
+    /// How TCP connections to it are opened (for out-of-band requests; the session's own connection is
+    /// dialed by the framework).
+    pub dialer: &'a dyn Dialer,
     /// The random source (nonces, keys).
     pub random: &'a dyn Randomness,
     /// This session's entry in the registry.

@@ -95,6 +95,7 @@ async fn drive<P: Protocol>(
     let cx = Cx {
         database: &inner.database,
         endpoint: &inner.endpoint,
+        dialer: &*inner.dialer,
         random: &*inner.random,
         session: registration.info(),
     };

@@ -78,3 +78,22 @@ async fn no_region_means_no_sts() {
     assert_eq!(base.region(), None);
     assert_eq!(base.sts().unwrap_err(), StsError::NoRegion);
 }
+
+#[tokio::test]
+async fn every_aws_call_has_timeouts() {
+    let base = BaseCredentialsConfig::from_env([("AWS_EC2_METADATA_DISABLED", "true")])
+        .region("us-west-2")
+        .load()
+        .await;
+    let timeouts = base.sdk_config().timeout_config().unwrap();
+    assert_eq!(timeouts.connect_timeout(), Some(DEFAULT_CONNECT_TIMEOUT));
+    assert_eq!(timeouts.read_timeout(), Some(DEFAULT_READ_TIMEOUT));
+    assert_eq!(
+        timeouts.operation_attempt_timeout(),
+        Some(DEFAULT_ATTEMPT_TIMEOUT)
+    );
+    assert_eq!(
+        timeouts.operation_timeout(),
+        Some(DEFAULT_OPERATION_TIMEOUT)
+    );
+}

@@ -1,28 +1,9 @@
-//! The wall clock the cache compares credential expiry against, as an input.
+//! A wall clock for tests that moves with Tokio's clock. The [`Clock`] seam itself is iamwire-core's.
 
-use std::fmt;
 use std::time::SystemTime;
 
+use iamwire_core::Clock;
 use tokio::time::Instant;
-
-/// The current wall-clock time, as the cache sees it.
-///
-/// Credentials expire at a wall-clock [`SystemTime`]; the cache asks this for "now" instead of reading
-/// the system clock itself, so tests can drive it.
-pub trait Clock: fmt::Debug + Send + Sync {
-    /// The current time.
-    fn now(&self) -> SystemTime;
-}
-
-/// The system's wall clock: what a proxy passes in production.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> SystemTime {
-        SystemTime::now()
-    }
-}
 
 /// A wall clock that follows Tokio's clock from a fixed start: with `tokio::time::pause()` it moves only
 /// when Tokio's time does (`advance`, or auto-advance while every task sleeps), in step with the cache's

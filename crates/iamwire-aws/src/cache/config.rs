@@ -21,13 +21,14 @@ pub struct CacheConfig {
     pub(super) retry_max: Duration,
     pub(super) idle_ttl: Duration,
     pub(super) no_expiry_lifetime: Duration,
+    pub(super) fetch_timeout: Duration,
     pub(super) jitter_seed: u64,
 }
 
 impl Default for CacheConfig {
     /// Refresh 5 minutes before expiry (at most half the lifetime ahead), never hand out credentials
     /// with less than 1 minute left, retry from 1 s doubling to 1 minute, evict keys unused for 1 hour,
-    /// treat credentials without an expiry as valid for 15 minutes.
+    /// treat credentials without an expiry as valid for 15 minutes, give up on a fetch after 30 s.
     fn default() -> Self {
         Self {
             refresh_before: Duration::from_secs(300),
@@ -36,6 +37,7 @@ impl Default for CacheConfig {
             retry_max: Duration::from_secs(60),
             idle_ttl: Duration::from_secs(3600),
             no_expiry_lifetime: Duration::from_secs(900),
+            fetch_timeout: Duration::from_secs(30),
             jitter_seed: 0,
         }
     }
@@ -72,6 +74,19 @@ impl CacheConfig {
     pub fn no_expiry_lifetime(mut self, lifetime: Duration) -> Self {
         self.no_expiry_lifetime = lifetime;
         self
+    }
+
+    /// Give up on one fetch (AssumeRole, base credentials) after this long: its waiters get
+    /// [`RoleError::Timeout`](crate::role::RoleError::Timeout) and the next caller tries again (after the
+    /// usual backoff), so an STS that accepts connections and never answers cannot wedge a key.
+    pub fn fetch_timeout(mut self, timeout: Duration) -> Self {
+        self.fetch_timeout = timeout;
+        self
+    }
+
+    /// The configured fetch timeout.
+    pub fn fetch_timeout_value(&self) -> Duration {
+        self.fetch_timeout
     }
 
     /// Seed of the retry jitter; give each replica its own (randomness is an input).

@@ -148,6 +148,16 @@ pub enum RoleError {
     /// Credentials were asked for outside a Tokio runtime, which the cache's refresh tasks need.
     #[error("the credential cache needs a Tokio runtime to refresh in")]
     NoRuntime,
+    /// The fetch of credentials did not finish within the cache's fetch timeout (STS or the base
+    /// credential source did not answer); the next caller tries again.
+    #[error("no credentials for {} within {after:?}: AWS did not answer in time",
+        role_arn.as_ref().map_or_else(|| "the base identity".to_owned(), ToString::to_string))]
+    Timeout {
+        /// The role they were for; `None` for the base credentials.
+        role_arn: Option<RoleArn>,
+        /// How long the fetch was given.
+        after: Duration,
+    },
     /// The fetch of credentials ended without a result (its task panicked or was cancelled).
     #[error("the credential fetch for {} was interrupted; it will be retried",
         role_arn.as_ref().map_or_else(|| "the base identity".to_owned(), ToString::to_string))]
@@ -187,7 +197,9 @@ impl RoleError {
     pub fn role_arn(&self) -> Option<&RoleArn> {
         match self {
             Self::AssumeRole(failure) => Some(&failure.role_arn),
-            Self::Expired { role_arn, .. } | Self::Interrupted { role_arn } => role_arn.as_ref(),
+            Self::Expired { role_arn, .. }
+            | Self::Interrupted { role_arn }
+            | Self::Timeout { role_arn, .. } => role_arn.as_ref(),
             Self::BaseCredentials { .. } | Self::NoRuntime => None,
         }
     }
@@ -206,7 +218,7 @@ impl RoleError {
             Self::AssumeRole(failure) => failure.retryable,
             Self::BaseCredentials { retryable, .. } => *retryable,
             Self::Expired { .. } | Self::NoRuntime => false,
-            Self::Interrupted { .. } => true,
+            Self::Interrupted { .. } | Self::Timeout { .. } => true,
         }
     }
 }
@@ -281,7 +293,7 @@ impl fmt::Display for AssumeRoleFailure {
                 "check the session duration (it must not exceed the role's maximum session duration, \
                  nor 1 hour for a chained role), the session name and the session tags",
             ),
-            _ if *retryable => f.write_str("it will be retried with backoff"),
+            _ if *retryable => f.write_str("STS may be unreachable or busy; the proxy tries again"),
             _ => f.write_str("check the role and the STS endpoint"),
         }
     }

@@ -279,7 +279,7 @@ fn role_errors_scrub_the_external_id_and_say_what_to_do() {
     assert!(!err.is_retryable());
     let throttled = RoleError::assume_role(hop, Some("Throttling"), "Rate exceeded", true);
     assert!(throttled.is_retryable());
-    assert!(throttled.to_string().contains("retried"));
+    assert!(throttled.to_string().contains("tries again"));
 }
 
 #[test]

@@ -254,9 +254,7 @@ impl Protocol for Lines {
         let Some(target) = target.filter(|t| t.secret == request.secret) else {
             return Ok(());
         };
-        let tcp = TcpStream::connect((cx.endpoint.host(), cx.endpoint.port()))
-            .await
-            .map_err(db_io)?;
+        let tcp = cx.dialer.dial(cx.endpoint).await.map_err(db_io)?;
         let mut up = UpstreamConn::start_tls(cx.endpoint, tcp, &[])
             .await
             .map_err(db_io)?;

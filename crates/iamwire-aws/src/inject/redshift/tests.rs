@@ -1,9 +1,9 @@
 use std::sync::Mutex;
 
 use aws_credential_types::Credentials;
-use iamwire_aws::role::CredentialsFuture;
-use iamwire_core::{Protocol, Redshift, RedshiftServerless};
-use tokio_rustls::rustls;
+use iamwire_core::{InjectErrorKind, Protocol, Redshift, RedshiftServerless};
+
+use crate::role::CredentialsFuture;
 
 use super::*;
 
@@ -78,7 +78,7 @@ async fn selector_picks_by_aws_settings() {
 }
 
 #[tokio::test]
-async fn missing_settings_and_unreachable_aws_are_08001() {
+async fn missing_settings_are_misconfigured_and_unreachable_aws_unavailable() {
     let roles = Arc::new(FixedRoles::default());
     let injector = RedshiftInjector::new(roles.clone(), plaintext_api(&closed_port()));
 
@@ -90,11 +90,11 @@ async fn missing_settings_and_unreachable_aws_are_08001() {
         db_name: Some("dev"),
     };
     let error = injector.login(&want).await.unwrap_err();
+    assert_eq!(error.kind(), InjectErrorKind::Misconfigured, "{error:?}");
     assert!(
-        matches!(&error, InjectError::Redshift(RedshiftError::MissingSetting { setting, .. }) if *setting == "aws.redshift.cluster_id"),
-        "{error:?}"
+        error.message().contains("aws.redshift.cluster_id"),
+        "{error}"
     );
-    assert_eq!(error.sqlstate(), "08001");
     assert!(
         roles.0.lock().unwrap().is_empty(),
         "no AWS call without a cluster"
@@ -107,17 +107,11 @@ async fn missing_settings_and_unreachable_aws_are_08001() {
         db_name: Some("dev"),
     };
     let error = injector.login(&want).await.unwrap_err();
-    assert!(
-        matches!(
-            &error,
-            InjectError::Redshift(RedshiftError::Api {
-                source: ApiError::Transport { .. },
-                ..
-            })
-        ),
-        "{error:?}"
-    );
-    assert_eq!(error.sqlstate(), "08001");
+    assert_eq!(error.kind(), InjectErrorKind::Unavailable, "{error:?}");
+    let source = std::error::Error::source(&error)
+        .and_then(|s| s.downcast_ref::<ApiError>())
+        .expect("the API error is the source");
+    assert!(matches!(source, ApiError::Transport { .. }), "{source:?}");
     assert!(
         error.to_string().contains("could not reach Redshift"),
         "{error}"

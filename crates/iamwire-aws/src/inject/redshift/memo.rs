@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
-use iamwire_aws::redshift::DatabaseCredentials;
+use crate::redshift::DatabaseCredentials;
 
 /// Credentials are not handed out with less than this much life left.
 pub(super) const REUSE_MARGIN: Duration = Duration::from_secs(60);

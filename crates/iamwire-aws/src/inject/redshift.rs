@@ -3,30 +3,25 @@
 //! (user `IAMR:<role>`), asked for with the credentials at the end of the database's role chain;
 //! and [`injector_for`], which picks the injector a database needs.
 
-mod error;
 mod memo;
 
 use std::fmt;
 use std::sync::Arc;
 
-use iamwire_aws::aws_api::{ApiClient, ApiError, Call};
-use iamwire_aws::cache::{Clock, SystemClock};
-use iamwire_aws::redshift::{
+use iamwire_core::{
+    AuthInjector, Clock, Database, InjectError, LoginFuture, Partition, SessionRequest,
+    SystemClock, UpstreamLogin, WarmUpFuture,
+};
+
+use super::{RdsIamInjector, api_error, chain_error, is_denied, missing, role_error};
+use crate::aws_api::{ApiClient, ApiError, Call};
+use crate::redshift::{
     ClusterCredentialsRequest, ClusterIamCredentialsRequest, MIN_DURATION,
     ServerlessCredentialsRequest, get_cluster_credentials, get_cluster_credentials_with_iam,
     get_serverless_credentials,
 };
-use iamwire_aws::role::{RoleChain, RoleProvider};
-use iamwire_core::{Database, SessionRequest};
-
-use super::{AuthInjector, InjectError, LoginFuture, RdsIamInjector};
-use crate::auth::UpstreamLogin;
-pub use error::RedshiftError;
-use error::{account_of, is_denied};
+use crate::role::{DEFAULT_SESSION_NAME, RoleChain, RoleProvider};
 use memo::{Memo, MemoKey};
-
-/// The AssumeRole session name used unless `session_name` sets another.
-const DEFAULT_SESSION_NAME: &str = "iamwire-postgres";
 
 /// How the injectors reach Redshift: an [`ApiClient`] (its TLS configuration chosen by the caller)
 /// and, for VPC endpoints and emulators, an endpoint override.
@@ -142,7 +137,7 @@ impl AuthInjector for RedshiftInjector {
                     .as_ref()
                     .and_then(|r| r.cluster_id.as_deref()),
             )
-            .ok_or_else(|| missing(want.database, "aws.redshift.cluster_id"))?;
+            .ok_or_else(|| missing_setting(want.database, "aws.redshift.cluster_id"))?;
             let op = match role_user(want.db_user) {
                 Some(role) => Op::ClusterIam { cluster, role },
                 None if want.database.logs_in_as_iam_role() => Op::ClusterIam {
@@ -153,6 +148,10 @@ impl AuthInjector for RedshiftInjector {
             };
             self.core.login(want, op).await
         })
+    }
+
+    fn warm_up<'a>(&'a self, database: &'a Database) -> WarmUpFuture<'a> {
+        Box::pin(self.core.warm_up(database))
     }
 
     fn rejected_hint(&self, want: &SessionRequest<'_>) -> Option<String> {
@@ -180,12 +179,18 @@ impl AuthInjector for RedshiftServerlessInjector {
                     .as_ref()
                     .and_then(|r| r.workgroup_name.as_deref()),
             )
-            .ok_or_else(|| missing(want.database, "aws.redshift_serverless.workgroup_name"))?;
+            .ok_or_else(|| {
+                missing_setting(want.database, "aws.redshift_serverless.workgroup_name")
+            })?;
             let role = role_user(want.db_user).unwrap_or(want.db_user);
             self.core
                 .login(want, Op::Serverless { workgroup, role })
                 .await
         })
+    }
+
+    fn warm_up<'a>(&'a self, database: &'a Database) -> WarmUpFuture<'a> {
+        Box::pin(self.core.warm_up(database))
     }
 
     fn rejected_hint(&self, want: &SessionRequest<'_>) -> Option<String> {
@@ -209,12 +214,8 @@ fn setting(value: Option<&str>) -> Option<&str> {
     value.filter(|v| !v.is_empty())
 }
 
-fn missing(database: &Database, setting: &'static str) -> InjectError {
-    RedshiftError::MissingSetting {
-        database: database.name.clone(),
-        setting,
-    }
-    .into()
+fn missing_setting(database: &Database, setting: &'static str) -> InjectError {
+    missing(&database.name, setting)
 }
 
 /// Which credentials call one login makes.
@@ -265,6 +266,17 @@ impl Core {
         }
     }
 
+    /// Hop 1 of the chain (the database's role), which every login through it starts from.
+    async fn warm_up(&self, database: &Database) -> Result<(), InjectError> {
+        let chain = RoleChain::for_database(&database.aws, None, &self.session_name)
+            .map_err(|e| chain_error(&database.name, e))?;
+        self.roles
+            .credentials(&chain)
+            .await
+            .map(drop)
+            .map_err(role_error)
+    }
+
     async fn login(
         &self,
         want: &SessionRequest<'_>,
@@ -275,19 +287,13 @@ impl Core {
             .aws
             .region
             .as_deref()
-            .ok_or_else(|| InjectError::NoRegion {
-                database: database.name.clone(),
-            })?;
+            .ok_or_else(|| missing_setting(database, "aws.region"))?;
         let user_role = match op {
             Op::Cluster { .. } => None,
             Op::ClusterIam { role, .. } | Op::Serverless { role, .. } => Some(role),
         };
-        let chain = RoleChain::for_database(&database.aws, user_role, &self.session_name).map_err(
-            |source| InjectError::Chain {
-                database: database.name.clone(),
-                source,
-            },
-        )?;
+        let chain = RoleChain::for_database(&database.aws, user_role, &self.session_name)
+            .map_err(|e| chain_error(&database.name, e))?;
         let key = MemoKey {
             operation: op.name(),
             region: region.to_owned(),
@@ -301,11 +307,7 @@ impl Core {
             tracing::debug!(database = %database.name, operation = op.name(), "reusing Redshift credentials");
             return Ok(UpstreamLogin::new(found.user(), found.password()));
         }
-        let aws = self
-            .roles
-            .credentials(&chain)
-            .await
-            .map_err(|source| InjectError::Role { source })?;
+        let aws = self.roles.credentials(&chain).await.map_err(role_error)?;
         let mut call = Call::new(&aws, region, now);
         if let Some(endpoint) = self.api.endpoint.as_deref() {
             call = call.endpoint(endpoint);
@@ -337,10 +339,9 @@ impl Core {
                 get_serverless_credentials(client, call, &request).await
             }
         };
-        let found = answer.map_err(|source| RedshiftError::Api {
-            database: database.name.clone(),
-            hint: hint_for(&source, want, op, region),
-            source,
+        let found = answer.map_err(|source| {
+            let hint = hint_for(&source, want, op, region);
+            api_error(&database.name, source, hint)
         })?;
         tracing::debug!(database = %database.name, operation = op.name(), user = found.user(), "got Redshift credentials");
         let login = UpstreamLogin::new(found.user(), found.password());
@@ -385,3 +386,21 @@ fn hint_for(
 
 #[cfg(test)]
 mod tests;
+
+/// The account and partition a database lives in, as far as its settings say.
+fn account_of(database: &Database) -> (String, &'static str) {
+    let aws = &database.aws;
+    let from_role = aws.assume_role().ok().flatten();
+    let partition = from_role
+        .as_ref()
+        .map(|arn| arn.partition())
+        .or_else(|| aws.region.as_deref().and_then(Partition::of_region))
+        .unwrap_or(Partition::Aws)
+        .as_str();
+    let account = aws
+        .account_id
+        .clone()
+        .or_else(|| from_role.as_ref().map(|arn| arn.account_id().to_owned()))
+        .unwrap_or_else(|| "<account>".to_owned());
+    (account, partition)
+}
