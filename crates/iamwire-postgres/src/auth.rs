@@ -50,14 +50,14 @@ mod error;
 mod fuzz;
 mod md5_password;
 mod scram;
-mod secret;
 mod server;
 mod upstream;
 
 pub use endpoint::TlsServerEndPoint;
 pub use error::{AuthError, AuthMethod, MutualAuthFailure, ScramMessage, ScramServerError};
+pub use iamwire_core::{Secret, UpstreamLogin};
+pub use iamwire_proxy::scram::MockKey;
 pub use scram::{DEFAULT_ITERATIONS, Nonce, SCRAM_SHA_256, SCRAM_SHA_256_PLUS, ScramSecret};
-pub use secret::{MockKey, Secret, UpstreamLogin};
 pub use server::{SaslClientMessage, ScramServer, ServerAction};
 pub use upstream::{
     AuthRequest, ChannelBindingPolicy, DEFAULT_MAX_ITERATIONS, UpstreamAction, UpstreamAuth,

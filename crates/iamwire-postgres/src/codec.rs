@@ -45,8 +45,9 @@ pub use frontend::{
     FrontendPhase, GSSENC_REQUEST_CODE, PasswordMessage, ProtocolVersion, SSL_REQUEST_CODE,
     SaslInitialResponse, SaslResponse, StartupMessage,
 };
+pub use iamwire_core::Secret;
 pub use limits::Limits;
-pub use secret::{CancelKey, Secret};
+pub use secret::CancelKey;
 
 use bytes::BytesMut;
 

@@ -178,7 +178,7 @@ fn list_limits_of_backend_messages() {
     );
     // A huge option count is refused before anything is allocated for it.
     assert_eq!(
-        decode(b"v\0\0\0\x0c\0\0\0\0\x7f\xff\xff\xff"),
+        decode(b"v\0\0\0\x0c\0\x03\0\0\x7f\xff\xff\xff"),
         Err(CodecError::TooManyItems {
             message: "NegotiateProtocolVersion",
             what: "options",

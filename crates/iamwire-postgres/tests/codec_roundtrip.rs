@@ -190,11 +190,11 @@ fn backend_message() -> impl Strategy<Value = (BackendPhase, BackendMessage)> {
         error_fields().prop_map(|f| (Messages, BackendMessage::ErrorResponse(f))),
         error_fields().prop_map(|f| (SslResponse, BackendMessage::ErrorResponse(f))),
         error_fields().prop_map(|f| (Messages, BackendMessage::NoticeResponse(f))),
-        (any::<u16>(), vec(text(), 0..5)).prop_map(|(newest_minor, unrecognized_options)| {
+        (any::<u16>(), vec(text(), 0..5)).prop_map(|(minor, unrecognized_options)| {
             (
                 Messages,
                 NegotiateProtocolVersion {
-                    newest_minor,
+                    newest: ProtocolVersion::new(3, minor),
                     unrecognized_options,
                 }
                 .into(),

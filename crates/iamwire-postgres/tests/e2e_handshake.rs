@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use e2e_support::*;
-use iamwire_postgres::inject::StaticPasswordInjector;
+use iamwire_core::StaticPasswordInjector;
 use iamwire_testkit::TestCa;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;

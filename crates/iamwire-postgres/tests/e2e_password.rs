@@ -7,10 +7,10 @@ mod e2e_support;
 use std::sync::Arc;
 
 use e2e_support::*;
+use iamwire_core::StaticPasswordInjector;
 use iamwire_core::tls::ClientAuth;
 use iamwire_postgres::auth::{ChannelBindingPolicy, DEFAULT_ITERATIONS, MockKey, ScramSecret};
-use iamwire_postgres::driver::ProxyPasswordAuthenticator;
-use iamwire_postgres::inject::StaticPasswordInjector;
+use iamwire_proxy::ProxyPasswordAuthenticator;
 use iamwire_testkit::TestCa;
 use iamwire_testkit::postgres::{PgOptions, Postgres};
 
@@ -26,10 +26,9 @@ async fn every_upstream_method_logs_in_and_a_wrong_password_is_passed_through() 
     ];
     for (user, password, binding) in cases {
         let injector = Arc::new(StaticPasswordInjector::new(password));
-        let (_proxy, addr) = start_proxy(&ca, database(pg.port()), injector, &[user], |b| {
-            b.channel_binding(binding)
-        })
-        .await;
+        let protocol = iamwire_postgres::Postgres::new().channel_binding(binding);
+        let (_proxy, addr) =
+            start_proxy_as(&ca, protocol, database(pg.port()), injector, &[user]).await;
         let client = connect(addr, user, "app", client_tls(&ca, "alice"))
             .await
             .unwrap_or_else(|e| panic!("{user} {binding:?}: {e}"));

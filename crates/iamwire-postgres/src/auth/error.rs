@@ -307,6 +307,12 @@ pub enum AuthError {
     },
 }
 
+impl From<iamwire_proxy::scram::ScramSecretError> for AuthError {
+    fn from(error: iamwire_proxy::scram::ScramSecretError) -> Self {
+        Self::InvalidScramSecret { what: error.what }
+    }
+}
+
 impl AuthError {
     /// The authentication method the failure belongs to, when there is one.
     pub fn method(&self) -> Option<AuthMethod> {

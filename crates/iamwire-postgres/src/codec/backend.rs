@@ -8,7 +8,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 pub use decode::{BackendDecoder, BackendPhase};
 
 use super::wire::{put_cstr, wire_i32, write_tagged};
-use super::{CancelKey, CodecError, ErrorFields, Secret};
+use super::{CancelKey, CodecError, ErrorFields, ProtocolVersion, Secret};
 
 /// One message from a server (backend).
 #[non_exhaustive]
@@ -150,8 +150,10 @@ impl TransactionStatus {
 /// A NegotiateProtocolVersion.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NegotiateProtocolVersion {
-    /// Newest minor version of the requested major version that the server supports.
-    pub newest_minor: u16,
+    /// The newest protocol version the server supports for the requested major version. The wire
+    /// carries the whole 32-bit protocol code (PostgreSQL sends `196608` for 3.0), not a bare minor
+    /// number as the documentation's wording suggests.
+    pub newest: ProtocolVersion,
     /// The `_pq_.` options of the StartupMessage that the server does not recognize.
     pub unrecognized_options: Vec<String>,
 }
@@ -230,7 +232,7 @@ impl BackendMessage {
             Self::NegotiateProtocolVersion(negotiate) => {
                 const MESSAGE: &str = "NegotiateProtocolVersion";
                 return write_tagged(buf, b'v', MESSAGE, |b| {
-                    b.put_i32(i32::from(negotiate.newest_minor));
+                    b.put_i32(negotiate.newest.code());
                     b.put_i32(wire_i32(negotiate.unrecognized_options.len(), MESSAGE)?);
                     for option in &negotiate.unrecognized_options {
                         put_cstr(b, option.as_bytes(), MESSAGE, "option name")?;

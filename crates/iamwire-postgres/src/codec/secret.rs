@@ -1,4 +1,5 @@
-//! Byte strings that must never show up in logs.
+//! The backend's cancel key, which must never show up in logs. (Passwords and SASL payloads are
+//! [`iamwire_core::Secret`]s.)
 
 use std::fmt;
 
@@ -7,48 +8,6 @@ use bytes::Bytes;
 use super::CodecError;
 
 const REDACTED: &str = "** redacted **";
-
-/// A password, SASL payload or other credential carried by a message. `Debug` prints
-/// `** redacted **`; read the bytes with [`Secret::expose`] only where they are needed.
-#[derive(Clone, PartialEq, Eq, Default)]
-pub struct Secret(Bytes);
-
-impl Secret {
-    /// Wraps `bytes`.
-    pub fn new(bytes: impl Into<Bytes>) -> Self {
-        Self(bytes.into())
-    }
-
-    /// The secret bytes.
-    #[must_use]
-    pub fn expose(&self) -> &[u8] {
-        &self.0
-    }
-
-    /// Unwraps the secret bytes.
-    #[must_use]
-    pub fn into_bytes(self) -> Bytes {
-        self.0
-    }
-
-    /// Length in bytes (not secret).
-    #[must_use]
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-
-    /// Whether the secret is empty.
-    #[must_use]
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(REDACTED)
-    }
-}
 
 /// The secret key of a backend, sent in BackendKeyData and echoed in CancelRequest. 4 bytes in
 /// protocol 3.0, 4 to 256 bytes from 3.2 on. Whoever holds it can cancel that backend's queries,
@@ -108,9 +67,6 @@ mod tests {
 
     #[test]
     fn debug_is_redacted() {
-        let secret = Secret::new(&b"hunter2"[..]);
-        assert_eq!(format!("{secret:?}"), "** redacted **");
-        assert_eq!(format!("{:?}", Some(secret)), "Some(** redacted **)");
         let key = CancelKey::from_i32(0x1234_5678);
         assert_eq!(format!("{key:?}"), "** redacted **");
     }

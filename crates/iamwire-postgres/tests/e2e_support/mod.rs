@@ -6,10 +6,13 @@ use std::path::Path;
 use std::sync::Arc;
 
 use iamwire_core::tls::{ClientAuth, server_config, upstream_config};
-use iamwire_core::{AllowList, Database, Glob, IdentityRules, Protocol, TlsMode};
-use iamwire_postgres::driver::{PgProxy, PgProxyBuilder};
-use iamwire_postgres::inject::AuthInjector;
+use iamwire_core::{AllowList, AuthInjector, Database, Glob, IdentityRules, Protocol, TlsMode};
+use iamwire_postgres::{PgProxy, Postgres};
+use iamwire_proxy::ProxyBuilder;
 use iamwire_testkit::{LOCAL_NAMES, PemFiles, TestCa};
+
+/// What a test may change on the builder.
+pub type PgProxyBuilder = ProxyBuilder<Postgres>;
 
 pub const REGION: &str = "us-west-2";
 
@@ -53,9 +56,50 @@ pub async fn start_proxy(
     .await
 }
 
+/// Start a proxy speaking `protocol` (its limits and channel binding) for `db` on 127.0.0.1:0.
+pub async fn start_proxy_as(
+    ca: &TestCa,
+    protocol: Postgres,
+    db: Database,
+    injector: Arc<dyn AuthInjector>,
+    users: &[&str],
+) -> (PgProxy, SocketAddr) {
+    start(
+        ca,
+        protocol,
+        ClientAuth::Required,
+        allow_alice(users),
+        db,
+        injector,
+        |b| b,
+    )
+    .await
+}
+
 /// Start a proxy on 127.0.0.1:0 with the given client certificate policy and authorizer.
 pub async fn start_proxy_with(
     ca: &TestCa,
+    client_auth: ClientAuth,
+    authorizer: Arc<AllowList>,
+    db: Database,
+    injector: Arc<dyn AuthInjector>,
+    tweak: impl FnOnce(PgProxyBuilder) -> PgProxyBuilder,
+) -> (PgProxy, SocketAddr) {
+    start(
+        ca,
+        Postgres::new(),
+        client_auth,
+        authorizer,
+        db,
+        injector,
+        tweak,
+    )
+    .await
+}
+
+async fn start(
+    ca: &TestCa,
+    protocol: Postgres,
     client_auth: ClientAuth,
     authorizer: Arc<AllowList>,
     db: Database,
@@ -70,13 +114,13 @@ pub async fn start_proxy_with(
         client_auth,
     )
     .unwrap();
-    let builder = PgProxy::builder(db, tls, authorizer, injector)
+    let builder = PgProxy::builder(protocol, db, tls, authorizer, injector)
         .upstream_tls(ca.cert_pem().as_bytes().to_vec());
     let proxy = tweak(builder).build().unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let serving = proxy.clone();
-    tokio::spawn(async move { serving.serve(listener).await });
+    tokio::spawn(async move { serving.serve(listener, std::future::pending()).await });
     (proxy, addr)
 }
 
@@ -164,27 +208,4 @@ pub async fn connect_dsn(
 /// The SQLSTATE of a tokio-postgres error.
 pub fn code(error: &tokio_postgres::Error) -> Option<String> {
     error.as_db_error().map(|e| e.code().code().to_owned())
-}
-
-/// The proxy's role provider: the rig's proxy user key as base credentials, STS at the emulator.
-pub async fn roles(
-    moto: &iamwire_testkit::moto::Moto,
-    cross: &iamwire_testkit::moto::CrossAccount,
-) -> Arc<dyn iamwire_aws::role::RoleProvider> {
-    use iamwire_aws::base::BaseCredentialsConfig;
-    use iamwire_aws::cache::{CacheConfig, CredentialCache, SystemClock};
-    let base = BaseCredentialsConfig::from_env([
-        ("AWS_ACCESS_KEY_ID", cross.proxy.access_key_id.clone()),
-        (
-            "AWS_SECRET_ACCESS_KEY",
-            cross.proxy.secret_access_key.clone(),
-        ),
-        ("AWS_ENDPOINT_URL", moto.endpoint()),
-        ("AWS_EC2_METADATA_DISABLED", "true".to_owned()),
-    ])
-    .region(REGION)
-    .load()
-    .await;
-    let cache = CredentialCache::new(CacheConfig::default(), Arc::new(SystemClock));
-    Arc::new(base.role_provider(cache).unwrap())
 }

@@ -6,6 +6,7 @@ use super::{
     Authentication, BackendKeyData, BackendMessage, NegotiateProtocolVersion, ParameterStatus,
     TransactionStatus, code,
 };
+use crate::codec::ProtocolVersion;
 use crate::codec::wire::{Body, tagged_frame};
 use crate::codec::{CancelKey, CodecError, ErrorFields, Limits, Secret};
 
@@ -205,8 +206,13 @@ fn decode_negotiate(
         field,
         value: i64::from(value),
     };
-    let minor = body.i32("newest minor version")?;
-    let newest_minor = u16::try_from(minor).map_err(|_| invalid("newest minor version", minor))?;
+    let code = body.i32("newest protocol version")?;
+    let newest = ProtocolVersion::from_code(code);
+    // The server answers for the major version the client asked for, which the proxy only forwards
+    // for 3.x; anything else is not a NegotiateProtocolVersion a 3.x server sends.
+    if newest.major() != 3 {
+        return Err(invalid("newest protocol version", code));
+    }
     let count = body.i32("option count")?;
     let count = usize::try_from(count).map_err(|_| invalid("option count", count))?;
     if count > limits.max_parameters {
@@ -221,7 +227,7 @@ fn decode_negotiate(
         unrecognized_options.push(body.cstr("option name")?);
     }
     Ok(NegotiateProtocolVersion {
-        newest_minor,
+        newest,
         unrecognized_options,
     })
 }

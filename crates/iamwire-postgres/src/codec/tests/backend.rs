@@ -230,17 +230,24 @@ fn error_field_rules() {
 
 #[test]
 fn negotiate_protocol_version() {
+    // As PostgreSQL 15 sends it to a client asking for 3.2 with one `_pq_.` option: the whole
+    // protocol code of 3.0 (196608), then the options it does not know.
     let expected = BackendMessage::NegotiateProtocolVersion(NegotiateProtocolVersion {
-        newest_minor: 0,
+        newest: ProtocolVersion::V3_0,
         unrecognized_options: vec!["_pq_.foo".into()],
     });
     assert_round_trip(
         MESSAGES,
-        b"v\0\0\0\x15\0\0\0\0\0\0\0\x01_pq_.foo\0",
+        b"v\0\0\0\x15\0\x03\0\0\0\0\0\x01_pq_.foo\0",
         &expected,
     );
+    let newer = BackendMessage::NegotiateProtocolVersion(NegotiateProtocolVersion {
+        newest: ProtocolVersion::new(3, 1),
+        unrecognized_options: vec![],
+    });
+    assert_round_trip(MESSAGES, b"v\0\0\0\x0c\0\x03\0\x01\0\0\0\0", &newer);
     assert_eq!(
-        auth(b"v\0\0\0\x0c\0\0\0\0\xff\xff\xff\xff"),
+        auth(b"v\0\0\0\x0c\0\x03\0\0\xff\xff\xff\xff"),
         Err(CodecError::InvalidValue {
             message: "NegotiateProtocolVersion",
             field: "option count",
@@ -251,8 +258,17 @@ fn negotiate_protocol_version() {
         auth(b"v\0\0\0\x0c\xff\xff\xff\xff\0\0\0\0"),
         Err(CodecError::InvalidValue {
             message: "NegotiateProtocolVersion",
-            field: "newest minor version",
+            field: "newest protocol version",
             value: -1
+        })
+    );
+    // A bare minor number (what the documentation's wording suggests) is not what servers send.
+    assert_eq!(
+        auth(b"v\0\0\0\x0c\0\0\0\0\0\0\0\0"),
+        Err(CodecError::InvalidValue {
+            message: "NegotiateProtocolVersion",
+            field: "newest protocol version",
+            value: 0
         })
     );
 }
