@@ -1,11 +1,11 @@
-//! A complete single-database Postgres proxy: clients connect with mutual TLS, the proxy logs in
-//! to RDS with an IAM token minted from credentials of `AWS_ASSUME_ROLE_ARN` (with
-//! `AWS_EXTERNAL_ID`), starting from the standard AWS credential chain in the environment.
+//! A complete single-database Postgres proxy in front of RDS: clients connect with mutual TLS, the proxy
+//! assumes `AWS_ASSUME_ROLE_ARN` (with `AWS_EXTERNAL_ID`) starting from the standard AWS credential
+//! chain in the environment, and logs in with an RDS IAM token.
 //!
 //! ```text
 //! DB_URI=mydb.abc.us-east-1.rds.amazonaws.com:5432 AWS_REGION=us-east-1 \
 //! TLS_CERT=proxy.crt TLS_KEY=proxy.key CLIENT_CA=clients-ca.crt DB_CA=rds-global-bundle.pem \
-//! ALLOWED=alice DB_USERS=app cargo run -p iamwire-postgres --example single_db_proxy
+//! ALLOWED=alice DB_USERS=app cargo run --example rds_postgres_proxy
 //! ```
 #![allow(clippy::print_stderr)]
 
@@ -13,10 +13,10 @@ use std::sync::Arc;
 
 use iamwire_aws::base::BaseCredentialsConfig;
 use iamwire_aws::cache::{CacheConfig, CredentialCache, SystemClock};
+use iamwire_aws::inject::RdsIamInjector;
 use iamwire_core::tls::{ClientAuth, server_config};
 use iamwire_core::{AllowList, Database, ExternalId, Glob, IdentityRules, Protocol};
-use iamwire_postgres::driver::PgProxy;
-use iamwire_postgres::inject::RdsIamInjector;
+use iamwire_postgres::{PgProxy, Postgres};
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
@@ -51,18 +51,28 @@ async fn main() -> Result<(), Error> {
         db_users: var("DB_USERS")?.split(',').map(Glob::new).collect(),
         db_names: vec![Glob::new("*")],
     }]);
+    let injector = Arc::new(RdsIamInjector::new(roles));
     let proxy = PgProxy::builder(
+        Postgres::new(),
         database,
         server_tls,
         Arc::new(allow),
-        Arc::new(RdsIamInjector::new(roles)),
+        injector,
     )
     .upstream_tls(std::fs::read(var("DB_CA")?)?)
     .build()?;
+    if let Err(e) = proxy.warm_up().await {
+        eprintln!("warning: {e}");
+    }
 
     let listen = std::env::var("LISTEN").unwrap_or_else(|_| "127.0.0.1:6432".into());
     let listener = tokio::net::TcpListener::bind(&listen).await?;
     eprintln!("listening on {listen}");
-    proxy.serve(listener).await?;
+    // Ctrl-C drains: live sessions get the shutdown timeout, then 57P01.
+    proxy
+        .serve(listener, async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await;
     Ok(())
 }

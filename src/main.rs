@@ -1,9 +1,9 @@
 //! `iamwire`: the bundled demo proxy's command line.
 //!
-//! Today it checks configuration (a Teleport-style `db_service` config file or the demo proxy's full file
-//! with its `proxy` section, dynamic `kind: db` resources), creates certificates for mTLS (`certs init`,
-//! `certs client`), and helps debug AWS access (`aws whoami`, `token rds|elasticache|memorydb`). Serving
-//! connections comes with the protocol crates.
+//! It serves databases (`run`), checks configuration (a Teleport-style `db_service` config file or the
+//! demo proxy's full file with its `proxy` section, dynamic `kind: db` resources), creates certificates
+//! for mTLS (`certs init`, `certs client`), and helps debug AWS access (`aws whoami`,
+//! `token rds|elasticache|memorydb`).
 #![forbid(unsafe_code)]
 
 use std::path::PathBuf;
@@ -15,8 +15,10 @@ mod aws_cmd;
 mod certs;
 mod check;
 mod envfile;
+mod logging;
 mod proxy_config;
 mod run;
+mod servers;
 
 /// Reach AWS databases in this and other accounts without AWS keys or database passwords.
 #[derive(Debug, Parser)]
@@ -28,11 +30,15 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Serve the databases of a proxy config file (`proxy.listeners`) until Ctrl-C.
+    /// Serve the databases of a proxy config file (`proxy.listeners`) until SIGTERM or Ctrl-C, then
+    /// drain. Logs go to stderr; RUST_LOG filters them (default `info`).
     Run {
         /// The YAML config file.
         #[arg(long, short)]
         config: PathBuf,
+        /// How log lines are written.
+        #[arg(long, value_enum, default_value_t = logging::LogFormat::Text)]
+        log_format: logging::LogFormat,
     },
     /// Parse and validate a config file (`db_service` only, or the demo proxy's full file with `proxy`)
     /// and list what it configures.
@@ -86,7 +92,9 @@ fn block_on<T>(future: impl std::future::Future<Output = Result<T, String>>) -> 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Run { config } => run::run(&config).map(|()| String::new()),
+        Command::Run { config, log_format } => {
+            run::run(&config, log_format).map(|()| String::new())
+        }
         Command::CheckConfig { config } => check::config(&config),
         Command::CheckResource { files } => check::resources(&files),
         Command::Aws {

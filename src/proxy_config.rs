@@ -13,19 +13,16 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 use iamwire_core::tls::ClientAuth;
 use iamwire_core::{AllowList, Database, DbService, IdentityRules, YamlLimits, parse_yaml};
+use iamwire_proxy::{Limits, Timeouts};
 use serde::Deserialize;
 
 pub(crate) use duration::parse_duration;
 pub(crate) use error::{ConfigError, chain};
 pub(crate) use load::load;
 pub(crate) use report::{has_proxy_section, report};
-
-/// The handshake timeout when the file sets none.
-pub(crate) const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The whole config file, as written. Unknown keys are rejected at every level so that typos fail loudly.
 #[derive(Debug, Clone, Deserialize)]
@@ -57,6 +54,27 @@ pub(crate) struct ProxySection {
     /// How long a client may take to finish its handshake (`30s`, `1m`, `500ms`); 30 s when absent.
     #[serde(default)]
     pub(crate) handshake_timeout: Option<String>,
+    /// How long getting AWS credentials for a session may take; 15 s when absent.
+    #[serde(default)]
+    pub(crate) credential_timeout: Option<String>,
+    /// How long the TCP and TLS connection to a database may take; 10 s when absent.
+    #[serde(default)]
+    pub(crate) connect_timeout: Option<String>,
+    /// How long the database login may take; 15 s when absent.
+    #[serde(default)]
+    pub(crate) login_timeout: Option<String>,
+    /// How long live sessions may go on after SIGTERM / SIGINT; 30 s when absent.
+    #[serde(default)]
+    pub(crate) shutdown_timeout: Option<String>,
+    /// Sessions per listener at once; 1000 when absent.
+    #[serde(default)]
+    pub(crate) max_connections: Option<usize>,
+    /// Connections per listener still in their handshake (taken before TLS); 256 when absent.
+    #[serde(default)]
+    pub(crate) max_handshakes: Option<usize>,
+    /// Connections per listener from one client address; unlimited when absent.
+    #[serde(default)]
+    pub(crate) max_connections_per_client: Option<usize>,
     /// One listen address per database.
     #[serde(default)]
     pub(crate) listeners: Vec<ListenerSection>,
@@ -136,8 +154,10 @@ pub(crate) struct LoadedConfig {
     pub(crate) allow_list: Arc<AllowList>,
     /// How the proxy gets its own AWS credentials.
     pub(crate) aws: AwsSettings,
-    /// How long a client may take to finish its handshake.
-    pub(crate) handshake_timeout: Duration,
+    /// How long each phase of a session may take.
+    pub(crate) timeouts: Timeouts,
+    /// Bounds on sessions, handshakes and per-client connections, and the drain time.
+    pub(crate) limits: Limits,
 }
 
 /// A database the proxy listens for, and how it reaches it.
@@ -182,7 +202,8 @@ impl fmt::Debug for LoadedConfig {
             .field("tls", &self.tls_summary)
             .field("identities", &self.identities)
             .field("aws", &self.aws)
-            .field("handshake_timeout", &self.handshake_timeout)
+            .field("timeouts", &self.timeouts)
+            .field("limits", &self.limits)
             .finish_non_exhaustive()
     }
 }

@@ -1,22 +1,25 @@
-//! `iamwire run --config FILE`: serve every configured listener with the Postgres driver.
-
-use std::sync::Arc;
+//! `iamwire run --config FILE`: serve every configured listener, each with the proxy its database's
+//! protocol needs, until SIGTERM or SIGINT; then drain (sessions get `proxy.shutdown_timeout`, then are
+//! told in their protocol, Postgres `57P01`) and exit 0. A second signal exits at once.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
-use iamwire_aws::aws_api::ApiClient;
 use iamwire_aws::base::BaseCredentialsConfig;
 use iamwire_aws::cache::{CacheConfig, CredentialCache, SystemClock};
-use iamwire_aws::role::{RoleChain, RoleProvider as _};
+use iamwire_aws::role::RoleProvider;
 use iamwire_aws::sts::StsRoleProvider;
-use iamwire_core::Protocol;
-use iamwire_postgres::driver::PgProxy;
-use iamwire_postgres::inject::{RedshiftApi, injector_for};
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
 
+use crate::logging::{self, LogFormat};
 use crate::proxy_config::{self, LoadedConfig};
+use crate::servers::{Server, Shared};
 
-/// Load the config, check the AWS side eagerly, bind every listener, and serve until Ctrl-C.
-pub(crate) fn run(path: &std::path::Path) -> Result<(), String> {
+/// Load the config, set up logging, bind every listener, and serve until a shutdown signal.
+pub(crate) fn run(path: &std::path::Path, log_format: LogFormat) -> Result<(), String> {
+    logging::init(log_format)?;
     let loaded = proxy_config::load(path).map_err(|e| proxy_config::chain(&e))?;
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -27,59 +30,105 @@ pub(crate) fn run(path: &std::path::Path) -> Result<(), String> {
 
 async fn serve(loaded: LoadedConfig) -> Result<(), String> {
     let env = crate::envfile::environment(loaded.aws.env_file.as_deref(), false)?;
-    let roles = Arc::new(role_provider(&loaded, &env).await?);
-    prefetch(&loaded, &roles).await;
+    let roles: Arc<dyn RoleProvider> = Arc::new(role_provider(&loaded, &env).await?);
     let aws_tls = aws_api_tls()?;
-    let mut tasks = tokio::task::JoinSet::new();
-    for listener in &loaded.listeners {
-        let database = &listener.database;
-        if database.protocol != Protocol::Postgres {
-            return Err(format!(
-                "listener {}: database {:?} speaks {}; this build serves postgres only",
-                listener.listen,
-                database.name,
-                database.protocol.as_str()
-            ));
-        }
-        // RDS IAM token, Redshift or Redshift Serverless credentials, as the database says.
-        let injector = injector_for(
-            database,
-            roles.clone(),
-            redshift_api(database, &aws_tls, &env),
-        );
-        let proxy = PgProxy::builder(
-            database.clone(),
-            loaded.server_tls.clone(),
-            loaded.allow_list.clone(),
-            injector,
-        )
-        .upstream_tls_config(listener.upstream_tls.clone())
-        .handshake_timeout(loaded.handshake_timeout)
-        .build()
-        .map_err(|e| format!("database {:?}: {e}", database.name))?;
+    let shared = Shared {
+        config: &loaded,
+        roles,
+        aws_tls: &aws_tls,
+        env: &env,
+    };
+    // Every database's proxy first: a protocol this build does not serve stops the start, naming it.
+    let servers = loaded
+        .listeners
+        .iter()
+        .map(|listener| Server::for_listener(listener, &shared).map(|s| (listener, s)))
+        .collect::<Result<Vec<_>, _>>()?;
+    if servers.is_empty() {
+        return Err("no listeners configured (proxy.listeners)".into());
+    }
+    let (stop, stopped) = watch::channel(false);
+    let mut tasks = JoinSet::new();
+    for (listener, server) in servers {
         let socket = tokio::net::TcpListener::bind(listener.listen)
             .await
             .map_err(|e| format!("cannot listen on {}: {e}", listener.listen))?;
         let local = socket.local_addr().map_err(|e| e.to_string())?;
+        let database = server.database().clone();
         println!(
-            "iamwire: {} (postgres) on {local} -> {}",
-            database.name, database.uri
+            "iamwire: {} ({}) on {local} -> {}",
+            database.name, database.protocol, database.uri
         );
-        tasks.spawn(async move { proxy.serve(socket).await });
+        // Credentials for the database's role in the background: the listener is up already, and a
+        // role that cannot be assumed yet is reported, not fatal (the trust policy may be fixed later).
+        let warm_up = server.warm_up();
+        tokio::spawn(async move {
+            match warm_up.await {
+                Ok(()) => tracing::info!(database = %database.name, "AWS credentials ready"),
+                Err(e) => tracing::warn!(
+                    database = %database.name,
+                    error = %e,
+                    hint = e.hint(),
+                    "cannot get AWS credentials for this database yet; its clients are refused until this is fixed"
+                ),
+            }
+        });
+        let mut stopped = stopped.clone();
+        tasks.spawn(server.serve(socket, async move {
+            let _ = stopped.wait_for(|stop| *stop).await;
+        }));
     }
-    if tasks.is_empty() {
-        return Err("no listeners configured (proxy.listeners)".into());
-    }
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {
-            println!("iamwire: shutting down");
-            Ok(())
+    wait_for_signals(&stop, &mut tasks, loaded.limits.listener.shutdown_timeout).await
+}
+
+/// Until every listener has drained: SIGTERM / SIGINT start the drain (a second one exits at once),
+/// SIGHUP is acknowledged.
+async fn wait_for_signals(
+    stop: &watch::Sender<bool>,
+    tasks: &mut JoinSet<()>,
+    drain: std::time::Duration,
+) -> Result<(), String> {
+    let install =
+        |kind: SignalKind| signal(kind).map_err(|e| format!("cannot handle signals: {e}"));
+    let (mut term, mut int, mut hup) = (
+        install(SignalKind::terminate())?,
+        install(SignalKind::interrupt())?,
+        install(SignalKind::hangup())?,
+    );
+    loop {
+        let name = tokio::select! {
+            _ = term.recv() => "SIGTERM",
+            _ = int.recv() => "SIGINT",
+            _ = hup.recv() => {
+                tracing::warn!(
+                    "SIGHUP: reloading the configuration is not supported by this build; \
+                     still serving the configuration loaded at start"
+                );
+                continue;
+            }
+            ended = tasks.join_next() => match ended {
+                None => {
+                    tracing::info!("all listeners drained; stopped");
+                    return Ok(());
+                }
+                Some(Err(e)) => return Err(format!("a listener task failed: {e}")),
+                Some(Ok(())) if *stop.borrow() => continue,
+                Some(Ok(())) => return Err("a listener stopped on its own".into()),
+            },
+        };
+        if *stop.borrow() {
+            tracing::warn!(
+                signal = name,
+                "second shutdown signal: exiting without waiting"
+            );
+            std::process::exit(1);
         }
-        Some(ended) = tasks.join_next() => match ended {
-            Ok(Ok(())) => Err("a listener stopped".into()),
-            Ok(Err(e)) => Err(format!("a listener failed: {e}")),
-            Err(e) => Err(format!("a listener task failed: {e}")),
-        },
+        tracing::info!(
+            signal = name,
+            timeout_ms = drain.as_millis() as u64,
+            "shutting down: no new connections; live sessions may finish until the shutdown timeout"
+        );
+        let _ = stop.send(true);
     }
 }
 
@@ -103,31 +152,6 @@ fn aws_api_tls() -> Result<Arc<rustls::ClientConfig>, String> {
     Ok(Arc::new(config))
 }
 
-/// The Redshift API client for `database`, honouring the SDKs' endpoint variables
-/// (`AWS_ENDPOINT_URL_REDSHIFT[_SERVERLESS]`, then `AWS_ENDPOINT_URL`); an `http://` endpoint there is the
-/// operator's explicit choice (an emulator), so plaintext is allowed for it only.
-fn redshift_api(
-    database: &iamwire_core::Database,
-    tls: &Arc<rustls::ClientConfig>,
-    env: &BTreeMap<String, String>,
-) -> RedshiftApi {
-    let specific = if database.aws.redshift_serverless.is_some() {
-        "AWS_ENDPOINT_URL_REDSHIFT_SERVERLESS"
-    } else {
-        "AWS_ENDPOINT_URL_REDSHIFT"
-    };
-    let endpoint = env
-        .get(specific)
-        .or_else(|| env.get("AWS_ENDPOINT_URL"))
-        .filter(|e| !e.is_empty());
-    let client =
-        ApiClient::new(tls.clone()).allow_http(endpoint.is_some_and(|e| e.starts_with("http://")));
-    match endpoint {
-        Some(url) => RedshiftApi::new(client).endpoint(url.clone()),
-        None => RedshiftApi::new(client),
-    }
-}
-
 async fn role_provider(
     loaded: &LoadedConfig,
     env: &BTreeMap<String, String>,
@@ -143,32 +167,9 @@ async fn role_provider(
         config = config.region(region);
     }
     let base = config.load().await;
-    let cache = CredentialCache::new(CacheConfig::default(), Arc::new(SystemClock));
+    // A fetch may not outlast a client's wait for credentials: the next client then tries again.
+    let cache_config = CacheConfig::default().fetch_timeout(loaded.timeouts.credentials);
+    let cache = CredentialCache::new(cache_config, Arc::new(SystemClock));
     base.role_provider(cache)
         .map_err(|e| format!("AWS credentials: {e}"))
-}
-
-/// Assume every database's role once at start-up, so a bad role or trust policy shows up now, not at the
-/// first client. Failures are reported, not fatal: the trust policy may be fixed while the proxy runs.
-async fn prefetch(loaded: &LoadedConfig, roles: &StsRoleProvider) {
-    for listener in &loaded.listeners {
-        let db = &listener.database;
-        if db.aws.assume_role_arn.is_none() {
-            continue;
-        }
-        let chain = match RoleChain::for_database(&db.aws, None, "iamwire") {
-            Ok(chain) => chain,
-            Err(e) => {
-                eprintln!("iamwire: database {:?}: {e}", db.name);
-                continue;
-            }
-        };
-        match roles.credentials(&chain).await {
-            Ok(_) => println!("iamwire: database {:?}: role assumed", db.name),
-            Err(e) => eprintln!(
-                "iamwire: database {:?}: cannot assume its role yet: {e}",
-                db.name
-            ),
-        }
-    }
 }

@@ -2,15 +2,17 @@
 //! checked by the RDS-like Postgres, psql and tokio-postgres as clients over mutual TLS.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod aws_roles;
+#[path = "../crates/iamwire-postgres/tests/e2e_support/mod.rs"]
 mod e2e_support;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use e2e_support::*;
+use iamwire_aws::inject::RdsIamInjector;
 use iamwire_aws::role::{RoleChain, RoleProvider};
 use iamwire_core::{Database, ExternalId};
-use iamwire_postgres::inject::RdsIamInjector;
 use iamwire_testkit::moto::{CrossAccount, Moto};
 use iamwire_testkit::postgres::{self, PgOptions, Postgres};
 use iamwire_testkit::{TestCa, TokenPolicy};
@@ -44,7 +46,9 @@ async fn clients_log_in_as_iam_user_and_refusals_never_reach_the_database() {
     let moto = Moto::start().unwrap();
     let pg = rds_postgres(&ca, &moto);
     let cross = moto.cross_account("rds-connect", "ext-123").unwrap();
-    let injector = Arc::new(RdsIamInjector::new(roles(&moto, &cross).await));
+    let injector = Arc::new(RdsIamInjector::new(
+        aws_roles::roles(&moto, &cross, REGION).await,
+    ));
     let db = iam_database(pg.port(), &cross, "ext-123");
     let (proxy, addr) = start_proxy(&ca, db, injector, &[postgres::IAM_USER], |b| b).await;
     let dir = tempfile::tempdir().unwrap();
@@ -64,7 +68,7 @@ async fn clients_log_in_as_iam_user_and_refusals_never_reach_the_database() {
         .await
         .unwrap();
     assert_eq!(row.get::<_, String>(0), postgres::IAM_USER);
-    assert_eq!(proxy.cancel_map().len(), 1);
+    assert_eq!(proxy.registry().len(), 1);
     let cancel = client.cancel_token();
     let started = Instant::now();
     let sleeper = tokio::spawn(async move { client.simple_query("SELECT pg_sleep(30)").await });
@@ -112,7 +116,9 @@ async fn clients_log_in_as_iam_user_and_refusals_never_reach_the_database() {
     // with a hint naming the IAM permission to check.
     let mut other_region = iam_database(pg.port(), &cross, "ext-123");
     other_region.aws.region = Some("eu-west-1".into());
-    let injector = Arc::new(RdsIamInjector::new(roles(&moto, &cross).await));
+    let injector = Arc::new(RdsIamInjector::new(
+        aws_roles::roles(&moto, &cross, REGION).await,
+    ));
     let (_other, other_addr) =
         start_proxy(&ca, other_region, injector, &[postgres::IAM_USER], |b| b).await;
     let Err(error) = connect(
@@ -145,7 +151,9 @@ async fn wrong_external_id_is_28000_naming_the_role_promptly() {
     let ca = TestCa::new().unwrap();
     let moto = Moto::start().unwrap();
     let cross = moto.cross_account("rds-connect", "ext-right").unwrap();
-    let injector = Arc::new(RdsIamInjector::new(roles(&moto, &cross).await));
+    let injector = Arc::new(RdsIamInjector::new(
+        aws_roles::roles(&moto, &cross, REGION).await,
+    ));
     // No database behind it: the proxy must fail before dialing.
     let db = iam_database(1, &cross, "ext-wrong");
     let (_proxy, addr) = start_proxy(&ca, db, injector, &[postgres::IAM_USER], |b| b).await;
@@ -198,7 +206,7 @@ async fn no_secret_in_trace_logs() {
     let moto = Moto::start().unwrap();
     let pg = rds_postgres(&ca, &moto);
     let cross = moto.cross_account("rds-connect", "ext-secret-id").unwrap();
-    let roles = roles(&moto, &cross).await;
+    let roles = aws_roles::roles(&moto, &cross, REGION).await;
     let injector = Arc::new(RdsIamInjector::new(roles.clone()));
     let db = iam_database(pg.port(), &cross, "ext-secret-id");
     let chain = RoleChain::for_database(&db.aws, None, "iamwire-postgres").unwrap();

@@ -4,8 +4,10 @@
 //! (not in moto) against a SigV4-checking stand-in.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod aws_roles;
+#[path = "../crates/iamwire-postgres/tests/e2e_support/mod.rs"]
 mod e2e_support;
-#[path = "../../iamwire-aws/tests/redshift_support/mod.rs"]
+#[path = "../crates/iamwire-aws/tests/redshift_support/mod.rs"]
 mod redshift_support;
 
 use std::sync::{Arc, Mutex};
@@ -13,11 +15,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_credential_types::Credentials;
 use e2e_support::*;
-use iamwire_aws::role::{CredentialsFuture, RoleChain, RoleProvider};
-use iamwire_core::{Database, ExternalId, Redshift, RedshiftServerless, SessionRequest};
-use iamwire_postgres::inject::{
+use iamwire_aws::inject::{
     AuthInjector, RedshiftApi, RedshiftInjector, RedshiftServerlessInjector, injector_for,
 };
+use iamwire_aws::role::{CredentialsFuture, RoleChain, RoleProvider};
+use iamwire_core::{Database, ExternalId, Redshift, RedshiftServerless, SessionRequest};
 use iamwire_testkit::TestCa;
 use iamwire_testkit::moto::{
     AwsSetup, DATABASE_ACCOUNT, Moto, PROXY_ACCOUNT, RoleSpec, UserSpec, allow, trust_policy,
@@ -85,7 +87,11 @@ async fn the_rewritten_user_reaches_the_database_with_the_clusters_password() {
     let cross = moto.cross_account("redshift-login", "ext-rs").unwrap();
     create_cluster(&moto);
     let db = redshift_database(pg.port(), &cross.role_arn, "ext-rs");
-    let injector = injector_for(&db, roles(&moto, &cross).await, moto_api(&moto));
+    let injector = injector_for(
+        &db,
+        aws_roles::roles(&moto, &cross, REGION).await,
+        moto_api(&moto),
+    );
     assert!(format!("{injector:?}").starts_with("RedshiftInjector"));
     let (_proxy, addr) = start_proxy(&ca, db, injector, &["app"], |b| b).await;
 
@@ -156,7 +162,11 @@ async fn a_role_without_the_permission_is_28000_naming_it_and_never_dials() {
         })
         .unwrap();
     let db = redshift_database(pg.port(), &created.roles["rds-only"].arn, "ext-rs");
-    let injector = injector_for(&db, roles(&moto, &cross).await, moto_api(&moto));
+    let injector = injector_for(
+        &db,
+        aws_roles::roles(&moto, &cross, REGION).await,
+        moto_api(&moto),
+    );
     let (_proxy, addr) = start_proxy(&ca, db, injector, &["app"], |b| b).await;
     let before = pg.connections_received();
 

@@ -72,7 +72,7 @@ fn the_full_file_is_checked_and_reported_without_secrets() {
         "rds-postgres (postgres)",
         "account: 222222222222",
         "mTLS, client certificates required",
-        "handshake timeout: 500ms",
+        "timeouts: handshake 500ms, credentials 15s",
         "127.0.0.1:15432 -> rds-postgres",
         "identities: 1",
         "alice",

@@ -67,6 +67,12 @@ pub(crate) enum ConfigError {
         /// The value as written.
         value: String,
     },
+    /// A count that must be at least 1.
+    #[error("{field} must be at least 1")]
+    Zero {
+        /// The key (e.g. `proxy.max_connections`).
+        field: &'static str,
+    },
     /// An identity with an empty name.
     #[error("proxy.identities[{index}]: the name is empty")]
     EmptyIdentityName {

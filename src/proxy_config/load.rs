@@ -7,12 +7,13 @@ use std::sync::Arc;
 
 use iamwire_core::tls::{self, ClientAuth};
 use iamwire_core::{AllowList, Database, IdentityRules, TlsMode, is_valid_region};
+use iamwire_proxy::{Limits, Timeouts};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 use super::{
-    AwsSettings, ClientAuthSetting, ConfigError, DEFAULT_HANDSHAKE_TIMEOUT, Listener,
-    ListenerSection, LoadedConfig, ProxyConfigFile, TlsSection, TlsSummary, parse_duration,
+    AwsSettings, ClientAuthSetting, ConfigError, Listener, ListenerSection, LoadedConfig,
+    ProxyConfigFile, TlsSection, TlsSummary, parse_duration,
 };
 
 /// Loads the config file at `path`: parse, validate, read every file it names (relative to its directory)
@@ -39,13 +40,7 @@ fn build(mut file: ProxyConfigFile, path: &Path, base: &Path) -> Result<LoadedCo
         .validate()
         .map_err(|source| ConfigError::DbService { source })?;
     let proxy = file.proxy;
-    let handshake_timeout = match &proxy.handshake_timeout {
-        None => DEFAULT_HANDSHAKE_TIMEOUT,
-        Some(value) => parse_duration(value).ok_or_else(|| ConfigError::Duration {
-            field: "proxy.handshake_timeout",
-            value: value.clone(),
-        })?,
-    };
+    let (timeouts, limits) = timeouts_and_limits(&proxy)?;
     check_identities(&proxy.identities)?;
     let databases: HashMap<&str, &Database> = file
         .db_service
@@ -89,8 +84,63 @@ fn build(mut file: ProxyConfigFile, path: &Path, base: &Path) -> Result<LoadedCo
         allow_list: Arc::new(AllowList::new(proxy.identities.clone())),
         identities: proxy.identities,
         aws,
-        handshake_timeout,
+        timeouts,
+        limits,
     })
+}
+
+/// The `proxy` section's timeouts and bounds, defaults where absent.
+fn timeouts_and_limits(proxy: &super::ProxySection) -> Result<(Timeouts, Limits), ConfigError> {
+    let duration = |value: &Option<String>, field: &'static str, default| match value {
+        None => Ok(default),
+        Some(text) => parse_duration(text).ok_or_else(|| ConfigError::Duration {
+            field,
+            value: text.clone(),
+        }),
+    };
+    let mut timeouts = Timeouts::default();
+    timeouts.handshake = duration(
+        &proxy.handshake_timeout,
+        "proxy.handshake_timeout",
+        timeouts.handshake,
+    )?;
+    timeouts.credentials = duration(
+        &proxy.credential_timeout,
+        "proxy.credential_timeout",
+        timeouts.credentials,
+    )?;
+    timeouts.connect = duration(
+        &proxy.connect_timeout,
+        "proxy.connect_timeout",
+        timeouts.connect,
+    )?;
+    timeouts.login = duration(&proxy.login_timeout, "proxy.login_timeout", timeouts.login)?;
+    let mut limits = Limits::default();
+    limits.listener.shutdown_timeout = duration(
+        &proxy.shutdown_timeout,
+        "proxy.shutdown_timeout",
+        limits.listener.shutdown_timeout,
+    )?;
+    let count = |value: Option<usize>, field: &'static str, default: usize| match value {
+        Some(0) => Err(ConfigError::Zero { field }),
+        Some(n) => Ok(n),
+        None => Ok(default),
+    };
+    limits.max_connections = count(
+        proxy.max_connections,
+        "proxy.max_connections",
+        limits.max_connections,
+    )?;
+    limits.listener.max_handshakes = count(
+        proxy.max_handshakes,
+        "proxy.max_handshakes",
+        limits.listener.max_handshakes,
+    )?;
+    limits.listener.max_per_peer = proxy
+        .max_connections_per_client
+        .map(|n| count(Some(n), "proxy.max_connections_per_client", n))
+        .transpose()?;
+    Ok((timeouts, limits))
 }
 
 /// Reads a file, naming it in the error.

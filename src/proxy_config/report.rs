@@ -39,10 +39,25 @@ pub(crate) fn report(config: &LoadedConfig) -> String {
     if let Some(ca) = &tls.client_ca_file {
         let _ = writeln!(out, "  client CA: {}", ca.display());
     }
+    let t = &config.timeouts;
     let _ = writeln!(
         out,
-        "handshake timeout: {}",
-        humane(config.handshake_timeout)
+        "timeouts: handshake {}, credentials {}, connect {}, login {}, shutdown {}",
+        humane(t.handshake),
+        humane(t.credentials),
+        humane(t.connect),
+        humane(t.login),
+        humane(config.limits.listener.shutdown_timeout)
+    );
+    let l = &config.limits;
+    let _ = writeln!(
+        out,
+        "limits per listener: {} sessions, {} handshakes, {} per client",
+        l.max_connections,
+        l.listener.max_handshakes,
+        l.listener
+            .max_per_peer
+            .map_or_else(|| "unlimited".to_owned(), |n| n.to_string())
     );
     let _ = writeln!(out, "listeners: {}", config.listeners.len());
     for listener in &config.listeners {

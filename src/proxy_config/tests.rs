@@ -100,7 +100,7 @@ impl Fixture {
 fn a_full_file_loads_with_paths_resolved_against_its_directory() {
     let fx = Fixture::new();
     let config = fx.load(VALID).unwrap();
-    assert_eq!(config.handshake_timeout, Duration::from_secs(45));
+    assert_eq!(config.timeouts.handshake, Duration::from_secs(45));
     let tls = &config.tls_summary;
     assert_eq!(tls.client_auth, ClientAuth::Required);
     assert_eq!(tls.cert_file, fx.path("pki/server.crt"));
@@ -209,7 +209,10 @@ fn client_auth_follows_the_client_ca() {
     assert_eq!(none.tls_summary.client_ca_file, None);
     // Defaults.
     let minimal = fx.load_with("  handshake_timeout: 45s\n", "").unwrap();
-    assert_eq!(minimal.handshake_timeout, super::DEFAULT_HANDSHAKE_TIMEOUT);
+    assert_eq!(
+        minimal.timeouts.handshake,
+        iamwire_proxy::Timeouts::default().handshake
+    );
 }
 
 #[test]
