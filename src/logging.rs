@@ -4,7 +4,10 @@
 
 use std::io::IsTerminal as _;
 
-use tracing_subscriber::EnvFilter;
+use tracing::Level;
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
+use tracing_subscriber::{EnvFilter, Layer as _, Registry, filter, fmt};
 
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -18,24 +21,36 @@ pub(crate) enum LogFormat {
 
 /// Install the subscriber for this process.
 pub(crate) fn init(format: LogFormat) -> Result<(), String> {
-    let filter = match std::env::var("RUST_LOG") {
+    let env_filter = match std::env::var("RUST_LOG") {
         Ok(directives) if !directives.trim().is_empty() => EnvFilter::try_new(&directives)
             .map_err(|e| format!("RUST_LOG={directives:?} is not a valid log filter: {e}"))?,
         _ => EnvFilter::new("info"),
     };
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let installed = match format {
-        LogFormat::Text => builder
+    let layer: Box<dyn tracing_subscriber::Layer<Registry> + Send + Sync> = match format {
+        LogFormat::Text => fmt::layer()
+            .with_writer(std::io::stderr)
             .with_ansi(std::io::stderr().is_terminal())
-            .try_init(),
-        LogFormat::Json => builder
+            .boxed(),
+        LogFormat::Json => fmt::layer()
             .json()
+            .with_writer(std::io::stderr)
             .flatten_event(true)
             .with_current_span(true)
             .with_span_list(false)
-            .try_init(),
+            .boxed(),
     };
-    installed.map_err(|e| format!("cannot set up logging: {e}"))
+    tracing_subscriber::registry()
+        .with(
+            layer
+                .with_filter(filter::filter_fn(|meta| !reveals_secrets(meta)))
+                .with_filter(env_filter),
+        )
+        .try_init()
+        .map_err(|e| format!("cannot set up logging: {e}"))
+}
+
+/// Events that print secrets whatever `RUST_LOG` says: aws-sigv4 traces each canonical request, and
+/// for presigned requests (RDS and ElastiCache tokens) that holds the session token in the query.
+fn reveals_secrets(meta: &tracing::Metadata<'_>) -> bool {
+    meta.target().starts_with("aws_sigv4") && *meta.level() == Level::TRACE
 }

@@ -209,7 +209,9 @@ async fn no_secret_in_trace_logs() {
     let roles = aws_roles::roles(&moto, &cross, REGION).await;
     let injector = Arc::new(RdsIamInjector::new(roles.clone()));
     let db = iam_database(pg.port(), &cross, "ext-secret-id");
-    let chain = RoleChain::for_database(&db.aws, None, "iamwire-postgres").unwrap();
+    // The very chain (and so the very credentials) the injector signed the token with.
+    let chain =
+        RoleChain::for_database(&db.aws, None, iamwire_aws::role::DEFAULT_SESSION_NAME).unwrap();
     let (_proxy, addr) = start_proxy(&ca, db, injector, &[postgres::IAM_USER], |b| b).await;
     let client = connect(addr, postgres::IAM_USER, "app", client_tls(&ca, "alice"))
         .await
@@ -224,11 +226,25 @@ async fn no_secret_in_trace_logs() {
         logs.contains("TRACE") || logs.contains("DEBUG"),
         "nothing captured"
     );
+    let session_token = creds.session_token().expect("assumed-role credentials");
+    // In a presigned token the session token is percent-encoded.
+    let encoded: String = session_token
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect();
     for secret in [
         creds.secret_access_key(),
-        creds.session_token().unwrap_or("no session token"),
+        session_token,
+        encoded.as_str(),
         cross.proxy.secret_access_key.as_str(),
         "X-Amz-Signature",
+        "X-Amz-Security-Token",
         "ext-secret-id",
     ] {
         assert!(!logs.contains(secret), "a secret leaked into the logs");

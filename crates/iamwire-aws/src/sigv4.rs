@@ -41,6 +41,13 @@ pub use authorization::{Authorization, MAX_AUTHORIZATION_LEN, MAX_SIGNED_HEADERS
 pub use error::{AuthorizationDefect, Component, SigV4Error};
 pub use verify::{DEFAULT_MAX_CLOCK_SKEW, KeyLookup, Verified, VerifyOptions, verify_request};
 
+/// Run `f` with no tracing subscriber on this thread. aws-sigv4 traces every canonical request it
+/// signs, and for a presigned request (an RDS or ElastiCache token) that is the session token in the
+/// query string: whatever subscriber and filter an embedder installs, signing must not hand it secrets.
+pub(crate) fn quietly<T>(f: impl FnOnce() -> T) -> T {
+    tracing::subscriber::with_default(tracing::subscriber::NoSubscriber::default(), f)
+}
+
 /// The hex SHA-256 of an empty body, which SigV4 uses as the payload hash of a request without one.
 pub const EMPTY_PAYLOAD_SHA256: &str =
     "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
@@ -290,7 +297,8 @@ pub fn sign_request(
             reason: "incomplete signing parameters",
         })?
         .into();
-    let (instructions, signature) = aws_sigv4::http_request::sign(signable, &params)?.into_parts();
+    let (instructions, signature) =
+        quietly(|| aws_sigv4::http_request::sign(signable, &params))?.into_parts();
     let (new_headers, _) = instructions.into_parts();
     let mut out = Vec::with_capacity(new_headers.len());
     let mut authorization = String::new();

@@ -71,7 +71,8 @@ pub(super) fn presign(
         })?
         .into();
     let (instructions, _signature) =
-        aws_sigv4::http_request::sign(request, &signing_params)?.into_parts();
+        crate::sigv4::quietly(|| aws_sigv4::http_request::sign(request, &signing_params))?
+            .into_parts();
     let (_, auth_params) = instructions.into_parts();
 
     let mut token = format!("{authority}/?{operation}");
