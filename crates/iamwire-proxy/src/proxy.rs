@@ -54,16 +54,21 @@ pub struct Limits {
     /// Out-of-band requests (cancel forwarding) in flight; more are dropped, as are repeats for a session
     /// that already has one in flight.
     pub max_out_of_band: usize,
+    /// The shortest time between two out-of-band requests let through for one session (a second cancel
+    /// within it would find nothing left to cancel); repeats within it are dropped.
+    pub out_of_band_interval: Duration,
     /// The listener's bounds (handshakes, per source address, drain time).
     pub listener: ListenerLimits,
 }
 
 impl Default for Limits {
-    /// 1000 sessions, 8 out-of-band requests, and the listener defaults.
+    /// 1000 sessions, 8 out-of-band requests in flight and one per session per second, and the
+    /// listener defaults.
     fn default() -> Self {
         Self {
             max_connections: 1000,
             max_out_of_band: 8,
+            out_of_band_interval: Duration::from_secs(1),
             listener: ListenerLimits::default(),
         }
     }

@@ -8,7 +8,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::Notify;
 
@@ -45,6 +45,8 @@ pub struct SessionInfo {
     killed: AtomicBool,
     kill: Notify,
     out_of_band: AtomicBool,
+    /// When the last out-of-band request for this session was let through.
+    last_out_of_band: Mutex<Option<Instant>>,
 }
 
 impl SessionInfo {
@@ -98,13 +100,23 @@ impl SessionInfo {
         }
     }
 
-    /// Claim the session's out-of-band slot (one request in flight per session); `None` if one is
-    /// running already.
-    pub(crate) fn begin_out_of_band(self: &Arc<Self>) -> Option<OutOfBandSlot> {
+    /// Claim the session's out-of-band slot: one request in flight per session, and at most one per
+    /// `interval`; `None` if one is running or the last was let through less than `interval` ago.
+    pub(crate) fn begin_out_of_band(self: &Arc<Self>, interval: Duration) -> Option<OutOfBandSlot> {
         self.out_of_band
             .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
-            .ok()
-            .map(|_| OutOfBandSlot(Arc::clone(self)))
+            .ok()?;
+        let slot = OutOfBandSlot(Arc::clone(self));
+        let mut last = self
+            .last_out_of_band
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let now = Instant::now();
+        if last.is_some_and(|at| now.saturating_duration_since(at) < interval) {
+            return None;
+        }
+        *last = Some(now);
+        Some(slot)
     }
 }
 
@@ -179,6 +191,7 @@ impl<V: Clone + Send + 'static> SessionRegistry<V> {
             killed: AtomicBool::new(false),
             kill: Notify::new(),
             out_of_band: AtomicBool::new(false),
+            last_out_of_band: Mutex::new(None),
         });
         state.entries.insert(
             id,
@@ -337,9 +350,15 @@ mod tests {
         assert!(registry.kill(r.id()));
         r.info().killed().await;
         assert!(!registry.kill(r.id() + 1));
-        let slot = r.info().begin_out_of_band().unwrap();
-        assert!(r.info().begin_out_of_band().is_none());
+        let slot = r.info().begin_out_of_band(Duration::ZERO).unwrap();
+        assert!(r.info().begin_out_of_band(Duration::ZERO).is_none());
         drop(slot);
-        assert!(r.info().begin_out_of_band().is_some());
+        assert!(r.info().begin_out_of_band(Duration::ZERO).is_some());
+        // At most one per interval.
+        assert!(
+            r.info()
+                .begin_out_of_band(Duration::from_secs(60))
+                .is_none()
+        );
     }
 }

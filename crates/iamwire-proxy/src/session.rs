@@ -409,10 +409,12 @@ async fn out_of_band<P: Protocol>(
     };
     let target = session.and_then(|id| inner.registry.get(id));
     let _slot = match &target {
-        Some((info, _)) => match info.begin_out_of_band() {
+        Some((info, _)) => match info.begin_out_of_band(inner.limits.out_of_band_interval) {
             Some(slot) => Some(slot),
             None => {
-                tracing::debug!("out-of-band request dropped: one is in flight for that session");
+                tracing::debug!(
+                    "out-of-band request dropped: one is in flight for that session, or was just served"
+                );
                 return;
             }
         },
