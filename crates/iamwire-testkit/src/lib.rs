@@ -15,6 +15,7 @@
 
 mod certs;
 mod error;
+pub mod fault;
 pub mod mariadb;
 pub mod moto;
 mod pam;
@@ -25,5 +26,6 @@ mod venv;
 
 pub use certs::{CertifiedKey, LOCAL_NAMES, PemFiles, TestCa};
 pub use error::{Result, RigError};
+pub use fault::{Fault, FaultRelay};
 pub use pam::{PamService, StaticKey, TokenPolicy};
 pub use venv::{DEFAULT_VENV, python, venv_dir};
