@@ -27,26 +27,15 @@ fn psql_logs_in_with_a_client_certificate() {
 #[test]
 fn tokio_postgres_logs_in_with_a_client_certificate() {
     let stack = Stack::start();
-    let read = |name: &str| std::fs::read(stack.file(name)).unwrap();
-    let (ca, cert, key) = (read("ca.crt"), read("alice.crt"), read("alice.key"));
-    let tls = iamwire_core::tls::upstream_config(
-        iamwire_core::TlsMode::VerifyFull,
-        Some(&ca),
-        Some((&cert, &key)),
-    )
-    .unwrap();
-    let dsn = format!(
-        "host=localhost port={} user={IAM_USER} dbname=app sslmode=require connect_timeout=20",
-        stack.port()
-    );
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
     let user: String = runtime.block_on(async {
-        let connector = tokio_postgres_rustls::MakeRustlsConnect::new((*tls).clone());
-        let (client, connection) = tokio_postgres::connect(&dsn, connector).await.unwrap();
-        tokio::spawn(connection);
+        let client = stack
+            .tokio_pg("alice", IAM_USER, Some("app"))
+            .await
+            .unwrap();
         client
             .query_one("SELECT current_user::text", &[])
             .await

@@ -4,6 +4,8 @@
 //!
 //! Every test builds its own [`Stack`], so tests share no ports, files or processes and may run in parallel.
 
+#![allow(dead_code)] // each test binary uses its own part of the deployment
+
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -13,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use iamwire_testkit::moto::{CrossAccount, Moto};
 use iamwire_testkit::postgres::{self, PgOptions, Postgres};
-use iamwire_testkit::{TestCa, TokenPolicy};
+use iamwire_testkit::{Fault, FaultRelay, TestCa, TokenPolicy};
 
 /// The region the role is assumed in and the tokens are signed for.
 pub(crate) const REGION: &str = "us-west-2";
@@ -32,16 +34,19 @@ pub(crate) struct Proxy {
 }
 
 impl Proxy {
-    /// Spawn `iamwire run --config <config>` and wait for the line that names its listen address.
-    fn spawn(config: &Path, home: &Path) -> Self {
+    /// Spawn `iamwire run --config <config> <args>` with `env` and wait for the line that names its listen
+    /// address.
+    fn spawn(config: &Path, home: &Path, args: &[String], env: &[(String, String)]) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_iamwire"))
             .args(["run", "--config"])
             .arg(config)
+            .args(args)
             // The proxy's AWS identity comes from the config's env file only: no ~/.aws, no IMDS.
             .env_clear()
             .env("HOME", home)
             .env("AWS_EC2_METADATA_DISABLED", "true")
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -94,6 +99,40 @@ impl Proxy {
         self.stderr.lock().unwrap().clone()
     }
 
+    /// The process id of `iamwire run`.
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Send `signal` (`TERM`, `HUP`, `INT`) to `iamwire run`.
+    pub(crate) fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.pid().to_string())
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -{signal} failed");
+    }
+
+    /// Wait up to `limit` for `iamwire run` to exit; its status, if it did.
+    pub(crate) fn wait_exit(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let start = Instant::now();
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            if start.elapsed() > limit {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Whether `iamwire run` is still running.
+    pub(crate) fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
     /// Wait (up to a generous limit) until stderr contains `needle`; returns stderr.
     pub(crate) fn wait_stderr(&self, needle: &str) -> String {
         let start = Instant::now();
@@ -114,6 +153,23 @@ impl Drop for Proxy {
     }
 }
 
+/// How a test's deployment differs from the usual one.
+#[derive(Default)]
+pub(crate) struct Options {
+    /// The external ID the config gives (the role requires [`EXTERNAL_ID`]); `None`: the right one.
+    pub(crate) external_id: Option<String>,
+    /// Extra lines for the config's `proxy` section (indented two spaces), e.g. timeouts and limits.
+    pub(crate) proxy_extra: String,
+    /// The database names `alice` may open (default: any).
+    pub(crate) db_names: Option<Vec<String>>,
+    /// Put a fault relay between the proxy and the AWS endpoint, starting in this mode.
+    pub(crate) sts_fault: Option<Fault>,
+    /// Extra arguments for `iamwire run`.
+    pub(crate) args: Vec<String>,
+    /// Extra environment for `iamwire run`.
+    pub(crate) env: Vec<(String, String)>,
+}
+
 /// `iamwire: NAME (postgres) on 127.0.0.1:PORT -> URI` → PORT.
 fn listen_port(line: &str) -> Option<u16> {
     let addr = line.split(" on ").nth(1)?.split(' ').next()?;
@@ -128,6 +184,8 @@ pub(crate) struct Stack {
     pub(crate) pg: Postgres,
     /// The role (in the database account) and the proxy's own identity.
     pub(crate) cross: CrossAccount,
+    /// The relay between the proxy and the AWS emulator, if the options asked for one.
+    pub(crate) sts_relay: Option<FaultRelay>,
     /// The AWS emulator.
     pub(crate) moto: Moto,
     /// The operator's directory: CA, server and client certificates, aws.env, iamwire.yaml.
@@ -142,6 +200,15 @@ impl Stack {
 
     /// A deployment whose config gives `external_id` for the role (which requires [`EXTERNAL_ID`]).
     pub(crate) fn with_external_id(external_id: &str) -> Self {
+        Self::with(Options {
+            external_id: Some(external_id.to_owned()),
+            ..Options::default()
+        })
+    }
+
+    /// A deployment as `options` say.
+    pub(crate) fn with(options: Options) -> Self {
+        let external_id = options.external_id.as_deref().unwrap_or(EXTERNAL_ID);
         let ca = TestCa::new().expect("rig CA");
         let moto = Moto::start().expect("moto");
         let pg = Postgres::start(
@@ -168,29 +235,55 @@ impl Stack {
         iamwire_ok(&["certs", "init", "--dir", d]);
         iamwire_ok(&["certs", "client", "--dir", d, "--name", ALLOWED_CLIENT]);
         std::fs::copy(&pg.tls().ca, dir.path().join("db-ca.crt")).expect("copy db CA");
+        let sts_relay = options.sts_fault.map(|fault| {
+            let target = moto
+                .endpoint()
+                .trim_start_matches("http://")
+                .parse()
+                .expect("the emulator's address");
+            FaultRelay::start(target, fault).expect("fault relay")
+        });
+        let aws_endpoint = sts_relay
+            .as_ref()
+            .map_or_else(|| moto.endpoint(), FaultRelay::http_url);
         std::fs::write(
             dir.path().join("aws.env"),
             format!(
-                "AWS_ACCESS_KEY_ID={}\nAWS_SECRET_ACCESS_KEY={}\nAWS_ENDPOINT_URL={}\n",
-                cross.proxy.access_key_id,
-                cross.proxy.secret_access_key,
-                moto.endpoint()
+                "AWS_ACCESS_KEY_ID={}\nAWS_SECRET_ACCESS_KEY={}\nAWS_ENDPOINT_URL={aws_endpoint}\n",
+                cross.proxy.access_key_id, cross.proxy.secret_access_key,
             ),
         )
         .expect("write aws.env");
         let config = dir.path().join("iamwire.yaml");
+        let db_names = options.db_names.as_ref().map_or_else(
+            || "\"*\"".to_owned(),
+            |names| {
+                names
+                    .iter()
+                    .map(|n| format!("{n:?}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            },
+        );
         std::fs::write(
             &config,
-            config_yaml(pg.port(), &cross.role_arn, external_id),
+            config_yaml(
+                pg.port(),
+                &cross.role_arn,
+                external_id,
+                &options.proxy_extra,
+                &db_names,
+            ),
         )
         .expect("write config");
         let home = dir.path().join("home");
         std::fs::create_dir(&home).expect("home dir");
-        let proxy = Proxy::spawn(&config, &home);
+        let proxy = Proxy::spawn(&config, &home, &options.args, &options.env);
         Self {
             proxy,
             pg,
             cross,
+            sts_relay,
             moto,
             dir,
         }
@@ -228,6 +321,60 @@ impl Stack {
         ]
     }
 
+    /// tokio-postgres through the proxy with `client`'s certificate as `user`, on database `dbname` (none:
+    /// the startup message carries no `database` at all). The connection runs in the background.
+    pub(crate) async fn tokio_pg(
+        &self,
+        client: &str,
+        user: &str,
+        dbname: Option<&str>,
+    ) -> Result<tokio_postgres::Client, tokio_postgres::Error> {
+        let read = |name: &str| std::fs::read(self.file(name)).expect("read a certificate file");
+        let (ca, cert, key) = (
+            read("ca.crt"),
+            read(&format!("{client}.crt")),
+            read(&format!("{client}.key")),
+        );
+        let tls = iamwire_core::tls::upstream_config(
+            iamwire_core::TlsMode::VerifyFull,
+            Some(&ca),
+            Some((&cert, &key)),
+        )
+        .expect("client TLS");
+        let mut config = tokio_postgres::Config::new();
+        config
+            .host("localhost")
+            .port(self.port())
+            .user(user)
+            .ssl_mode(tokio_postgres::config::SslMode::Require)
+            .connect_timeout(Duration::from_secs(30));
+        if let Some(name) = dbname {
+            config.dbname(name);
+        }
+        let (pg, connection) = config
+            .connect(tokio_postgres_rustls::MakeRustlsConnect::new(
+                (*tls).clone(),
+            ))
+            .await?;
+        tokio::spawn(connection);
+        Ok(pg)
+    }
+
+    /// The TLS connector tokio-postgres uses for `client`'s certificate (cancel requests need it too).
+    pub(crate) fn tokio_pg_tls(&self, client: &str) -> tokio_postgres_rustls::MakeRustlsConnect {
+        let read = |name: &str| std::fs::read(self.file(name)).expect("read a certificate file");
+        let tls = iamwire_core::tls::upstream_config(
+            iamwire_core::TlsMode::VerifyFull,
+            Some(&read("ca.crt")),
+            Some((
+                &read(&format!("{client}.crt")),
+                &read(&format!("{client}.key")),
+            )),
+        )
+        .expect("client TLS");
+        tokio_postgres_rustls::MakeRustlsConnect::new((*tls).clone())
+    }
+
     /// A libpq connection string for `client` (no password: the certificate is the credential).
     pub(crate) fn dsn(&self, client: &str) -> String {
         format!(
@@ -242,9 +389,16 @@ impl Stack {
     }
 }
 
-fn config_yaml(db_port: u16, role_arn: &str, external_id: &str) -> String {
+fn config_yaml(
+    db_port: u16,
+    role_arn: &str,
+    external_id: &str,
+    proxy_extra: &str,
+    db_names: &str,
+) -> String {
     format!(
         r#"proxy:
+{proxy_extra}
   tls:
     cert_file: server.crt
     key_file: server.key
@@ -256,7 +410,7 @@ fn config_yaml(db_port: u16, role_arn: &str, external_id: &str) -> String {
     - name: {ALLOWED_CLIENT}
       db_labels: {{"*": "*"}}
       db_users: ["{user}"]
-      db_names: ["*"]
+      db_names: [{db_names}]
 aws:
   region: {REGION}
   env_file: aws.env

@@ -79,7 +79,16 @@ pub fn role_error(error: RoleError) -> InjectError {
             "the proxy has no AWS credentials of its own".to_owned(),
             Some("give the proxy AWS credentials: environment, profile, web identity or instance role".to_owned()),
         ),
-        (RoleError::Timeout { .. } | RoleError::Interrupted { .. }, _) => (
+        (RoleError::Timeout { after, .. }, _) => (
+            InjectErrorKind::Unavailable,
+            format!("AWS STS did not answer within {after:?} for role {role}"),
+            Some(
+                "check the proxy's network path to AWS STS (and AWS_ENDPOINT_URL_STS if set); \
+                 nothing in IAM needs to change, new sessions retry"
+                    .to_owned(),
+            ),
+        ),
+        (RoleError::Interrupted { .. }, _) => (
             InjectErrorKind::Unavailable,
             format!("AWS STS did not answer in time for role {role}"),
             Some(
