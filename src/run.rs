@@ -50,8 +50,7 @@ async fn serve(loaded: LoadedConfig) -> Result<(), String> {
     let (stop, stopped) = watch::channel(false);
     let mut tasks = JoinSet::new();
     for (listener, server) in servers {
-        let socket = tokio::net::TcpListener::bind(listener.listen)
-            .await
+        let socket = bind(listener.listen)
             .map_err(|e| format!("cannot listen on {}: {e}", listener.listen))?;
         let local = socket.local_addr().map_err(|e| e.to_string())?;
         let database = server.database().clone();
@@ -79,6 +78,23 @@ async fn serve(loaded: LoadedConfig) -> Result<(), String> {
         }));
     }
     wait_for_signals(&stop, &mut tasks, loaded.limits.listener.shutdown_timeout).await
+}
+
+/// How many finished TCP handshakes the kernel holds for a listener while the proxy is busy (a burst of
+/// clients, or the handshake bound taken): the platform's own default of 128 makes clients beyond it
+/// wait seconds for SYN retries.
+const LISTEN_BACKLOG: u32 = 1024;
+
+/// A TCP listener on `addr` with [`LISTEN_BACKLOG`].
+fn bind(addr: std::net::SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
 }
 
 /// Until every listener has drained: SIGTERM / SIGINT start the drain (a second one exits at once),
