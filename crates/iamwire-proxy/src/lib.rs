@@ -106,6 +106,9 @@ mod session;
 mod shutdown;
 mod upstream;
 
+#[doc(hidden)]
+pub mod fuzzing;
+
 pub use authn::{
     ClientAuthenticator, ClientCheck, ClientHello, MtlsAuthenticator, ProxyPasswordAuthenticator,
 };
@@ -115,6 +118,6 @@ pub use listener::{ConnGuard, Incoming, Listener, ListenerLimits};
 pub use protocol::{Cx, Hello, Protocol};
 pub use proxy::{Limits, Proxy, ProxyBuilder, Timeouts};
 pub use registry::{Registration, SessionId, SessionInfo, SessionRegistry, SessionWho};
-pub use relay::{Framing, LengthPrefixed, RelayEnd, StopSignal, relay_bytes};
+pub use relay::{Endian, Framing, LengthPrefixed, RelayEnd, StopSignal, relay_bytes};
 pub use shutdown::Stage;
 pub use upstream::{DialFuture, Dialer, EndpointError, TcpDialer, UpstreamEndpoint};
