@@ -44,10 +44,9 @@ fn a_startup_without_a_database_is_authorized_against_the_user_named_one() {
     // No `database` at all: PostgreSQL would open `iam_user`, which alice may not: refused by the proxy,
     // before any connection to the database.
     let before = stack.pg.connections_received();
-    let error = rt
-        .block_on(stack.tokio_pg("alice", IAM_USER, None))
-        .err()
-        .expect("no database means the user's, which is not allowed");
+    let Err(error) = rt.block_on(stack.tokio_pg("alice", IAM_USER, None)) else {
+        panic!("no database means the user's, which alice may not open");
+    };
     let db_error = error.as_db_error().unwrap_or_else(|| panic!("{error:?}"));
     assert_eq!(db_error.code().code(), "28000", "{db_error:?}");
     assert!(db_error.message().contains(IAM_USER), "{db_error:?}");
