@@ -33,6 +33,10 @@ pub(crate) fn is_denied(code: &str) -> bool {
     )
 }
 
+/// What to do when STS cannot be reached or does not answer.
+const STS_UNREACHABLE_HINT: &str = "check the proxy's network path to AWS STS (and \
+    AWS_ENDPOINT_URL_STS if set); nothing in IAM needs to change, new sessions retry";
+
 /// What a client is told when the role chain of its database could not be walked: refusals name the role
 /// and the trust policy; an STS that cannot be reached says so (nothing in IAM needs to change); the
 /// cause stays in `source()`.
@@ -55,11 +59,7 @@ pub fn role_error(error: RoleError) -> InjectError {
                 Some(code) => format!("AWS STS could not issue credentials for role {role} now ({code})"),
                 None => format!("the proxy could not reach AWS STS to assume role {role}"),
             },
-            Some(
-                "check the proxy's network path to AWS STS (and AWS_ENDPOINT_URL_STS if set); \
-                 nothing in IAM needs to change, new sessions retry"
-                    .to_owned(),
-            ),
+            Some(STS_UNREACHABLE_HINT.to_owned()),
         ),
         (RoleError::AssumeRole(_), code) => (
             InjectErrorKind::Misconfigured,
@@ -82,20 +82,12 @@ pub fn role_error(error: RoleError) -> InjectError {
         (RoleError::Timeout { after, .. }, _) => (
             InjectErrorKind::Unavailable,
             format!("AWS STS did not answer within {after:?} for role {role}"),
-            Some(
-                "check the proxy's network path to AWS STS (and AWS_ENDPOINT_URL_STS if set); \
-                 nothing in IAM needs to change, new sessions retry"
-                    .to_owned(),
-            ),
+            Some(STS_UNREACHABLE_HINT.to_owned()),
         ),
         (RoleError::Interrupted { .. }, _) => (
             InjectErrorKind::Unavailable,
             format!("AWS STS did not answer in time for role {role}"),
-            Some(
-                "check the proxy's network path to AWS STS (and AWS_ENDPOINT_URL_STS if set); \
-                 nothing in IAM needs to change, new sessions retry"
-                    .to_owned(),
-            ),
+            Some(STS_UNREACHABLE_HINT.to_owned()),
         ),
         (RoleError::Expired { .. }, _) => (
             InjectErrorKind::Misconfigured,
