@@ -110,7 +110,7 @@ impl Protocol for Postgres {
 
     async fn hello(
         &self,
-        _cx: &Cx<'_>,
+        _cx: &Cx<'_, CancelTarget>,
         client: &mut ClientConn,
         state: &mut PgState,
     ) -> Result<Hello<CancelRequest>> {
@@ -119,7 +119,7 @@ impl Protocol for Postgres {
 
     async fn prove_password(
         &self,
-        cx: &Cx<'_>,
+        cx: &Cx<'_, CancelTarget>,
         client: &mut ClientConn,
         state: &mut PgState,
         secret: &ScramSecret,
@@ -129,7 +129,7 @@ impl Protocol for Postgres {
 
     async fn connect(
         &self,
-        cx: &Cx<'_>,
+        cx: &Cx<'_, CancelTarget>,
         _state: &mut PgState,
         tcp: TcpStream,
     ) -> Result<UpstreamConn> {
@@ -138,7 +138,7 @@ impl Protocol for Postgres {
 
     async fn login(
         &self,
-        cx: &Cx<'_>,
+        cx: &Cx<'_, CancelTarget>,
         _client: &mut ClientConn,
         state: &mut PgState,
         upstream: &mut UpstreamConn,
@@ -150,7 +150,7 @@ impl Protocol for Postgres {
 
     async fn welcome(
         &self,
-        cx: &Cx<'_>,
+        cx: &Cx<'_, CancelTarget>,
         client: &mut ClientConn,
         state: &mut PgState,
         upstream: &mut UpstreamConn,
@@ -165,7 +165,7 @@ impl Protocol for Postgres {
 
     async fn out_of_band(
         &self,
-        cx: &Cx<'_>,
+        cx: &Cx<'_, CancelTarget>,
         target: Option<CancelTarget>,
         request: CancelRequest,
     ) -> Result<()> {

@@ -49,7 +49,7 @@
 //!     type Registered = ();
 //!     type Error = Refused;
 //!     fn name(&self) -> &'static str { "lines" }
-//!     async fn hello(&self, _: &Cx<'_>, client: &mut ClientConn, _: &mut ())
+//!     async fn hello(&self, _: &Cx<'_, ()>, client: &mut ClientConn, _: &mut ())
 //!         -> Result<Hello<()>, SessionError<Refused>> {
 //!         client.start_tls().await?;
 //!         let line = loop {
@@ -61,12 +61,12 @@
 //!         let (user, db) = line.split_once('@').unwrap_or((&line, ""));
 //!         Ok(Hello::Session { db_user: user.into(), db_name: Some(db.into()) })
 //!     }
-//!     async fn connect(&self, cx: &Cx<'_>, _: &mut (), tcp: TcpStream)
+//!     async fn connect(&self, cx: &Cx<'_, ()>, _: &mut (), tcp: TcpStream)
 //!         -> Result<UpstreamConn, SessionError<Refused>> {
 //!         UpstreamConn::start_tls(cx.endpoint, tcp, &[]).await.map_err(|source|
 //!             SessionError::UpstreamTls { addr: cx.endpoint.addr().into(), source })
 //!     }
-//!     async fn login(&self, _: &Cx<'_>, _: &mut ClientConn, _: &mut (), up: &mut UpstreamConn,
+//!     async fn login(&self, _: &Cx<'_, ()>, _: &mut ClientConn, _: &mut (), up: &mut UpstreamConn,
 //!         login: UpstreamLogin, _: &SessionRequest<'_>) -> Result<(), SessionError<Refused>> {
 //!         let mut line = format!("login {} ", login.user).into_bytes();
 //!         line.extend_from_slice(login.secret.expose());
@@ -79,7 +79,7 @@
 //!         up.buf.clear();
 //!         Ok(())
 //!     }
-//!     async fn welcome(&self, _: &Cx<'_>, client: &mut ClientConn, _: &mut (), _: &mut UpstreamConn,
+//!     async fn welcome(&self, _: &Cx<'_, ()>, client: &mut ClientConn, _: &mut (), _: &mut UpstreamConn,
 //!         _: &Registration<()>) -> Result<(), SessionError<Refused>> {
 //!         client.send(b"welcome\n").await.map_err(|source| SessionError::ClientIo { source })
 //!     }

@@ -3,12 +3,13 @@
 
 use std::future::Future;
 
-use iamwire_core::{Database, Randomness, SessionRequest, UpstreamLogin};
+use iamwire_core::{AuthInjector, Authorizer, Database, Randomness, SessionRequest, UpstreamLogin};
 use tokio::net::TcpStream;
 
 use crate::conn::{ClientConn, UpstreamConn};
 use crate::error::{ProtocolError, SessionError};
-use crate::registry::{Registration, SessionId, SessionInfo};
+use crate::proxy::Timeouts;
+use crate::registry::{Registration, SessionId, SessionInfo, SessionRegistry};
 use crate::relay::{Framing, RelayEnd, StopSignal, relay_bytes};
 use crate::scram::ScramSecret;
 use crate::upstream::{Dialer, UpstreamEndpoint};
@@ -34,9 +35,11 @@ pub enum Hello<O> {
     },
 }
 
-/// What the phases of one session can see besides their connections and state.
-#[derive(Debug)]
-pub struct Cx<'a> {
+/// What the phases of one session can see besides their connections and state: the database, how to
+/// reach it, the seams (for a protocol that must authorize and log in again mid-session, as MySQL's
+/// COM_CHANGE_USER or Redis's AUTH do), the timeouts, and the proxy's live sessions (`R` is what the
+/// protocol registers per session).
+pub struct Cx<'a, R: Clone + Send + 'static> {
     /// The database this proxy serves.
     pub database: &'a Database,
     /// How to reach it.
@@ -46,8 +49,26 @@ pub struct Cx<'a> {
     pub dialer: &'a dyn Dialer,
     /// The random source (nonces, keys).
     pub random: &'a dyn Randomness,
-    /// This session's entry in the registry.
+    /// This session's entry in the registry (who, once authorized; bytes; kill signal).
     pub session: &'a SessionInfo,
+    /// Every live session of this proxy (for requests about another session, e.g. MySQL `KILL`).
+    pub registry: &'a SessionRegistry<R>,
+    /// Decides whether an identity may have what it asks for.
+    pub authorizer: &'a dyn Authorizer,
+    /// Resolves upstream logins (again, for a re-authentication mid-session).
+    pub injector: &'a dyn AuthInjector,
+    /// The proxy's timeouts (a protocol's own waits in the relay use them too).
+    pub timeouts: &'a Timeouts,
+}
+
+impl<R: Clone + Send + 'static> std::fmt::Debug for Cx<'_, R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cx")
+            .field("database", &self.database.name)
+            .field("endpoint", self.endpoint)
+            .field("session", &self.session.id())
+            .finish_non_exhaustive()
+    }
 }
 
 /// A wire protocol, as a set of phases the framework drives: client handshake → (proxy password) →
@@ -74,7 +95,7 @@ pub trait Protocol: Send + Sync + Sized + 'static {
     /// said what it wants. Runs under the handshake timeout.
     fn hello(
         &self,
-        cx: &Cx<'_>,
+        cx: &Cx<'_, Self::Registered>,
         client: &mut ClientConn,
         state: &mut Self::State,
     ) -> impl Future<Output = Result<Hello<Self::OutOfBand>, SessionError<Self::Error>>> + Send;
@@ -83,7 +104,7 @@ pub trait Protocol: Send + Sync + Sized + 'static {
     /// handshake timeout. The default refuses: the protocol has no way to ask.
     fn prove_password(
         &self,
-        cx: &Cx<'_>,
+        cx: &Cx<'_, Self::Registered>,
         client: &mut ClientConn,
         state: &mut Self::State,
         secret: &ScramSecret,
@@ -96,7 +117,7 @@ pub trait Protocol: Send + Sync + Sized + 'static {
     /// ([`UpstreamConn::start_tls`]). Runs under the connect timeout.
     fn connect(
         &self,
-        cx: &Cx<'_>,
+        cx: &Cx<'_, Self::Registered>,
         state: &mut Self::State,
         tcp: TcpStream,
     ) -> impl Future<Output = Result<UpstreamConn, SessionError<Self::Error>>> + Send;
@@ -105,7 +126,7 @@ pub trait Protocol: Send + Sync + Sized + 'static {
     /// not hear that it is in yet. Runs under the login timeout.
     fn login(
         &self,
-        cx: &Cx<'_>,
+        cx: &Cx<'_, Self::Registered>,
         client: &mut ClientConn,
         state: &mut Self::State,
         upstream: &mut UpstreamConn,
@@ -118,7 +139,7 @@ pub trait Protocol: Send + Sync + Sized + 'static {
     /// timeout.
     fn welcome(
         &self,
-        cx: &Cx<'_>,
+        cx: &Cx<'_, Self::Registered>,
         client: &mut ClientConn,
         state: &mut Self::State,
         upstream: &mut UpstreamConn,
@@ -137,7 +158,7 @@ pub trait Protocol: Send + Sync + Sized + 'static {
     /// messages (re-authentication, guarded commands) override it.
     fn relay(
         &self,
-        cx: &Cx<'_>,
+        cx: &Cx<'_, Self::Registered>,
         client: ClientConn,
         state: &mut Self::State,
         upstream: UpstreamConn,
@@ -151,7 +172,7 @@ pub trait Protocol: Send + Sync + Sized + 'static {
     /// out with the connect timeout); `None` if it named no live session.
     fn out_of_band(
         &self,
-        cx: &Cx<'_>,
+        cx: &Cx<'_, Self::Registered>,
         target: Option<Self::Registered>,
         request: Self::OutOfBand,
     ) -> impl Future<Output = Result<(), SessionError<Self::Error>>> + Send {

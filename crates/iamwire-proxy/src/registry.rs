@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
+use iamwire_core::ClientIdentity;
 use tokio::sync::Notify;
 
 /// A session's number: unique among a proxy's live sessions, in `1..=i32::MAX` (so it can serve as a
@@ -22,7 +23,7 @@ const MAX_ID: SessionId = i32::MAX as SessionId;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionWho {
     /// The client identity.
-    pub identity: String,
+    pub identity: ClientIdentity,
     /// The database user (as authorized).
     pub db_user: String,
     /// The database name (as authorized), where the protocol has one.

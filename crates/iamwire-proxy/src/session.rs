@@ -98,6 +98,10 @@ async fn drive<P: Protocol>(
         dialer: &*inner.dialer,
         random: &*inner.random,
         session: registration.info(),
+        registry: &inner.registry,
+        authorizer: &*inner.authorizer,
+        injector: &*inner.injector,
+        timeouts: &inner.timeouts,
     };
     let mut times = Times::default();
     let outcome = establish(
@@ -177,7 +181,7 @@ async fn drive<P: Protocol>(
 /// Every phase up to the relay.
 async fn establish<P: Protocol>(
     inner: &Inner<P>,
-    cx: &Cx<'_>,
+    cx: &Cx<'_, P::Registered>,
     client: &mut ClientConn,
     state: &mut P::State,
     registration: &Registration<P::Registered>,
@@ -255,7 +259,7 @@ async fn establish<P: Protocol>(
         .authorize(&identity, &want)
         .map_err(|reason| SessionError::Denied { reason })?;
     info.set_who(SessionWho {
-        identity: identity.name().to_owned(),
+        identity: identity.clone(),
         db_user: db_user.clone(),
         db_name: db_name.clone(),
     });
@@ -396,7 +400,7 @@ async fn within<T, E>(
 /// Serve an out-of-band request within the bound on such requests, one per session at a time.
 async fn out_of_band<P: Protocol>(
     inner: &Inner<P>,
-    cx: &Cx<'_>,
+    cx: &Cx<'_, P::Registered>,
     session: Option<crate::registry::SessionId>,
     request: P::OutOfBand,
 ) {

@@ -32,6 +32,12 @@ pub enum EndpointError {
         /// The name.
         name: String,
     },
+    /// A host learned at run time (a cluster node) is not a valid TLS server name.
+    #[error("\"{host}\" is not a valid host name to verify a certificate against")]
+    BadHost {
+        /// The host.
+        host: String,
+    },
     /// The upstream TLS configuration is invalid (e.g. no CA for `verify-full`).
     #[error("upstream TLS for database \"{database}\"")]
     Tls {
@@ -115,6 +121,24 @@ impl UpstreamEndpoint {
         }
     }
 
+    /// Another address with this endpoint's TLS policy, verified as `host`: for the nodes of a cluster
+    /// that a protocol learns of while it runs.
+    ///
+    /// # Errors
+    /// [`EndpointError::BadHost`] if `host` is not a DNS name or IP address.
+    pub fn at(&self, host: &str, port: u16) -> Result<Self, EndpointError> {
+        let server_name =
+            ServerName::try_from(host.to_owned()).map_err(|_| EndpointError::BadHost {
+                host: host.to_owned(),
+            })?;
+        Ok(Self::new(
+            host,
+            port,
+            server_name,
+            self.connector.config().clone(),
+        ))
+    }
+
     /// The host.
     pub fn host(&self) -> &str {
         &self.host
@@ -194,6 +218,12 @@ mod tests {
                 .addr(),
             "[::1]:3306"
         );
+        let node = endpoint.at("node-2.example.com", 6380).unwrap();
+        assert_eq!(node.addr(), "node-2.example.com:6380");
+        assert!(matches!(
+            endpoint.at("not a host", 1),
+            Err(EndpointError::BadHost { .. })
+        ));
         let bad = Database::new("pg", Protocol::Postgres, "h:port");
         assert!(matches!(
             UpstreamEndpoint::for_database(&bad, tls),

@@ -45,7 +45,7 @@ async fn a_session_goes_through_every_phase_and_relays() {
     assert_eq!(sessions.len(), 1);
     let who = sessions[0].who().unwrap();
     assert_eq!(
-        (who.identity.as_str(), who.db_user.as_str()),
+        (who.identity.name(), who.db_user.as_str()),
         ("alice", "app")
     );
     assert!(

@@ -13,7 +13,7 @@ use crate::codec::{CancelRequest, FrontendMessage};
 /// Forward `request` if it carries the key of the session it names; drop it silently otherwise (as
 /// PostgreSQL does: a cancel never gets an answer).
 pub(super) async fn forward(
-    cx: &Cx<'_>,
+    cx: &Cx<'_, CancelTarget>,
     target: Option<CancelTarget>,
     request: CancelRequest,
 ) -> Result<()> {

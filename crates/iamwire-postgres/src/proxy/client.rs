@@ -5,7 +5,7 @@ use iamwire_proxy::scram::ScramSecret;
 use iamwire_proxy::{ClientConn, Cx, Hello, SessionError};
 
 use super::io::{read_frontend, send_backend};
-use super::{PgState, Postgres, Result};
+use super::{CancelTarget, PgState, Postgres, Result};
 use crate::auth::{Nonce, SaslClientMessage, ScramServer, ServerAction};
 use crate::codec::{
     AuthResponseKind, Authentication, BackendMessage, CancelRequest, FrontendDecoder,
@@ -71,7 +71,7 @@ pub(super) async fn hello(
 /// Check the client's proxy-side password with SCRAM-SHA-256. On success the client has been sent
 /// `AuthenticationSASLFinal`; `AuthenticationOk` waits for the database.
 pub(super) async fn scram(
-    cx: &Cx<'_>,
+    cx: &Cx<'_, CancelTarget>,
     client: &mut ClientConn,
     state: &mut PgState,
     secret: &ScramSecret,

@@ -20,7 +20,7 @@ use crate::codec::{
 use crate::error::PgError;
 
 /// SSLRequest on the fresh TCP connection, then TLS: the database must accept TLS.
-pub(super) async fn connect(cx: &Cx<'_>, mut tcp: TcpStream) -> Result<UpstreamConn> {
+pub(super) async fn connect(cx: &Cx<'_, CancelTarget>, mut tcp: TcpStream) -> Result<UpstreamConn> {
     let addr = cx.endpoint.addr().to_owned();
     let io = |source| SessionError::UpstreamIo { source };
     let request = encode_frontend(&FrontendMessage::SslRequest)?;
@@ -64,7 +64,7 @@ pub(super) async fn connect(cx: &Cx<'_>, mut tcp: TcpStream) -> Result<UpstreamC
 /// until the database says `AuthenticationOk`.
 pub(super) async fn login(
     pg: &Postgres,
-    cx: &Cx<'_>,
+    cx: &Cx<'_, CancelTarget>,
     state: &mut PgState,
     upstream: &mut UpstreamConn,
     login: UpstreamLogin,
@@ -169,7 +169,7 @@ fn step(
 /// rest of the startup up to ReadyForQuery in one write, with the database's BackendKeyData replaced by
 /// a proxy-made key registered for cancel forwarding.
 pub(super) async fn welcome(
-    cx: &Cx<'_>,
+    cx: &Cx<'_, CancelTarget>,
     client: &mut ClientConn,
     state: &mut PgState,
     upstream: &mut UpstreamConn,

@@ -131,7 +131,7 @@ impl Protocol for Lines {
 
     async fn hello(
         &self,
-        _cx: &Cx<'_>,
+        _cx: &Cx<'_, Target>,
         client: &mut ClientConn,
         state: &mut LineState,
     ) -> Result<Hello<Cancel>> {
@@ -171,7 +171,7 @@ impl Protocol for Lines {
 
     async fn prove_password(
         &self,
-        _cx: &Cx<'_>,
+        _cx: &Cx<'_, Target>,
         client: &mut ClientConn,
         _state: &mut LineState,
         secret: &ScramSecret,
@@ -188,7 +188,7 @@ impl Protocol for Lines {
 
     async fn connect(
         &self,
-        cx: &Cx<'_>,
+        cx: &Cx<'_, Target>,
         _state: &mut LineState,
         tcp: TcpStream,
     ) -> Result<UpstreamConn> {
@@ -202,7 +202,7 @@ impl Protocol for Lines {
 
     async fn login(
         &self,
-        _cx: &Cx<'_>,
+        _cx: &Cx<'_, Target>,
         _client: &mut ClientConn,
         state: &mut LineState,
         upstream: &mut UpstreamConn,
@@ -226,7 +226,7 @@ impl Protocol for Lines {
 
     async fn welcome(
         &self,
-        cx: &Cx<'_>,
+        cx: &Cx<'_, Target>,
         client: &mut ClientConn,
         state: &mut LineState,
         _upstream: &mut UpstreamConn,
@@ -247,7 +247,7 @@ impl Protocol for Lines {
 
     async fn out_of_band(
         &self,
-        cx: &Cx<'_>,
+        cx: &Cx<'_, Target>,
         target: Option<Target>,
         request: Cancel,
     ) -> Result<()> {
