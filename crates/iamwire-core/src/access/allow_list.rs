@@ -30,6 +30,13 @@ pub struct IdentityRules {
     pub db_names: Vec<Glob>,
 }
 
+impl IdentityRules {
+    /// Whether these rules cover a database with `labels` (every selector matches).
+    pub fn covers(&self, labels: &BTreeMap<String, String>) -> bool {
+        labels_match(&self.db_labels, labels)
+    }
+}
+
 /// An [`Authorizer`] over a list of [`IdentityRules`]: a request is allowed when one rule for the identity
 /// allows the database, the user and the name together.
 #[derive(Debug, Clone, Default)]
@@ -41,6 +48,11 @@ impl AllowList {
     /// An allow-list from rules.
     pub fn new(rules: Vec<IdentityRules>) -> Self {
         Self { rules }
+    }
+
+    /// The rules.
+    pub fn rules(&self) -> &[IdentityRules] {
+        &self.rules
     }
 
     fn check(

@@ -21,6 +21,11 @@ impl Glob {
         &self.pattern
     }
 
+    /// Whether the pattern matches exactly one text (it has no `*`).
+    pub fn is_literal(&self) -> bool {
+        !self.pattern.contains('*')
+    }
+
     /// Whether `text` matches. Linear-time in practice: greedy with a single backtrack point.
     pub fn matches(&self, text: &str) -> bool {
         let (p, t) = (self.pattern.as_bytes(), text.as_bytes());
@@ -93,6 +98,12 @@ mod tests {
                 "{pattern:?} vs {text:?}"
             );
         }
+    }
+
+    #[test]
+    fn literals_have_no_star() {
+        assert!(Glob::new("app").is_literal());
+        assert!(!Glob::new("app_*").is_literal());
     }
 
     #[test]

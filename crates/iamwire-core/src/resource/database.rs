@@ -53,12 +53,12 @@ impl Database {
     }
 
     /// Whether the proxy logs in to this database *as an IAM role* (the database user is a
-    /// role, assumed as a second hop): DynamoDB, OpenSearch, Keyspaces (`cassandra`) and
-    /// Redshift Serverless.
+    /// role, assumed as a second hop): DynamoDB, OpenSearch, Keyspaces (`cassandra`), DocumentDB
+    /// (`mongodb`, MONGODB-AWS) and Redshift Serverless.
     pub fn logs_in_as_iam_role(&self) -> bool {
         matches!(
             self.protocol,
-            Protocol::DynamoDb | Protocol::OpenSearch | Protocol::Cassandra
+            Protocol::DynamoDb | Protocol::OpenSearch | Protocol::Cassandra | Protocol::MongoDb
         ) || self.aws.redshift_serverless.is_some()
     }
 
