@@ -15,6 +15,7 @@ mod aws_cmd;
 mod certs;
 mod check;
 mod envfile;
+mod iam_policy;
 mod logging;
 mod proxy_config;
 mod run;
@@ -63,6 +64,8 @@ enum Command {
         #[command(subcommand)]
         kind: aws_cmd::TokenKind,
     },
+    /// Print the IAM policies both sides of the cross-account trust need for a config (or check them).
+    IamPolicy(iam_policy::IamPolicyArgs),
     /// Create a local CA, a server certificate for the proxy, and client certificates (mTLS).
     Certs {
         #[command(subcommand)]
@@ -102,6 +105,7 @@ fn main() -> ExitCode {
         } => block_on(aws_cmd::whoami(&aws)),
         Command::Token { kind } => block_on(aws_cmd::token(&kind)),
         Command::Certs { command } => certs::run(&command),
+        Command::IamPolicy(args) => block_on(iam_policy::run(&args)),
     };
     match result {
         Ok(report) => {

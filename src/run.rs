@@ -149,7 +149,7 @@ async fn wait_for_signals(
 }
 
 /// TLS for the proxy's own calls to AWS APIs (Redshift credentials): the system's root certificates.
-fn aws_api_tls() -> Result<Arc<rustls::ClientConfig>, String> {
+pub(crate) fn aws_api_tls() -> Result<Arc<rustls::ClientConfig>, String> {
     let found = rustls_native_certs::load_native_certs();
     let mut roots = rustls::RootCertStore::empty();
     let (added, _) = roots.add_parsable_certificates(found.certs);

@@ -13,14 +13,19 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use iamwire_testkit::moto::{
+    AwsSetup, DATABASE_ACCOUNT, PROXY_ACCOUNT, RoleSpec, UserSpec, trust_policy,
+};
 use iamwire_testkit::moto::{CrossAccount, Moto};
 use iamwire_testkit::postgres::{self, PgOptions, Postgres};
-use iamwire_testkit::{Fault, FaultRelay, TestCa, TokenPolicy};
+use iamwire_testkit::{ConnectCheck, Fault, FaultRelay, TestCa, TokenPolicy};
 
 /// The region the role is assumed in and the tokens are signed for.
 pub(crate) const REGION: &str = "us-west-2";
 /// The external ID the role's trust policy requires.
 pub(crate) const EXTERNAL_ID: &str = "ext-right";
+/// The database's RDS resource id in the config (what `rds-db:connect` permissions name).
+pub(crate) const RESOURCE_ID: &str = "db-IAMWIRE0E2E0TEST";
 /// The client identity the config allows.
 pub(crate) const ALLOWED_CLIENT: &str = "alice";
 /// Slow enough for a loaded 2-core machine; only a hang should ever reach it.
@@ -168,6 +173,9 @@ pub(crate) struct Options {
     pub(crate) args: Vec<String>,
     /// Extra environment for `iamwire run`.
     pub(crate) env: Vec<(String, String)>,
+    /// Start from bare IAM: the proxy's user may do nothing, the database role trusts nobody and may do
+    /// nothing, and the database checks `rds-db:connect` of each token's signer (as RDS does).
+    pub(crate) bare_iam: bool,
 }
 
 /// `iamwire: NAME (postgres) on 127.0.0.1:PORT -> URI` → PORT.
@@ -190,6 +198,8 @@ pub(crate) struct Stack {
     pub(crate) moto: Moto,
     /// The operator's directory: CA, server and client certificates, aws.env, iamwire.yaml.
     dir: tempfile::TempDir,
+    /// How `iamwire run` was started (to start it again).
+    spawn: (PathBuf, PathBuf, Vec<String>, Vec<(String, String)>),
 }
 
 impl Stack {
@@ -217,15 +227,22 @@ impl Stack {
                 tokens: TokenPolicy {
                     moto_url: Some(moto.endpoint()),
                     region: Some(REGION.into()),
+                    connect_check: options.bare_iam.then(|| ConnectCheck {
+                        account: DATABASE_ACCOUNT.into(),
+                        resource_id: RESOURCE_ID.into(),
+                    }),
                     ..Default::default()
                 },
                 ..PgOptions::default()
             },
         )
         .expect("postgres");
-        let cross = moto
-            .cross_account("iamwire-e2e-db", EXTERNAL_ID)
-            .expect("cross-account role");
+        let cross = if options.bare_iam {
+            bare_cross_account(&moto)
+        } else {
+            moto.cross_account("iamwire-e2e-db", EXTERNAL_ID)
+                .expect("cross-account role")
+        };
 
         let dir = tempfile::Builder::new()
             .prefix("iamwire-e2e-")
@@ -286,7 +303,20 @@ impl Stack {
             sts_relay,
             moto,
             dir,
+            spawn: (config, home, options.args, options.env),
         }
+    }
+
+    /// Stop `iamwire run` and start it again with the same config (a fresh credential cache).
+    pub(crate) fn restart_proxy(&mut self) {
+        let (config, home, args, env) = &self.spawn;
+        let fresh = Proxy::spawn(config, home, args, env);
+        self.proxy = fresh;
+    }
+
+    /// The config file.
+    pub(crate) fn config_path(&self) -> &Path {
+        &self.spawn.0
     }
 
     /// The proxy's port on 127.0.0.1.
@@ -389,6 +419,30 @@ impl Stack {
     }
 }
 
+/// The proxy's user and the database role, with no permissions, the role trusting nobody.
+fn bare_cross_account(moto: &Moto) -> CrossAccount {
+    let created = moto
+        .setup(&AwsSetup {
+            users: vec![UserSpec {
+                account: PROXY_ACCOUNT.into(),
+                name: "iamwire-proxy".into(),
+                policies: vec![],
+            }],
+            roles: vec![RoleSpec {
+                account: DATABASE_ACCOUNT.into(),
+                name: "iamwire-e2e-db".into(),
+                trust: trust_policy("arn:aws:iam::999999999999:root", None),
+                policies: vec![],
+            }],
+        })
+        .expect("bare IAM");
+    CrossAccount {
+        proxy: created.users["iamwire-proxy"].clone(),
+        role_arn: created.roles["iamwire-e2e-db"].arn.clone(),
+        external_id: EXTERNAL_ID.into(),
+    }
+}
+
 fn config_yaml(
     db_port: u16,
     role_arn: &str,
@@ -427,6 +481,7 @@ db_service:
       region: {REGION}
       assume_role_arn: "{role_arn}"
       external_id: "{external_id}"
+      rds: {{resource_id: "{RESOURCE_ID}"}}
 "#,
         user = postgres::IAM_USER,
     )

@@ -270,7 +270,7 @@ pub(crate) enum Body {
     Query {
         action: &'static str,
         version: &'static str,
-        params: Vec<(&'static str, String)>,
+        params: Vec<(std::borrow::Cow<'static, str>, String)>,
     },
     /// JSON 1.1 with an `X-Amz-Target` header.
     Json {

@@ -72,7 +72,7 @@ pub async fn user_uses_iam(
             Body::Query {
                 action: operation,
                 version: "2015-02-02",
-                params: vec![("UserId", user.to_owned())],
+                params: vec![("UserId".into(), user.to_owned())],
             },
         ),
         CacheService::MemoryDb => (

@@ -33,6 +33,7 @@ pub mod base;
 pub mod cache;
 pub mod cache_users;
 pub mod endpoint;
+pub mod iam;
 pub mod inject;
 pub mod redshift;
 pub mod role;

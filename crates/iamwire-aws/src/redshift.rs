@@ -237,7 +237,7 @@ async fn query_credentials(
         body: Body::Query {
             action: operation,
             version: REDSHIFT_VERSION,
-            params,
+            params: params.into_iter().map(|(k, v)| (k.into(), v)).collect(),
         },
         call,
     };

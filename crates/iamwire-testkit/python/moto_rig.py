@@ -9,6 +9,11 @@ Deny), and a condition on a key the request does not carry fails, as in AWS. Its
 <ErrorResponse><Errors><Error> into the <ErrorResponse><Error> that the query-protocol services (STS, IAM,
 Redshift, ElastiCache) really send, so clients parse them as they would parse AWS's.
 
+It also answers what stock moto does not: iam:SimulatePrincipalPolicy, evaluated by moto's own IAM policy
+engine (access_control.IAMPolicy) over the principal's inline and attached policies; and, for the rig's
+token verifiers only, GET /iamwire-rig/evaluate?access_key=..&action=..&resource=.. (the same evaluation for
+the principal an access key belongs to: what RDS does when it checks rds-db:connect for a token's signer).
+
 Usage: python moto_rig.py  (prints "PORT <n>" once listening; exits when stdin closes)
 Environment: INITIAL_NO_AUTH_ACTION_COUNT, MOTO_ENABLE_RECORDING, MOTO_RECORDER_FILEPATH as moto documents.
 """
@@ -19,11 +24,17 @@ import sys
 
 from moto.core import exceptions as core_exceptions
 from moto.core.exceptions import AccessDeniedError
+from urllib.parse import parse_qs
+
 from moto.core.mime_types import APP_XML
+from moto.core.responses import ActionResult
 from moto.iam import access_control
 from moto.iam.models import iam_backends
+from moto.iam.responses import IamResponse
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from moto.sts.models import sts_backends
+from werkzeug.serving import make_server
 
 
 def _split_arn(arn):
@@ -165,8 +176,118 @@ access_control.IAMRequestBase._check_role_trust_relationship = _check_role_trust
 access_control.IAMRequest._raise_access_denied = _raise_access_denied
 
 
+def _principal(arn):
+    """The IAM user or role an ARN names (an assumed-role session ARN names its role), or None."""
+    parts = _split_arn(arn)
+    if parts is None:
+        return None
+    partition, account, resource = parts[1], parts[4], parts[5]
+    if account not in iam_backends:
+        return None
+    backend = iam_backends[account][partition]
+    try:
+        if parts[2] == "sts" and resource.startswith("assumed-role/"):
+            return backend.get_role(resource.split("/")[1])
+        if resource.startswith("role/"):
+            return backend.get_role_by_arn(arn)
+        if resource.startswith("user/"):
+            return backend.get_user(resource.rsplit("/", 1)[-1])
+    except Exception:  # moto's NotFound types
+        return None
+    return None
+
+
+def evaluate(principal_arn, action, resource):
+    """allowed / explicitDeny / implicitDeny for `action` on `resource` under the principal's policies."""
+    principal = _principal(principal_arn)
+    if principal is None:
+        return "implicitDeny"
+    policies = list(principal.policies.values()) + list(principal.managed_policies.values())
+    decision = "implicitDeny"
+    for policy in policies:
+        result = access_control.IAMPolicy(policy).is_action_permitted(action, resource)
+        if result == access_control.PermissionResult.DENIED:
+            return "explicitDeny"
+        if result == access_control.PermissionResult.PERMITTED:
+            decision = "allowed"
+    return decision
+
+
+def _key_principal(access_key_id):
+    for account, backends in list(iam_backends.items()):
+        for partition in ("aws", "aws-cn", "aws-us-gov"):
+            try:
+                backend = backends[partition]
+            except Exception:
+                continue
+            key = backend.access_keys.get(access_key_id)
+            if key is None:
+                continue
+            if key.role_arn:
+                return key.role_arn
+            if key.user_name:
+                return backend.get_user(key.user_name).arn
+    return None
+
+
+def _simulate_principal_policy(self):
+    source = self._get_param("PolicySourceArn")
+    actions = self._get_param("ActionNames") or []
+    resources = self._get_param("ResourceArns") or ["*"]
+    results = []
+    for action in actions:
+        for resource in resources:
+            results.append(
+                {
+                    "EvalActionName": action,
+                    "EvalResourceName": resource,
+                    "EvalDecision": evaluate(source, action, resource),
+                }
+            )
+    return ActionResult({"EvaluationResults": results, "IsTruncated": False})
+
+
+_original_determine_resource = IamResponse._determine_resource
+
+
+def _determine_resource(self):
+    # What AWS authorizes SimulatePrincipalPolicy on: the principal whose policies are simulated (stock
+    # moto authorizes it against `*`, so a statement scoped to that principal would never match).
+    if self._get_action() == "SimulatePrincipalPolicy":
+        return self._get_param("PolicySourceArn") or "*"
+    return _original_determine_resource(self)
+
+
+IamResponse.simulate_principal_policy = _simulate_principal_policy
+IamResponse._determine_resource = _determine_resource
+
+
+def _rig_routes(app):
+    def wrapped(environ, start_response):
+        if environ.get("PATH_INFO") != "/iamwire-rig/evaluate":
+            return app(environ, start_response)
+        query = {k: v[0] for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()}
+        principal = _key_principal(query.get("access_key", ""))
+        decision = "implicitDeny"
+        if principal:
+            decision = evaluate(principal, query.get("action", ""), query.get("resource", "*"))
+        body = json.dumps({"principal": principal, "decision": decision}).encode()
+        start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+        return [body]
+
+    return wrapped
+
+
+class _RigServer(ThreadedMotoServer):
+    def _server_entry(self):
+        app = _rig_routes(DomainDispatcherApplication(create_backend_app))
+        self._server = make_server(self._ip_address, self._port, app, True, request_handler=MotoRequestHandler)
+        self._server_ready_event.set()
+        self._server.serve_forever()
+
+
 def main():
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server = _RigServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     _, port = server.get_host_and_port()
     print(f"PORT {port}", flush=True)

@@ -9,9 +9,13 @@ up in moto's /moto-api/data.json, which lists the secrets and session tokens of 
 sessions) or one of the config's static keys. Checked like RDS: Action=connect, DBUser equals the login user,
 the host:port the token was made for, service rds-db, the region, the 15-minute expiry, the session token.
 
+With "connect_check" set, the token's signer must also be allowed rds-db:connect on
+arn:aws:rds-db:<region>:<account>:dbuser:<resource_id>/<user>, as RDS requires: the emulator's own IAM policy
+engine decides, over the signer's policies (GET <moto_url>/iamwire-rig/evaluate, see moto_rig.py).
+
 CONFIG is a JSON file: {"hosts": ["127.0.0.1:5432", ...], "region": "us-west-2" | null, "moto_url": "http://..."
-| null, "static_keys": {"AKID": {"secret": "...", "token": null}}, "log": "/path/to/log" | null,
-"venv": "/opt/iamwire/venv"}.
+| null, "static_keys": {"AKID": {"secret": "...", "token": null}}, "connect_check": {"account": "...",
+"resource_id": "db-..."} | null, "log": "/path/to/log" | null, "venv": "/opt/iamwire/venv"}.
 """
 
 import datetime
@@ -19,6 +23,7 @@ import hmac
 import json
 import os
 import sys
+import urllib.parse
 import urllib.request
 from urllib.parse import parse_qsl, urlsplit
 
@@ -129,6 +134,14 @@ def verify(config, login_user, token, now=None):
     expected = auth.signature(auth.string_to_sign(request, canonical), request)
     if not hmac.compare_digest(expected, params["X-Amz-Signature"]):
         raise Rejected("signature does not match")
+    check = config.get("connect_check")
+    if check:
+        resource = f"arn:aws:rds-db:{region}:{check['account']}:dbuser:{check['resource_id']}/{login_user}"
+        query = urllib.parse.urlencode({"access_key": access_key_id, "action": "rds-db:connect", "resource": resource})
+        with urllib.request.urlopen(config["moto_url"] + "/iamwire-rig/evaluate?" + query, timeout=10) as response:
+            decision = json.load(response)
+        if decision.get("decision") != "allowed":
+            raise Rejected(f"{decision.get('principal')} is not authorized to perform rds-db:connect on {resource}")
 
 
 def _log(config, line):

@@ -8,6 +8,9 @@ Subcommands (JSON in on stdin where noted, JSON out on stdout; errors as {"error
   caller-identity ENDPOINT  stdin: credentials -> {"arn", "account"}
   call ENDPOINT             stdin: {"service", "method", "params"?, "creds", "region"?} -> the boto3 answer
                             (any API call signed with the given key, e.g. redshift create_cluster)
+  apply-policies ENDPOINT   stdin: {"policies": [{"account", "attach_to", "kind": "identity"|"trust", "name",
+                            "document": {...} | null}]}; puts each identity policy on its user or role (null:
+                            deletes it) and replaces each trust policy, through the unauthenticated window
   rds-token                 stdin: credentials + {"host", "port", "user", "region", "at"?} -> {"token"}
                             (boto3's generate_db_auth_token; "at" = ISO time to sign at instead of now)
 """
@@ -84,6 +87,35 @@ def setup(endpoint, spec):
     return out
 
 
+def apply_policies(endpoint, spec):
+    applied = 0
+    _post(endpoint, "/moto-api/reset-auth", "1000000")
+    try:
+        for policy in spec.get("policies", []):
+            iam = _client("iam", endpoint, account=policy["account"])
+            target = policy["attach_to"]
+            name = target.rsplit("/", 1)[-1]
+            document = policy.get("document")
+            if policy["kind"] == "trust":
+                iam.update_assume_role_policy(RoleName=name, PolicyDocument=json.dumps(document))
+            elif ":role/" in target:
+                if document is None:
+                    iam.delete_role_policy(RoleName=name, PolicyName=policy["name"])
+                else:
+                    iam.put_role_policy(RoleName=name, PolicyName=policy["name"], PolicyDocument=json.dumps(document))
+            elif ":user/" in target:
+                if document is None:
+                    iam.delete_user_policy(UserName=name, PolicyName=policy["name"])
+                else:
+                    iam.put_user_policy(UserName=name, PolicyName=policy["name"], PolicyDocument=json.dumps(document))
+            else:
+                raise ValueError(f"cannot attach a policy to {target}")
+            applied += 1
+    finally:
+        _post(endpoint, "/moto-api/reset-auth", "0")
+    return {"applied": applied}
+
+
 def _creds_out(c):
     return {
         "access_key_id": c["AccessKeyId"],
@@ -139,6 +171,8 @@ def main():
     try:
         if command == "setup":
             result = setup(sys.argv[2], args)
+        elif command == "apply-policies":
+            result = apply_policies(sys.argv[2], args)
         elif command == "assume-role":
             result = assume_role(sys.argv[2], args)
         elif command == "caller-identity":

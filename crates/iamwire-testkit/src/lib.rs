@@ -27,5 +27,5 @@ mod venv;
 pub use certs::{CertifiedKey, LOCAL_NAMES, PemFiles, TestCa};
 pub use error::{Result, RigError};
 pub use fault::{Fault, FaultRelay};
-pub use pam::{PamService, StaticKey, TokenPolicy};
+pub use pam::{ConnectCheck, PamService, StaticKey, TokenPolicy};
 pub use venv::{DEFAULT_VENV, python, venv_dir};

@@ -223,6 +223,17 @@ impl Moto {
         })
     }
 
+    /// Put identity policies on users and roles (a `null` document deletes the named policy) and replace
+    /// roles' trust policies: `policies` is a list of `{"account", "attach_to", "kind": "identity" |
+    /// "trust", "name", "document"}` (the shape `iamwire iam-policy` prints, one entry per policy).
+    pub fn apply_policies(&self, policies: &[Value]) -> Result<()> {
+        self.rig(
+            &["apply-policies", &self.endpoint()],
+            &serde_json::json!({ "policies": policies }),
+        )
+        .map(drop)
+    }
+
     /// Run one of `rig.py`'s subcommands with a JSON argument and return its JSON answer.
     pub fn rig(&self, args: &[&str], input: &Value) -> Result<Value> {
         rig(&self.dir.path().join("rig.py"), args, input)

@@ -21,6 +21,19 @@ pub struct TokenPolicy {
     pub moto_url: Option<String>,
     /// Extra static keys (access key id → secret, session token).
     pub static_keys: std::collections::BTreeMap<String, StaticKey>,
+    /// Also require, as RDS does, that the token's signer may `rds-db:connect` on the database user —
+    /// evaluated by the emulator's own IAM policy engine over the signer's policies.
+    pub connect_check: Option<ConnectCheck>,
+}
+
+/// The database whose `rds-db:connect` permission a token's signer must have:
+/// `arn:aws:rds-db:<region>:<account>:dbuser:<resource_id>/<login user>`.
+#[derive(Debug, Clone, Serialize)]
+pub struct ConnectCheck {
+    /// The database's account.
+    pub account: String,
+    /// Its resource id (`db-…`).
+    pub resource_id: String,
 }
 
 /// A static access key the verifier accepts.

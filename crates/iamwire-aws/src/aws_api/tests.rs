@@ -17,7 +17,7 @@ fn request<'a>(call: Call<'a>) -> ApiRequest<'a> {
         body: Body::Query {
             action: "GetClusterCredentials",
             version: "2012-12-01",
-            params: vec![("DbUser", "a b&c=d".to_owned())],
+            params: vec![("DbUser".into(), "a b&c=d".to_owned())],
         },
         call,
     }
