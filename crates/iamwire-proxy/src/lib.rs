@@ -97,6 +97,7 @@ pub mod authn;
 mod conn;
 mod error;
 pub mod listener;
+pub mod metrics;
 mod protocol;
 mod proxy;
 mod registry;
@@ -115,6 +116,7 @@ pub use authn::{
 pub use conn::{ClientConn, ClientStream, StartTlsError, Transport, UpstreamConn};
 pub use error::{Phase, ProtocolError, Seconds, SessionError, Side, error_chain};
 pub use listener::{ConnGuard, Incoming, Listener, ListenerLimits};
+pub use metrics::{MetricsSnapshot, ProxyMetrics};
 pub use protocol::{Cx, Hello, Protocol};
 pub use proxy::{Limits, Proxy, ProxyBuilder, Timeouts};
 pub use registry::{Registration, SessionId, SessionInfo, SessionRegistry, SessionWho};

@@ -12,6 +12,7 @@ use tokio_rustls::rustls::{ClientConfig, ServerConfig};
 
 use crate::authn::{ClientAuthenticator, MtlsAuthenticator};
 use crate::listener::{self, Handler, Incoming, Listener, ListenerLimits};
+use crate::metrics::{MetricsSnapshot, ProxyMetrics};
 use crate::protocol::Protocol;
 use crate::registry::SessionRegistry;
 use crate::session;
@@ -95,6 +96,7 @@ pub(crate) struct Inner<P: Protocol> {
     pub(crate) sessions: Arc<Semaphore>,
     pub(crate) out_of_band: Arc<Semaphore>,
     pub(crate) registry: Arc<SessionRegistry<P::Registered>>,
+    pub(crate) metrics: ProxyMetrics,
 }
 
 impl<P: Protocol> Clone for Proxy<P> {
@@ -183,6 +185,22 @@ impl<P: Protocol> Proxy<P> {
     /// The protocol.
     pub fn protocol(&self) -> &P {
         &self.inner.protocol
+    }
+
+    /// What this proxy has counted so far (sessions by outcome, bytes, phase latencies).
+    pub fn metrics(&self) -> MetricsSnapshot {
+        let live = self
+            .inner
+            .registry
+            .list()
+            .iter()
+            .fold((0, 0), |(up, down), s| {
+                (
+                    up + s.bytes_up.load(std::sync::atomic::Ordering::Relaxed),
+                    down + s.bytes_down.load(std::sync::atomic::Ordering::Relaxed),
+                )
+            });
+        self.inner.metrics.snapshot(live)
     }
 }
 
@@ -370,6 +388,7 @@ impl<P: Protocol> ProxyBuilder<P> {
                 sessions: Arc::new(Semaphore::new(limits.max_connections)),
                 out_of_band: Arc::new(Semaphore::new(limits.max_out_of_band)),
                 registry: Arc::new(SessionRegistry::new(capacity)),
+                metrics: ProxyMetrics::default(),
             }),
         })
     }

@@ -73,15 +73,35 @@ pub(crate) async fn run<P: Protocol>(inner: Arc<Inner<P>>, incoming: Incoming) {
     if let Some(peer) = incoming.peer {
         span.record("peer", field::display(peer));
     }
-    drive(&inner, incoming, &registration)
+    inner.metrics.handshake_started();
+    let mut in_handshake = HandshakeGauge(Some(&inner.metrics));
+    drive(&inner, incoming, &registration, &mut in_handshake)
         .instrument(span)
         .await;
+}
+
+/// Counts a connection among those in their handshake until it relays or ends.
+struct HandshakeGauge<'a>(Option<&'a crate::metrics::ProxyMetrics>);
+
+impl HandshakeGauge<'_> {
+    fn done(&mut self) {
+        if let Some(metrics) = self.0.take() {
+            metrics.handshake_ended();
+        }
+    }
+}
+
+impl Drop for HandshakeGauge<'_> {
+    fn drop(&mut self) {
+        self.done();
+    }
 }
 
 async fn drive<P: Protocol>(
     inner: &Inner<P>,
     incoming: Incoming,
     registration: &Registration<P::Registered>,
+    in_handshake: &mut HandshakeGauge<'_>,
 ) {
     let started = Instant::now();
     let Incoming {
@@ -116,14 +136,31 @@ async fn drive<P: Protocol>(
     .await;
     let ready = match outcome {
         Ok(ready) => ready,
-        Err(Short::OutOfBand) => return,
+        Err(Short::OutOfBand) => {
+            inner.metrics.out_of_band();
+            return;
+        }
         Err(Short::Failed(error)) => {
+            match &error {
+                SessionError::Denied { .. } => inner.metrics.denied(),
+                other => inner.metrics.failed(other.phase()),
+            }
             report_failure(&error, &times);
             refuse(inner, &mut client, &state, &error).await;
             return;
         }
     };
     guard.handshake_done();
+    in_handshake.done();
+    inner.metrics.accepted();
+    for (phase, took) in [
+        (Phase::ClientHandshake, times.handshake),
+        (Phase::Credentials, times.credentials),
+        (Phase::Connect, times.connect),
+        (Phase::Login, times.login),
+    ] {
+        inner.metrics.phase(phase, took);
+    }
     tracing::info!(
         outcome = "accepted",
         handshake_ms = ms(times.handshake),
@@ -147,6 +184,7 @@ async fn drive<P: Protocol>(
         .await;
     let bytes_up = info.bytes_up.load(std::sync::atomic::Ordering::Relaxed);
     let bytes_down = info.bytes_down.load(std::sync::atomic::Ordering::Relaxed);
+    inner.metrics.session_bytes(bytes_up, bytes_down);
     let how = match end {
         RelayEnd::Closed => "closed".to_owned(),
         RelayEnd::ClientError(e) => format!("client error: {e}"),

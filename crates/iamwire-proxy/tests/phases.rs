@@ -84,6 +84,7 @@ async fn a_denied_identity_never_reaches_the_database() {
         assert_eq!(err_kind(&answer), ("authorize", "client"), "{answer}");
         assert!(answer.contains("access denied"), "{answer}");
     }
+    assert_eq!(running.proxy.metrics().denied, 3);
     // No certificate at all: refused at identification.
     let mut anonymous = connect(running.addr, &ca, None).await;
     anonymous.send("HELLO app app").await;
