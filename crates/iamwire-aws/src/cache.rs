@@ -60,6 +60,26 @@ struct State {
     entries: HashMap<ChainKey, Entry>,
     next_id: u64,
     last_sweep: Option<Instant>,
+    stats: std::collections::BTreeMap<String, RoleStats>,
+}
+
+/// What the cache did for one role (the last role of a chain; `base` for the proxy's own credentials).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RoleStats {
+    /// Callers served from the cache without waiting for a fetch.
+    pub hits: u64,
+    /// Fetches that succeeded (an STS call per hop, for roles).
+    pub fetches: u64,
+    /// Of those, refreshes of credentials still held.
+    pub refreshes: u64,
+    /// Fetches that failed (or timed out).
+    pub failures: u64,
+}
+
+/// The stats label of a key: its last role, or `base`.
+fn stats_label(key: &ChainKey) -> String {
+    key.last_role_arn()
+        .map_or_else(|| "base".to_owned(), ToString::to_string)
 }
 
 /// What a caller does next.
@@ -95,6 +115,15 @@ impl CredentialCache {
     /// Whether the cache holds no key.
     pub fn is_empty(&self) -> bool {
         self.lock().entries.is_empty()
+    }
+
+    /// What the cache did per role so far (hits, fetches, refreshes, failures).
+    pub fn stats(&self) -> Vec<(String, RoleStats)> {
+        self.lock()
+            .stats
+            .iter()
+            .map(|(role, stats)| (role.clone(), *stats))
+            .collect()
     }
 
     /// Forget `key` (e.g. when its database is deleted); a fetch in flight for it is discarded.
@@ -156,7 +185,10 @@ impl CredentialCache {
             state.last_sweep = Some(now);
         }
         let State {
-            entries, next_id, ..
+            entries,
+            next_id,
+            stats,
+            ..
         } = &mut *state;
         let entry = entries.entry(key.clone()).or_insert_with(|| {
             *next_id += 1;
@@ -166,6 +198,7 @@ impl CredentialCache {
         let retry_due = entry.retry_at.is_none_or(|t| now >= t);
         if let Some(fresh) = entry.usable(wall, config.safety_margin) {
             let creds = fresh.creds.clone();
+            stats.entry(stats_label(key)).or_default().hits += 1;
             if wall >= fresh.refresh_at && entry.task == Task::Idle && retry_due {
                 // Without a runtime the refresh waits for a caller that has one; the credentials
                 // are still good.
@@ -240,7 +273,8 @@ impl CredentialCache {
         let jitter = self.next_jitter();
         let wall = self.shared.clock.now();
         let mut state = self.lock();
-        let Some(entry) = state.entries.get_mut(key).filter(|e| e.id == id) else {
+        let State { entries, stats, .. } = &mut *state;
+        let Some(entry) = entries.get_mut(key).filter(|e| e.id == id) else {
             return Next::Done;
         };
         let interrupted = result.is_none();
@@ -253,6 +287,17 @@ impl CredentialCache {
         let who = key
             .last_role_arn()
             .map_or_else(|| "base identity".to_owned(), ToString::to_string);
+        let counted = stats.entry(stats_label(key)).or_default();
+        match &result {
+            Ok(_) => {
+                counted.fetches += 1;
+                if entry.fresh.is_some() {
+                    counted.refreshes += 1;
+                }
+            }
+            Err(_) if !interrupted => counted.failures += 1,
+            Err(_) => {}
+        }
         match &result {
             Ok(creds) => tracing::info!(
                 role = %who,

@@ -220,4 +220,8 @@ async fn a_fetch_that_never_answers_releases_its_waiters_and_the_next_caller_ret
     let creds = cache.get(&key, Arc::clone(&fetch)).await.unwrap();
     assert_eq!(creds.access_key_id(), "ASIAOK");
     assert_eq!(fetches.load(Ordering::SeqCst), 2);
+    let stats = cache.stats();
+    let (role, counted) = &stats[0];
+    assert_eq!(role, "arn:aws:iam::123456789012:role/db-access");
+    assert_eq!((counted.fetches, counted.failures), (1, 1));
 }

@@ -2,6 +2,7 @@
 //! injectors, so a burst of connections to one endpoint as one user signs once.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::SystemTime;
 
@@ -40,6 +41,8 @@ pub struct TokenKey {
 pub struct TokenMap {
     reuse: TokenReuse,
     tokens: Mutex<HashMap<TokenKey, AuthToken>>,
+    minted: AtomicU64,
+    reused: AtomicU64,
 }
 
 impl TokenMap {
@@ -48,6 +51,8 @@ impl TokenMap {
         Self {
             reuse,
             tokens: Mutex::default(),
+            minted: AtomicU64::new(0),
+            reused: AtomicU64::new(0),
         }
     }
 
@@ -59,10 +64,14 @@ impl TokenMap {
     /// A token for `key` that may still be reused at `now`.
     pub fn get(&self, key: &TokenKey, now: SystemTime) -> Option<AuthToken> {
         let tokens = self.tokens.lock().unwrap_or_else(PoisonError::into_inner);
-        tokens
+        let found = tokens
             .get(key)
             .filter(|t| t.is_reusable(self.reuse, now))
-            .cloned()
+            .cloned();
+        if found.is_some() {
+            self.reused.fetch_add(1, Ordering::Relaxed);
+        }
+        found
     }
 
     /// Remember `token` for `key`, forgetting those no longer reusable at `now`.
@@ -70,6 +79,17 @@ impl TokenMap {
         let mut tokens = self.tokens.lock().unwrap_or_else(PoisonError::into_inner);
         tokens.retain(|_, t| t.is_reusable(self.reuse, now));
         tokens.insert(key, token);
+        self.minted.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Tokens minted (put in the map) so far.
+    pub fn minted(&self) -> u64 {
+        self.minted.load(Ordering::Relaxed)
+    }
+
+    /// Logins that reused a token instead of minting one.
+    pub fn reused(&self) -> u64 {
+        self.reused.load(Ordering::Relaxed)
     }
 
     /// How many tokens are held.
@@ -123,5 +143,6 @@ mod tests {
         let fresh = rds_auth_token(&creds, "db", 5432, "b", "us-west-2", later).unwrap();
         map.put(key("b"), fresh, later);
         assert_eq!(map.len(), 1, "the stale token was dropped");
+        assert_eq!((map.minted(), map.reused()), (2, 1));
     }
 }
