@@ -15,6 +15,7 @@ mod aws_cmd;
 mod certs;
 mod check;
 mod envfile;
+mod keys_cmd;
 mod logging;
 mod proxy_config;
 mod run;
@@ -63,6 +64,12 @@ enum Command {
         #[command(subcommand)]
         kind: aws_cmd::TokenKind,
     },
+    /// Access keys for HTTP databases (DynamoDB, OpenSearch): a master key, and a key per identity and
+    /// role for the AWS CLI / SDKs to sign with.
+    Keys {
+        #[command(subcommand)]
+        command: keys_cmd::KeysCommand,
+    },
     /// Create a local CA, a server certificate for the proxy, and client certificates (mTLS).
     Certs {
         #[command(subcommand)]
@@ -102,6 +109,7 @@ fn main() -> ExitCode {
         } => block_on(aws_cmd::whoami(&aws)),
         Command::Token { kind } => block_on(aws_cmd::token(&kind)),
         Command::Certs { command } => certs::run(&command),
+        Command::Keys { command } => keys_cmd::run(&command),
     };
     match result {
         Ok(report) => {
