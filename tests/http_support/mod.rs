@@ -200,6 +200,11 @@ proxy:
             .args(["-c", script])
             .args(args)
             .env("HOME", self.dir.path())
+            // The clients must trust the rig's CA, which these would override (requests lets the
+            // environment win over an explicit CA file).
+            .env_remove("REQUESTS_CA_BUNDLE")
+            .env_remove("CURL_CA_BUNDLE")
+            .env_remove("AWS_CA_BUNDLE")
             .output()
             .expect("python");
         assert!(
