@@ -4,6 +4,8 @@
 //! that signed: the user role may use one table, so a request for another table failing proves that the
 //! proxy signs as that role.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] fns
+
 mod e2e_run_support;
 mod http_support;
 

@@ -4,6 +4,8 @@
 //! issued to the user role, and the body against x-amz-content-sha256. Also: a streamed 20 MiB bulk upload
 //! with the proxy's peak memory measured, and a chunked body over the cap refused with 413 unbuffered.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] fns
+
 mod e2e_run_support;
 mod http_support;
 
