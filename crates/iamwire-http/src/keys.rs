@@ -89,6 +89,8 @@ impl fmt::Display for KeyProblem {
     }
 }
 
+impl std::error::Error for KeyProblem {}
+
 /// The keys a proxy accepts, and the master key their secrets derive from. `Debug` shows the ids and
 /// grants, never the master key.
 #[derive(Clone)]
