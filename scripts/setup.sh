@@ -12,6 +12,7 @@ APT_PACKAGES=(
   libpam-python                                     # PAM module that runs the botocore token verifier
   python3 python3-venv                              # Debian's python3: the one pam_python embeds
   ca-certificates                                   # root certificates for HTTPS to AWS APIs
+  wrk                                               # HTTP load through the HTTP proxy (benches)
 )
 
 log() { printf 'setup: %s\n' "$*" >&2; }

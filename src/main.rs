@@ -16,6 +16,7 @@ mod certs;
 mod check;
 mod envfile;
 mod iam_policy;
+mod keys_cmd;
 mod logging;
 mod proxy_config;
 mod run;
@@ -66,6 +67,12 @@ enum Command {
     },
     /// Print the IAM policies both sides of the cross-account trust need for a config (or check them).
     IamPolicy(iam_policy::IamPolicyArgs),
+    /// Access keys for HTTP databases (DynamoDB, OpenSearch): a master key, and a key per identity and
+    /// role for the AWS CLI / SDKs to sign with.
+    Keys {
+        #[command(subcommand)]
+        command: keys_cmd::KeysCommand,
+    },
     /// Create a local CA, a server certificate for the proxy, and client certificates (mTLS).
     Certs {
         #[command(subcommand)]
@@ -106,6 +113,7 @@ fn main() -> ExitCode {
         Command::Token { kind } => block_on(aws_cmd::token(&kind)),
         Command::Certs { command } => certs::run(&command),
         Command::IamPolicy(args) => block_on(iam_policy::run(&args)),
+        Command::Keys { command } => keys_cmd::run(&command),
     };
     match result {
         Ok(report) => {

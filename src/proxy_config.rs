@@ -78,6 +78,18 @@ pub(crate) struct ProxySection {
     /// One listen address per database.
     #[serde(default)]
     pub(crate) listeners: Vec<ListenerSection>,
+    /// Access keys for HTTP databases (DynamoDB, OpenSearch): who signs with which key, as which role.
+    #[serde(default)]
+    pub(crate) access_keys: Option<AccessKeysSection>,
+    /// The largest HTTP request body in bytes; 32 MiB when absent.
+    #[serde(default)]
+    pub(crate) max_request_body: Option<u64>,
+    /// HTTP requests in flight to one database at once; 256 when absent.
+    #[serde(default)]
+    pub(crate) max_concurrent_requests: Option<usize>,
+    /// How long an HTTP database may take to answer a request; 60 s when absent.
+    #[serde(default)]
+    pub(crate) request_timeout: Option<String>,
     /// Who may use which databases, as which users.
     #[serde(default)]
     pub(crate) identities: Vec<IdentityRules>,
@@ -121,6 +133,43 @@ pub(crate) struct ListenerSection {
     pub(crate) listen: String,
 }
 
+/// `proxy.access_keys`: the keys `iamwire keys create` issued. No secret is stored here: each key's
+/// secret derives from the master key (its own file, readable by the proxy only).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AccessKeysSection {
+    /// The file `iamwire keys init` wrote (relative to the config file unless absolute).
+    pub(crate) master_key_file: PathBuf,
+    /// The keys accepted.
+    #[serde(default)]
+    pub(crate) keys: Vec<AccessKeyEntry>,
+}
+
+/// One issued key.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AccessKeyEntry {
+    /// The access key id (`AKIW...`).
+    pub(crate) id: String,
+    /// The identity it was issued to.
+    pub(crate) identity: String,
+    /// The database-user role it acts as.
+    pub(crate) role: String,
+}
+
+/// What HTTP databases need beyond the common settings.
+#[derive(Clone, Default)]
+pub(crate) struct HttpSettings {
+    /// The keys clients sign with, if configured.
+    pub(crate) access_keys: Option<iamwire_http::keys::AccessKeys>,
+    /// `proxy.max_request_body`.
+    pub(crate) max_body: Option<u64>,
+    /// `proxy.max_concurrent_requests`.
+    pub(crate) max_in_flight: Option<usize>,
+    /// `proxy.request_timeout`.
+    pub(crate) request_timeout: Option<std::time::Duration>,
+}
+
 /// The `aws` section.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -158,6 +207,8 @@ pub(crate) struct LoadedConfig {
     pub(crate) timeouts: Timeouts,
     /// Bounds on sessions, handshakes and per-client connections, and the drain time.
     pub(crate) limits: Limits,
+    /// Access keys and bounds for HTTP databases.
+    pub(crate) http: HttpSettings,
 }
 
 /// A database the proxy listens for, and how it reaches it.
@@ -204,6 +255,10 @@ impl fmt::Debug for LoadedConfig {
             .field("aws", &self.aws)
             .field("timeouts", &self.timeouts)
             .field("limits", &self.limits)
+            .field(
+                "access_keys",
+                &self.http.access_keys.as_ref().map(|k| k.len()),
+            )
             .finish_non_exhaustive()
     }
 }

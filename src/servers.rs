@@ -9,6 +9,7 @@ use iamwire_aws::aws_api::ApiClient;
 use iamwire_aws::inject::{RedshiftApi, injector_for};
 use iamwire_aws::role::RoleProvider;
 use iamwire_core::{Database, InjectError, Protocol};
+use iamwire_http::{HttpLimits, HttpProxy, HttpTimeouts};
 use iamwire_postgres::{PgProxy, Postgres};
 use iamwire_proxy::Listener;
 
@@ -18,6 +19,9 @@ use crate::proxy_config::{Listener as ListenerConfig, LoadedConfig};
 pub(crate) enum Server {
     /// PostgreSQL (RDS, Aurora, RDS Proxy, Redshift, Redshift Serverless).
     Postgres(PgProxy),
+    /// DynamoDB (with Streams and the DAX API) and OpenSearch: every request re-signed as the
+    /// database-user role.
+    Http(HttpProxy),
 }
 
 /// What a server needs from the process besides its own config.
@@ -58,9 +62,13 @@ impl Server {
                 .map_err(|e| format!("database {:?}: {e}", database.name))?;
                 Ok(Self::Postgres(proxy))
             }
+            Protocol::DynamoDb | Protocol::OpenSearch => {
+                Ok(Self::Http(http_proxy(listener, shared)?))
+            }
             other => Err(format!(
                 "database {:?} speaks {other}, which this build of iamwire does not serve yet \
-                 (it serves: postgres); remove its listener or use a build that serves {other}",
+                 (it serves: postgres, dynamodb, opensearch); remove its listener or use a build \
+                 that serves {other}",
                 database.name
             )),
         }
@@ -70,15 +78,23 @@ impl Server {
     pub(crate) fn database(&self) -> &Database {
         match self {
             Self::Postgres(p) => p.database(),
+            Self::Http(h) => h.database(),
         }
     }
 
     /// Fetch the database's role credentials ahead of the first client.
     pub(crate) fn warm_up(&self) -> impl Future<Output = Result<(), InjectError>> + Send + 'static {
+        // HTTP databases assume a role per identity and role, known only when a request comes.
         let this = match self {
-            Self::Postgres(p) => p.clone(),
+            Self::Postgres(p) => Some(p.clone()),
+            Self::Http(_) => None,
         };
-        async move { this.warm_up().await }
+        async move {
+            match this {
+                Some(p) => p.warm_up().await,
+                None => Ok(()),
+            }
+        }
     }
 
     /// Serve `listener` until `shutdown`, then drain.
@@ -91,9 +107,46 @@ impl Server {
         async move {
             match self {
                 Self::Postgres(p) => p.serve(listener, shutdown).await,
+                Self::Http(h) => h.serve(listener, shutdown).await,
             }
         }
     }
+}
+
+/// The HTTP proxy for `listener`'s DynamoDB or OpenSearch database.
+fn http_proxy(listener: &ListenerConfig, shared: &Shared<'_>) -> Result<HttpProxy, String> {
+    let config = shared.config;
+    let database = &listener.database;
+    let mut limits = HttpLimits::default();
+    limits.listener = config.limits.listener;
+    if let Some(max) = config.http.max_body {
+        limits.max_body = max;
+    }
+    if let Some(max) = config.http.max_in_flight {
+        limits.max_in_flight = max;
+    }
+    let mut timeouts = HttpTimeouts::default();
+    timeouts.handshake = config.timeouts.handshake;
+    timeouts.credentials = config.timeouts.credentials;
+    timeouts.connect = config.timeouts.connect;
+    if let Some(after) = config.http.request_timeout {
+        timeouts.response = after;
+    }
+    let mut builder = HttpProxy::builder(
+        database.clone(),
+        shared.roles.clone(),
+        config.allow_list.clone(),
+    )
+    .server_tls(config.server_tls.clone())
+    .upstream_tls(listener.upstream_tls.clone())
+    .limits(limits)
+    .timeouts(timeouts);
+    if let Some(keys) = &config.http.access_keys {
+        builder = builder.access_keys(keys.clone());
+    }
+    builder
+        .build()
+        .map_err(|e| format!("database {:?}: {e}", database.name))
 }
 
 /// The Redshift API client for `database`, honouring the SDKs' endpoint variables

@@ -10,6 +10,12 @@ use iamwire_core::tls::TlsError;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub(crate) enum ConfigError {
+    /// The access-key master key file is not one `iamwire keys init` wrote, or a key entry is malformed.
+    #[error("proxy.access_keys: {problem}")]
+    AccessKeys {
+        /// What is wrong (never the key itself).
+        problem: String,
+    },
     /// A file (the config itself or one it names) could not be read.
     #[error("cannot read {}", path.display())]
     Read {

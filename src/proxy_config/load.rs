@@ -75,6 +75,7 @@ fn build(mut file: ProxyConfigFile, path: &Path, base: &Path) -> Result<LoadedCo
     }
     let (server_tls, tls_summary) = server_tls(&proxy.tls, base)?;
     let aws = aws_settings(file.aws.unwrap_or_default(), base)?;
+    let http = http_settings(&proxy, base)?;
     Ok(LoadedConfig {
         path: path.to_path_buf(),
         db_service: file.db_service,
@@ -86,6 +87,56 @@ fn build(mut file: ProxyConfigFile, path: &Path, base: &Path) -> Result<LoadedCo
         aws,
         timeouts,
         limits,
+        http,
+    })
+}
+
+/// `proxy.access_keys` (the master key read from its file) and the HTTP bounds.
+fn http_settings(
+    proxy: &super::ProxySection,
+    base: &Path,
+) -> Result<super::HttpSettings, ConfigError> {
+    let access_keys = match &proxy.access_keys {
+        None => None,
+        Some(section) => {
+            let path = resolve(base, &section.master_key_file);
+            let master = crate::keys_cmd::read_master_key(&path)?;
+            let mut keys = iamwire_http::keys::AccessKeys::new(master).map_err(|p| {
+                ConfigError::AccessKeys {
+                    problem: p.to_string(),
+                }
+            })?;
+            for entry in &section.keys {
+                keys.insert(&entry.id, &entry.identity, &entry.role)
+                    .map_err(|p| ConfigError::AccessKeys {
+                        problem: p.to_string(),
+                    })?;
+            }
+            Some(keys)
+        }
+    };
+    let request_timeout = match &proxy.request_timeout {
+        None => None,
+        Some(text) => Some(parse_duration(text).ok_or_else(|| ConfigError::Duration {
+            field: "proxy.request_timeout",
+            value: text.clone(),
+        })?),
+    };
+    if proxy.max_request_body == Some(0) {
+        return Err(ConfigError::Zero {
+            field: "proxy.max_request_body",
+        });
+    }
+    if proxy.max_concurrent_requests == Some(0) {
+        return Err(ConfigError::Zero {
+            field: "proxy.max_concurrent_requests",
+        });
+    }
+    Ok(super::HttpSettings {
+        access_keys,
+        max_body: proxy.max_request_body,
+        max_in_flight: proxy.max_concurrent_requests,
+        request_timeout,
     })
 }
 

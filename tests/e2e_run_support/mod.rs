@@ -34,14 +34,19 @@ const START_TIMEOUT: Duration = Duration::from_secs(90);
 /// `iamwire run`, killed on drop; its stderr is collected as it comes.
 pub(crate) struct Proxy {
     child: Child,
-    port: u16,
+    pub(crate) port: u16,
     stderr: Arc<Mutex<String>>,
 }
 
 impl Proxy {
     /// Spawn `iamwire run --config <config> <args>` with `env` and wait for the line that names its listen
     /// address.
-    fn spawn(config: &Path, home: &Path, args: &[String], env: &[(String, String)]) -> Self {
+    pub(crate) fn spawn(
+        config: &Path,
+        home: &Path,
+        args: &[String],
+        env: &[(String, String)],
+    ) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_iamwire"))
             .args(["run", "--config"])
             .arg(config)

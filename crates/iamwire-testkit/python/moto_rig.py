@@ -14,7 +14,18 @@ engine (access_control.IAMPolicy) over the principal's inline and attached polic
 token verifiers only, GET /iamwire-rig/evaluate?access_key=..&action=..&resource=.. (the same evaluation for
 the principal an access key belongs to: what RDS does when it checks rds-db:connect for a token's signer).
 
-Usage: python moto_rig.py  (prints "PORT <n>" once listening; exits when stdin closes)
+Stock moto also authorizes every DynamoDB call against the resource "*", so a role whose policy names tables
+is refused everything; here DynamoDB and DynamoDB Streams calls are authorized against the table (or stream)
+ARN they name, as AWS does.
+
+With IAMWIRE_RIG_TLS_CERT and IAMWIRE_RIG_TLS_KEY (PEM files), the same emulator is also served over HTTPS
+(DynamoDB etc. behind TLS, as AWS serves them), and an OpenSearch stand-in is served over HTTPS: moto has no
+OpenSearch data plane, so the stand-in answers a few OpenSearch calls and, first, checks each request's SigV4
+signature with botocore against the temporary credentials moto itself issued (AssumeRole), the body against
+x-amz-content-sha256, and records who signed (IAMWIRE_RIG_OPENSEARCH_LOG, JSON lines).
+
+Usage: python moto_rig.py  (prints "PORT <n>" once listening, then "TLS_PORT <n>" and "OPENSEARCH_PORT <n>"
+when TLS is configured; exits when stdin closes)
 Environment: INITIAL_NO_AUTH_ACTION_COUNT, MOTO_ENABLE_RECORDING, MOTO_RECORDER_FILEPATH as moto documents.
 """
 
@@ -286,11 +297,179 @@ class _RigServer(ThreadedMotoServer):
         self._server.serve_forever()
 
 
+def _dynamodb_resource(self):
+    params = self.body if isinstance(self.body, dict) else None
+    if params is None:
+        try:
+            params = json.loads(self.body or "{}")
+        except ValueError:
+            params = {}
+    if params.get("StreamArn"):
+        return params["StreamArn"]
+    tables = set()
+    if params.get("TableName"):
+        tables.add(params["TableName"])
+    tables.update((params.get("RequestItems") or {}).keys())
+    if len(tables) == 1:
+        return f"arn:aws:dynamodb:{self.region}:{self.current_account}:table/{tables.pop()}"
+    return "*"
+
+
+def _patch_dynamodb():
+    from moto.dynamodb.responses import DynamoHandler
+    from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
+
+    DynamoHandler._determine_resource = _dynamodb_resource
+    DynamoDBStreamsHandler._determine_resource = _dynamodb_resource
+
+
+def _assumed_role_key(access_key_id):
+    """The secret, session token and principal of temporary credentials moto issued."""
+    for account in list(sts_backends.keys()):
+        for partition in list(sts_backends[account].keys()):
+            for role in sts_backends[account][partition].assumed_roles:
+                if role.access_key_id == access_key_id:
+                    principal = f"arn:{partition}:sts::{account}:assumed-role/{role.role_arn.split('/')[-1]}/{role.session_name}"
+                    return role.secret_access_key, role.session_token, principal
+    return None
+
+
+def _opensearch_verify(method, path, headers, body):
+    """(ok, detail, principal): the request's SigV4, recomputed with botocore."""
+    import hashlib
+    import hmac
+
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    auth = headers.get("Authorization", "")
+    if not auth.startswith("AWS4-HMAC-SHA256 "):
+        return False, "not signed", None
+    fields = dict(part.strip().split("=", 1) for part in auth[len("AWS4-HMAC-SHA256 "):].split(","))
+    akid, _date, region, service, _ = fields["Credential"].split("/")
+    if service != "es":
+        return False, f"signed for {service}, not es", None
+    found = _assumed_role_key(akid)
+    if found is None:
+        return False, "unknown access key", None
+    secret, token, principal = found
+    if headers.get("X-Amz-Security-Token") != token:
+        return False, "wrong security token", principal
+    declared = headers.get("X-Amz-Content-SHA256")
+    if declared is not None and declared != hashlib.sha256(body).hexdigest():
+        return False, "body does not match x-amz-content-sha256", principal
+    signed = fields["SignedHeaders"].split(";")
+    for required in ("host", "x-amz-date"):
+        if required not in signed:
+            return False, f"{required} is not signed", principal
+    request = AWSRequest(method=method, url=f"https://{headers['Host']}{path}", data=body)
+    for name in signed:
+        request.headers[name] = headers.get(name, "")
+    request.context["timestamp"] = headers["X-Amz-Date"]
+    signer = SigV4Auth(Credentials(akid, secret, token), "es", region)
+    canonical = signer.canonical_request(request)
+    expected = signer.signature(signer.string_to_sign(request, canonical), request)
+    if not hmac.compare_digest(expected, fields["Signature"]):
+        return False, "signature does not match", principal
+    return True, "ok", principal
+
+
+def _opensearch_handler(log_path):
+    import hashlib
+    import os
+    from http.server import BaseHTTPRequestHandler
+
+    lock = __import__("threading").Lock()
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args):
+            pass
+
+        def _body(self):
+            if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+                out = bytearray()
+                while True:
+                    size = int(self.rfile.readline().split(b";")[0], 16)
+                    if size == 0:
+                        self.rfile.readline()
+                        return bytes(out)
+                    out += self.rfile.read(size)
+                    self.rfile.readline()
+            return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+
+        def _handle(self):
+            body = self._body()
+            ok, detail, principal = _opensearch_verify(self.command, self.path, self.headers, body)
+            if not ok:
+                status, answer = 403, {"message": f"stand-in refused the signature: {detail}"}
+            elif self.path.split("?")[0].endswith("/_bulk"):
+                actions = [line for line in body.splitlines()[::2] if line.strip()]
+                items = [{"index": {"status": 201, "result": "created"}} for _ in actions]
+                status, answer = 200, {"took": 1, "errors": False, "items": items}
+            elif self.path == "/":
+                status, answer = 200, {"cluster_name": "iamwire-standin", "version": {"number": "2.11.0", "distribution": "opensearch"}}
+            else:
+                status, answer = 200, {"acknowledged": True}
+            with lock, open(log_path, "a") as log:
+                log.write(json.dumps({
+                    "method": self.command, "path": self.path, "status": status, "detail": detail,
+                    "principal": principal, "body_len": len(body),
+                    "body_sha256": hashlib.sha256(body).hexdigest(),
+                }) + "\n")
+            payload = json.dumps(answer).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json; charset=UTF-8")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        do_GET = do_POST = do_PUT = do_DELETE = _handle
+
+        def do_HEAD(self):
+            self._body()
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+    return Handler
+
+
+def _serve_tls():
+    import os
+    import ssl
+    import threading
+    from http.server import ThreadingHTTPServer
+
+    from werkzeug.serving import make_server
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+
+    cert, key = os.environ.get("IAMWIRE_RIG_TLS_CERT"), os.environ.get("IAMWIRE_RIG_TLS_KEY")
+    if not cert or not key:
+        return
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    app = _rig_routes(DomainDispatcherApplication(create_backend_app))
+    moto_tls = make_server("127.0.0.1", 0, app, True, request_handler=MotoRequestHandler, ssl_context=context)
+    threading.Thread(target=moto_tls.serve_forever, daemon=True).start()
+    print(f"TLS_PORT {moto_tls.server_address[1]}", flush=True)
+    log = os.environ.get("IAMWIRE_RIG_OPENSEARCH_LOG", "opensearch.jsonl")
+    search = ThreadingHTTPServer(("127.0.0.1", 0), _opensearch_handler(log))
+    search.daemon_threads = True
+    search.socket = context.wrap_socket(search.socket, server_side=True)
+    threading.Thread(target=search.serve_forever, daemon=True).start()
+    print(f"OPENSEARCH_PORT {search.server_address[1]}", flush=True)
+
+
 def main():
+    _patch_dynamodb()
     server = _RigServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     _, port = server.get_host_and_port()
     print(f"PORT {port}", flush=True)
+    _serve_tls()
     # Live as long as the test that started us: it holds our stdin open.
     sys.stdin.read()
     server.stop()

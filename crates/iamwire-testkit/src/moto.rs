@@ -23,6 +23,7 @@ const RIG: &str = include_str!("../python/rig.py");
 pub struct Moto {
     guard: ChildGuard,
     port: u16,
+    tls_ports: Option<(u16, u16)>,
     dir: tempfile::TempDir,
 }
 
@@ -157,6 +158,17 @@ impl RecordedRequest {
 impl Moto {
     /// Start a fresh emulator.
     pub fn start() -> Result<Self> {
+        Self::launch(None)
+    }
+
+    /// Start a fresh emulator that is also served over HTTPS with `cert_pem` / `key_pem` (see
+    /// [`tls_endpoint`](Self::tls_endpoint)), with an OpenSearch stand-in beside it (see
+    /// [`opensearch_port`](Self::opensearch_port)).
+    pub fn start_with_tls(cert_pem: &str, key_pem: &str) -> Result<Self> {
+        Self::launch(Some((cert_pem, key_pem)))
+    }
+
+    fn launch(tls: Option<(&str, &str)>) -> Result<Self> {
         let dir = tempfile::Builder::new()
             .prefix("iamwire-moto-")
             .tempdir()
@@ -171,7 +183,21 @@ impl Moto {
         }
         let log = dir.path().join("moto.log");
         let log_file = std::fs::File::create(&log).map_err(RigError::io("moto log"))?;
-        let child = Command::new(&python)
+        let mut command = Command::new(&python);
+        if let Some((cert, key)) = tls {
+            let (cert_path, key_path) = (dir.path().join("tls.crt"), dir.path().join("tls.key"));
+            std::fs::write(&cert_path, cert)
+                .map_err(RigError::io("writing the rig's certificate"))?;
+            std::fs::write(&key_path, key).map_err(RigError::io("writing the rig's key"))?;
+            command
+                .env("IAMWIRE_RIG_TLS_CERT", cert_path)
+                .env("IAMWIRE_RIG_TLS_KEY", key_path)
+                .env(
+                    "IAMWIRE_RIG_OPENSEARCH_LOG",
+                    dir.path().join("opensearch.jsonl"),
+                );
+        }
+        let child = command
             .arg(&launcher)
             .env("INITIAL_NO_AUTH_ACTION_COUNT", "0")
             .env("MOTO_ENABLE_RECORDING", "true")
@@ -183,21 +209,32 @@ impl Moto {
             .map_err(RigError::io("starting moto"))?;
         let mut guard = ChildGuard::new(child);
         let stdout = guard.child_mut().stdout.take();
-        let mut line = String::new();
-        if let Some(out) = stdout {
-            BufReader::new(out)
-                .read_line(&mut line)
-                .map_err(RigError::io("reading moto's port"))?;
-        }
-        let port = line
-            .trim()
-            .strip_prefix("PORT ")
-            .and_then(|p| p.parse().ok())
-            .ok_or_else(|| RigError::Protocol {
-                what: "moto launcher".into(),
-                detail: log_tail(&log),
-            })?;
-        Ok(Self { guard, port, dir })
+        let mut reader = stdout.map(BufReader::new);
+        let mut port_line = |prefix: &str| -> Result<u16> {
+            let mut line = String::new();
+            if let Some(out) = reader.as_mut() {
+                out.read_line(&mut line)
+                    .map_err(RigError::io("reading moto's port"))?;
+            }
+            line.trim()
+                .strip_prefix(prefix)
+                .and_then(|p| p.parse().ok())
+                .ok_or_else(|| RigError::Protocol {
+                    what: "moto launcher".into(),
+                    detail: log_tail(&log),
+                })
+        };
+        let port = port_line("PORT ")?;
+        let tls_ports = match tls {
+            Some(_) => Some((port_line("TLS_PORT ")?, port_line("OPENSEARCH_PORT ")?)),
+            None => None,
+        };
+        Ok(Self {
+            guard,
+            port,
+            tls_ports,
+            dir,
+        })
     }
 
     /// The emulator's port on 127.0.0.1.
@@ -208,6 +245,37 @@ impl Moto {
     /// The endpoint URL (`http://127.0.0.1:<port>`), for `AWS_ENDPOINT_URL` or an SDK endpoint override.
     pub fn endpoint(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// The emulator over HTTPS (`https://localhost:<port>`), if started with TLS.
+    pub fn tls_endpoint(&self) -> Option<String> {
+        self.tls_ports
+            .map(|(port, _)| format!("https://localhost:{port}"))
+    }
+
+    /// The OpenSearch stand-in's HTTPS port on 127.0.0.1, if started with TLS.
+    pub fn opensearch_port(&self) -> Option<u16> {
+        self.tls_ports.map(|(_, port)| port)
+    }
+
+    /// Every request the OpenSearch stand-in received: method, path, status, detail (why a signature was
+    /// refused), principal (the assumed-role session that signed), body_len, body_sha256.
+    pub fn opensearch_requests(&self) -> Result<Vec<Value>> {
+        let path = self.dir.path().join("opensearch.jsonl");
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(RigError::io("reading the stand-in's log")(e)),
+        };
+        text.lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| {
+                serde_json::from_str(l).map_err(|e| RigError::Protocol {
+                    what: "stand-in log".into(),
+                    detail: e.to_string(),
+                })
+            })
+            .collect()
     }
 
     /// Create users, access keys and roles (in any accounts) through a window of unauthenticated calls that

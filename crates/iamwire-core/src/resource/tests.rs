@@ -311,6 +311,7 @@ fn uris_must_be_host_port_or_https_for_http_protocols() {
         ("mysql", "10.0.0.1:3306"),
         ("postgres", "[::1]:5432"),
         ("dynamodb", "https://dynamodb.us-east-1.amazonaws.com"),
+        ("dynamodb", "aws://dynamodb.us-east-1.amazonaws.com"),
         (
             "opensearch",
             "https://search-x.us-east-1.es.amazonaws.com:443/",
@@ -326,6 +327,7 @@ fn uris_must_be_host_port_or_https_for_http_protocols() {
         "https://db.example.com:5432",
         "http://dynamodb.us-east-1.amazonaws.com",
         "postgres://h:5432",
+        "aws://h:5432",
         "user@h:5432",
         ":5432",
         "h h:5432",

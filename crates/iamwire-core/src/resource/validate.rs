@@ -77,12 +77,16 @@ fn check_name(name: &str) -> Result<(), Problem> {
     Ok(())
 }
 
-/// `host:port`, or for HTTP protocols also `https://host[:port][/path]`.
+/// `host:port`, or for HTTP protocols also `https://host[:port][/path]` and Teleport's
+/// `aws://<service>.<region>.amazonaws.com` (HTTPS to that AWS endpoint).
 fn check_uri(protocol: Protocol, uri: &str) -> Result<(), Problem> {
     if uri.is_empty() {
         return Err(Problem::MissingUri);
     }
-    if let Some(rest) = uri.strip_prefix("https://") {
+    if let Some(rest) = uri
+        .strip_prefix("https://")
+        .or_else(|| uri.strip_prefix("aws://"))
+    {
         if !protocol.is_http() {
             return Err(Problem::BadUri);
         }

@@ -1,0 +1,332 @@
+//! The request head, read before anything else happens: which API it is for, the client's SigV4
+//! `Authorization` (parsed strictly), the payload hash it declared, its length against the cap; the
+//! verification of its signature; and the headers that may go upstream. Pure functions, fuzzed.
+
+use std::time::SystemTime;
+
+use http::header::{self, HeaderName};
+use http::request::Parts;
+use http::{HeaderMap, HeaderValue};
+use iamwire_aws::sigv4::{
+    Authorization, HttpRequest, Payload, SigV4Error, VerifyOptions, verify_request,
+};
+
+use crate::HttpError;
+use crate::keys::{AccessKeys, KeyGrant};
+use crate::route::{Api, Service};
+
+/// What the proxy reads from a request head before it decides anything.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientHead {
+    /// The API the request is for.
+    pub api: Api,
+    /// The client's signature header, parsed; `None` if it sent none.
+    pub authorization: Option<Authorization>,
+    /// The body's SHA-256 the client declared in `x-amz-content-sha256` (64 lowercase hex digits).
+    pub declared_sha256: Option<String>,
+    /// The `Content-Length`, if given.
+    pub content_length: Option<u64>,
+    /// `X-Amz-Security-Token`: for a client identified by its certificate, the role to act as.
+    pub session_token: Option<String>,
+}
+
+/// Read `parts` for `service`, refusing a body declared larger than `max_body`.
+///
+/// # Errors
+/// [`HttpError::BodyTooLarge`], [`HttpError::MalformedAuthorization`], or [`HttpError::BadRequest`] for a
+/// repeated or unreadable header or a DynamoDB request without a known `X-Amz-Target`.
+pub fn inspect(parts: &Parts, service: Service, max_body: u64) -> Result<ClientHead, HttpError> {
+    let headers = &parts.headers;
+    let content_length = match single(headers, &header::CONTENT_LENGTH)? {
+        None => None,
+        Some(v) => Some(
+            std::str::from_utf8(v.as_bytes())
+                .ok()
+                .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+                .and_then(|s| s.parse::<u64>().ok())
+                .ok_or_else(|| bad("Content-Length is not a number"))?,
+        ),
+    };
+    if content_length.is_some_and(|len| len > max_body) {
+        return Err(HttpError::BodyTooLarge { limit: max_body });
+    }
+    let authorization = single(headers, &header::AUTHORIZATION)?
+        .map(|v| Authorization::parse(v.as_bytes()))
+        .transpose()
+        .map_err(|source| HttpError::MalformedAuthorization { source })?;
+    let api = match service {
+        Service::OpenSearch => Api::OpenSearch,
+        Service::DynamoDb => {
+            let target = single(headers, &HeaderName::from_static("x-amz-target"))?
+                .ok_or_else(|| bad("DynamoDB requests need an X-Amz-Target header"))?;
+            Api::from_target(target.as_bytes()).ok_or_else(|| {
+                bad("X-Amz-Target is not a DynamoDB, DynamoDB Streams or DAX operation")
+            })?
+        }
+    };
+    let declared_sha256 = single(headers, &HeaderName::from_static("x-amz-content-sha256"))?
+        .map(HeaderValue::as_bytes)
+        .filter(|v| v.len() == 64 && v.iter().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
+        .and_then(|v| String::from_utf8(v.to_vec()).ok());
+    let session_token = single(headers, &HeaderName::from_static("x-amz-security-token"))?
+        .map(|v| {
+            v.to_str()
+                .ok()
+                .filter(|s| {
+                    !s.is_empty() && s.len() <= 2048 && s.bytes().all(|b| b.is_ascii_graphic())
+                })
+                .map(str::to_owned)
+                .ok_or_else(|| bad("X-Amz-Security-Token is not printable ASCII"))
+        })
+        .transpose()?;
+    Ok(ClientHead {
+        api,
+        authorization,
+        declared_sha256,
+        content_length,
+        session_token,
+    })
+}
+
+/// Check the client's signature over `parts` and a body hashing to `payload_sha256`, with the keys the
+/// proxy issued, at `now`; the key's grant if it verifies.
+///
+/// # Errors
+/// [`HttpError::UnknownAccessKey`] for a key the proxy never issued, [`HttpError::BadSignature`] otherwise.
+pub fn verify(
+    authorization: &Authorization,
+    parts: &Parts,
+    keys: &AccessKeys,
+    payload_sha256: &str,
+    now: SystemTime,
+) -> Result<KeyGrant, HttpError> {
+    let grant =
+        keys.grant(authorization.access_key_id())
+            .ok_or_else(|| HttpError::UnknownAccessKey {
+                access_key_id: authorization.access_key_id().to_owned(),
+            })?;
+    // HTTP/2 carries the host as :authority, which the client signed as `host`.
+    let mut with_host;
+    let headers = if parts.headers.contains_key(header::HOST) {
+        &parts.headers
+    } else {
+        with_host = parts.headers.clone();
+        if let Some(authority) = parts.uri.authority()
+            && let Ok(value) = HeaderValue::from_str(authority.as_str())
+        {
+            with_host.insert(header::HOST, value);
+        }
+        &with_host
+    };
+    let lookup = |id: &str| keys.credentials(id);
+    let request = HttpRequest::new(
+        &parts.method,
+        &parts.uri,
+        headers,
+        Payload::Sha256Hex(payload_sha256),
+    );
+    match verify_request(
+        authorization,
+        &request,
+        &lookup,
+        now,
+        VerifyOptions::default(),
+    ) {
+        Ok(_) => Ok(grant.clone()),
+        Err(SigV4Error::UnknownAccessKey) => Err(HttpError::UnknownAccessKey {
+            access_key_id: authorization.access_key_id().to_owned(),
+        }),
+        Err(source) => Err(HttpError::BadSignature { source }),
+    }
+}
+
+/// Headers that never go upstream as the client sent them: the client's own signature, what the proxy
+/// sets itself, and hop-by-hop headers.
+const NEVER_FORWARDED: &[&str] = &[
+    "authorization",
+    "x-amz-date",
+    "x-amz-security-token",
+    "x-amz-content-sha256",
+    "host",
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "proxy-authorization",
+    "proxy-authenticate",
+    "te",
+    "trailer",
+    "upgrade",
+    "expect",
+];
+
+/// The headers of `client` that go upstream: those the client signed (every end-to-end header, for a
+/// client identified by its certificate, which signed nothing the proxy checks), never the ones in
+/// [`NEVER_FORWARDED`] nor any the `Connection` header names.
+pub fn upstream_headers(client: &HeaderMap, signed: Option<&Authorization>) -> HeaderMap {
+    let named_by_connection: Vec<String> = client
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|n| n.trim().to_ascii_lowercase())
+        .collect();
+    let mut out = HeaderMap::with_capacity(client.len());
+    for (name, value) in client {
+        let name_str = name.as_str();
+        if NEVER_FORWARDED.contains(&name_str)
+            || named_by_connection.iter().any(|n| n == name_str)
+            || signed.is_some_and(|a| !a.signs(name_str))
+        {
+            continue;
+        }
+        out.append(name.clone(), value.clone());
+    }
+    out
+}
+
+/// Hop-by-hop headers to drop from a response before it goes back to the client.
+pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    for name in [
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+    ] {
+        headers.remove(name);
+    }
+}
+
+fn single<'h>(
+    headers: &'h HeaderMap,
+    name: &HeaderName,
+) -> Result<Option<&'h HeaderValue>, HttpError> {
+    let mut values = headers.get_all(name).iter();
+    match (values.next(), values.next()) {
+        (None, _) => Ok(None),
+        (Some(v), None) => Ok(Some(v)),
+        (Some(_), Some(_)) => Err(bad(&format!("the {name} header is repeated"))),
+    }
+}
+
+fn bad(reason: &str) -> HttpError {
+    HttpError::BadRequest {
+        reason: reason.to_owned(),
+    }
+}
+
+/// Fuzz entry point: arbitrary bytes as a request head (`name: value` lines; the first line is the
+/// Authorization value) through [`inspect`], [`verify`] and [`upstream_headers`]; nothing may panic, and
+/// nothing unsigned may go upstream.
+pub(crate) fn fuzz_head(data: &[u8]) {
+    let mut lines = data.split(|b| *b == b'\n');
+    let mut builder = http::Request::builder().method("POST").uri("/");
+    if let Some(first) = lines.next()
+        && let Ok(value) = HeaderValue::from_bytes(first)
+    {
+        builder = builder.header(header::AUTHORIZATION, value);
+    }
+    for line in lines {
+        let Some(colon) = line.iter().position(|b| *b == b':') else {
+            continue;
+        };
+        let (name, value) = line.split_at(colon);
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name),
+            HeaderValue::from_bytes(value.get(1..).unwrap_or_default()),
+        ) {
+            builder = builder.header(name, value);
+        }
+    }
+    let Ok(request) = builder.body(()) else {
+        return;
+    };
+    let (parts, ()) = request.into_parts();
+    let Ok(keys) = AccessKeys::new(iamwire_core::Secret::from(vec![1u8; 32])) else {
+        return;
+    };
+    let mut keys = keys;
+    let _ = keys.insert("AKIWAAAAAAAAAAAAAAAA", "fuzz", "role");
+    for service in [Service::DynamoDb, Service::OpenSearch] {
+        if let Ok(head) = inspect(&parts, service, 1 << 20) {
+            let forwarded = upstream_headers(&parts.headers, head.authorization.as_ref());
+            if let Some(auth) = &head.authorization {
+                assert!(forwarded.keys().all(|n| auth.signs(n.as_str())));
+                let now = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000);
+                let _ = verify(
+                    auth,
+                    &parts,
+                    &keys,
+                    iamwire_aws::sigv4::EMPTY_PAYLOAD_SHA256,
+                    now,
+                );
+            }
+            assert!(!forwarded.contains_key(header::AUTHORIZATION));
+        }
+    }
+}
+
+/// Fuzz entry point: arbitrary bytes as the `Authorization` of a DynamoDB request; whatever verifies must
+/// be the signature made with the key's own secret.
+pub(crate) fn fuzz_authorization(data: &[u8]) {
+    use iamwire_aws::sigv4::{EMPTY_PAYLOAD_SHA256, Scope, SigningOptions, sign_request};
+    let Ok(mut keys) = AccessKeys::new(iamwire_core::Secret::from(vec![1u8; 32])) else {
+        return;
+    };
+    let id = "AKIWAAAAAAAAAAAAAAAA";
+    let _ = keys.insert(id, "fuzz", "role");
+    let now = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000);
+    let Ok(request) = http::Request::builder()
+        .method("POST")
+        .uri("/")
+        .header(header::HOST, "127.0.0.1:8000")
+        .header("x-amz-date", "20231114T221320Z")
+        .header("x-amz-target", "DynamoDB_20120810.ListTables")
+        .body(())
+    else {
+        return;
+    };
+    let (mut parts, ()) = request.into_parts();
+    let Some(credentials) = keys.credentials(id) else {
+        return;
+    };
+    let genuine = sign_request(
+        &HttpRequest::new(
+            &parts.method,
+            &parts.uri,
+            &parts.headers,
+            Payload::Sha256Hex(EMPTY_PAYLOAD_SHA256),
+        ),
+        &credentials,
+        Scope::new("us-east-1", "dynamodb"),
+        now,
+        SigningOptions::default(),
+    );
+    let Ok(value) = HeaderValue::from_bytes(data) else {
+        return;
+    };
+    parts.headers.insert(header::AUTHORIZATION, value);
+    let Ok(head) = inspect(&parts, Service::DynamoDb, 1 << 20) else {
+        return;
+    };
+    let Some(auth) = head.authorization else {
+        return;
+    };
+    if verify(&auth, &parts, &keys, EMPTY_PAYLOAD_SHA256, now).is_ok() {
+        let genuine = genuine
+            .map(|g| g.signature().to_owned())
+            .unwrap_or_default();
+        assert_eq!(
+            auth.signature(),
+            genuine,
+            "a signature verified that the key did not make"
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,260 @@
+//! DynamoDB through `iamwire run`: boto3 and the AWS CLI (from the rig venv) with their endpoint at the
+//! proxy and keys from `iamwire keys`, against moto in signature-checking mode behind TLS. Moto accepts
+//! only requests signed by credentials it issued, and authorizes each against the policy of the role
+//! that signed: the user role may use one table, so a request for another table failing proves that the
+//! proxy signs as that role.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] fns
+
+mod e2e_run_support;
+mod http_support;
+
+use std::process::Command;
+
+use http_support::{HttpStack, Kind, REGION, TABLE, USER_ROLE, both};
+
+/// boto3 against the proxy: argv = endpoint, CA, key id, secret. Prints a JSON report.
+const BOTO3: &str = r#"
+import json, sys
+import boto3, botocore.exceptions
+from botocore.config import Config
+endpoint, ca, key, secret = sys.argv[1:5]
+session = boto3.session.Session(aws_access_key_id=key, aws_secret_access_key=secret, region_name="us-west-2")
+cfg = Config(retries={"max_attempts": 1, "mode": "standard"})
+ddb = session.client("dynamodb", endpoint_url=endpoint, verify=ca, config=cfg)
+streams = session.client("dynamodbstreams", endpoint_url=endpoint, verify=ca, config=cfg)
+out = {}
+def code(call):
+    try:
+        call()
+        return "ok"
+    except botocore.exceptions.ClientError as e:
+        return {"status": e.response["ResponseMetadata"]["HTTPStatusCode"], "message": e.response["Error"]["Message"]}
+table = ddb.create_table(
+    TableName="orders",
+    KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+    AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "sk", "AttributeType": "S"}],
+    BillingMode="PAY_PER_REQUEST",
+    StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+)
+out["created"] = table["TableDescription"]["TableName"]
+ddb.put_item(TableName="orders", Item={"pk": {"S": "customer#1"}, "sk": {"S": "order#1"}, "total": {"N": "42"}})
+out["get"] = ddb.get_item(TableName="orders", Key={"pk": {"S": "customer#1"}, "sk": {"S": "order#1"}})["Item"]["total"]["N"]
+# A 1 MiB BatchWriteItem: 25 items of ~41 KiB.
+blob = "x" * (41 * 1024)
+items = [{"PutRequest": {"Item": {"pk": {"S": "customer#2"}, "sk": {"S": f"order#{i:02d}"}, "blob": {"S": blob}}}} for i in range(25)]
+body_size = len(json.dumps({"RequestItems": {"orders": items}}))
+answer = ddb.batch_write_item(RequestItems={"orders": items})
+out["batch_bytes"] = body_size
+out["batch_unprocessed"] = len(answer.get("UnprocessedItems", {}))
+# A query reads at most 1 MB a page: count over the pages.
+pages = ddb.get_paginator("query").paginate(TableName="orders", KeyConditionExpression="pk = :p",
+    ExpressionAttributeValues={":p": {"S": "customer#2"}}, Select="COUNT")
+out["query_count"] = sum(page["Count"] for page in pages)
+listed = streams.list_streams(TableName="orders")["Streams"]
+out["streams"] = len(listed)
+out["stream_table"] = listed[0]["TableName"] if listed else None
+if listed:
+    described = streams.describe_stream(StreamArn=listed[0]["StreamArn"])["StreamDescription"]
+    out["stream_status"] = described["StreamStatus"]
+out["other_table"] = code(lambda: ddb.create_table(
+    TableName="payroll",
+    KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+    AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+    BillingMode="PAY_PER_REQUEST",
+))
+print(json.dumps(out))
+"#;
+
+/// One call with boto3: argv = endpoint, CA, key id, secret. Prints {"code", "message", "status"}.
+const BOTO3_ONE_CALL: &str = r#"
+import json, sys
+import boto3, botocore.exceptions
+from botocore.config import Config
+endpoint, ca, key, secret = sys.argv[1:5]
+ddb = boto3.client("dynamodb", endpoint_url=endpoint, verify=ca, region_name="us-west-2",
+    aws_access_key_id=key, aws_secret_access_key=secret, config=Config(retries={"max_attempts": 1, "mode": "standard"}))
+try:
+    ddb.list_tables()
+    print(json.dumps({"code": "ok"}))
+except botocore.exceptions.ClientError as e:
+    print(json.dumps({"code": e.response["Error"]["Code"], "message": e.response["Error"]["Message"],
+        "status": e.response["ResponseMetadata"]["HTTPStatusCode"]}))
+"#;
+
+fn dynamodb_requests(stack: &HttpStack) -> usize {
+    stack
+        .moto
+        .requests()
+        .expect("recording")
+        .iter()
+        .filter(|r| {
+            r.headers
+                .iter()
+                .any(|(k, v)| k.eq_ignore_ascii_case("x-amz-target") && v.starts_with("DynamoDB"))
+        })
+        .count()
+}
+
+#[test]
+fn boto3_and_the_aws_cli_work_as_the_user_role() {
+    let stack = HttpStack::start(Kind::DynamoDb, "");
+    let ca = stack.ca();
+    let (endpoint, ca) = (stack.endpoint(), ca.to_str().unwrap().to_owned());
+    let report = stack.python(
+        BOTO3,
+        &[&endpoint, &ca, &stack.alice.id, &stack.alice.secret],
+    );
+    assert_eq!(report["created"], TABLE);
+    assert_eq!(report["get"], "42");
+    assert!(
+        report["batch_bytes"].as_u64().unwrap() >= 1 << 20,
+        "{report}"
+    );
+    assert_eq!(report["batch_unprocessed"], 0);
+    assert_eq!(report["query_count"], 25);
+    assert_eq!(report["streams"], 1, "{report}");
+    assert_eq!(report["stream_table"], TABLE);
+    assert_eq!(report["stream_status"], "ENABLED");
+    // The role's policy names one table: the emulator refuses the other, signed by that role.
+    // (moto answers in its XML error shape, so boto3 sees the status and the raw message.)
+    assert_eq!(report["other_table"]["status"], 403, "{report}");
+    let refusal = report["other_table"]["message"].as_str().unwrap();
+    assert!(
+        refusal.contains(&format!("assumed-role/{USER_ROLE}/alice"))
+            && refusal.contains("dynamodb:CreateTable"),
+        "{refusal}"
+    );
+
+    // The AWS CLI, unchanged but for --endpoint-url.
+    let venv_bin = iamwire_testkit::python().parent().unwrap().to_path_buf();
+    let out = Command::new(iamwire_testkit::python())
+        .arg(venv_bin.join("aws"))
+        .args([
+            "dynamodb",
+            "get-item",
+            "--endpoint-url",
+            &endpoint,
+            "--ca-bundle",
+            &ca,
+        ])
+        .args(["--table-name", TABLE, "--key"])
+        .arg(r#"{"pk": {"S": "customer#1"}, "sk": {"S": "order#1"}}"#)
+        .env_clear()
+        .env("HOME", stack.file("home"))
+        .env("AWS_ACCESS_KEY_ID", &stack.alice.id)
+        .env("AWS_SECRET_ACCESS_KEY", &stack.alice.secret)
+        .env("AWS_DEFAULT_REGION", REGION)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output()
+        .expect("aws cli");
+    assert!(out.status.success(), "{}", both(&out));
+    let item: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(item["Item"]["total"]["N"], "42");
+
+    // Every DynamoDB request moto saw was signed by the user role's session, named after the identity.
+    let requests = stack.moto.requests().unwrap();
+    let assume: Vec<_> = requests
+        .iter()
+        .filter(|r| r.action().as_deref() == Some("AssumeRole"))
+        .collect();
+    let user_hop = assume
+        .iter()
+        .find(|r| {
+            r.param("RoleArn")
+                .is_some_and(|a| a.ends_with(&format!("role/{USER_ROLE}")))
+        })
+        .expect("AssumeRole of the user role");
+    assert_eq!(user_hop.param("RoleSessionName").as_deref(), Some("alice"));
+    let first_hop = assume
+        .iter()
+        .find(|r| r.param("ExternalId").is_some())
+        .expect("AssumeRole of the database role, with the external ID");
+    let tags: Vec<(String, String)> = first_hop
+        .params()
+        .into_iter()
+        .filter(|(k, _)| k.starts_with("Tags.member."))
+        .collect();
+    for (key, value) in [("env", "e2e"), ("team", "orders")] {
+        let key_param = tags
+            .iter()
+            .find(|(_, v)| v == key)
+            .unwrap_or_else(|| panic!("session tag {key} in {tags:?}"));
+        let value_param = key_param.0.replace(".Key", ".Value");
+        assert!(
+            tags.iter().any(|(k, v)| *k == value_param && v == value),
+            "{tags:?}"
+        );
+    }
+    // Credentials are cached per chain: one AssumeRole per hop for all those requests.
+    assert_eq!(assume.len(), 2, "{assume:?}");
+    let signed_by_role = requests
+        .iter()
+        .filter(|r| {
+            r.headers
+                .keys()
+                .any(|k| k.eq_ignore_ascii_case("x-amz-target"))
+        })
+        .all(|r| {
+            r.headers
+                .iter()
+                .any(|(k, v)| k.eq_ignore_ascii_case("x-amz-security-token") && !v.is_empty())
+        });
+    assert!(
+        signed_by_role,
+        "every data-plane request carries the role session's token"
+    );
+}
+
+#[test]
+fn wrong_secrets_and_disallowed_roles_are_refused_before_upstream() {
+    let stack = HttpStack::start(Kind::DynamoDb, "");
+    let ca = stack.ca();
+    let (endpoint, ca) = (stack.endpoint(), ca.to_str().unwrap().to_owned());
+    let before = dynamodb_requests(&stack);
+    let wrong = stack.python(
+        BOTO3_ONE_CALL,
+        &[
+            &endpoint,
+            &ca,
+            &stack.alice.id,
+            "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+        ],
+    );
+    assert_eq!(wrong["code"], "InvalidSignatureException", "{wrong}");
+    assert_eq!(wrong["status"], 403);
+    let unknown = stack.python(
+        BOTO3_ONE_CALL,
+        &[&endpoint, &ca, "AKIWAAAAAAAAAAAAAAAA", &stack.alice.secret],
+    );
+    assert_eq!(unknown["code"], "UnrecognizedClientException", "{unknown}");
+    let admin = stack.python(
+        BOTO3_ONE_CALL,
+        &[
+            &endpoint,
+            &ca,
+            &stack.alice_admin.id,
+            &stack.alice_admin.secret,
+        ],
+    );
+    assert_eq!(admin["code"], "AccessDeniedException", "{admin}");
+    assert_eq!(admin["status"], 403);
+    assert!(
+        admin["message"].as_str().unwrap().contains("\"admin\""),
+        "{admin}"
+    );
+    assert_eq!(
+        dynamodb_requests(&stack),
+        before,
+        "nothing reached the database"
+    );
+    // The right key still works, and no secret ever reached the log.
+    let ok = stack.python(
+        BOTO3_ONE_CALL,
+        &[&endpoint, &ca, &stack.alice.id, &stack.alice.secret],
+    );
+    assert_eq!(ok["code"], "ok", "{ok}");
+    let log = stack.proxy.stderr();
+    assert!(!log.contains(&stack.alice.secret) && !log.contains(&stack.alice_admin.secret));
+    assert!(!log.contains(http_support::EXTERNAL_ID), "{log}");
+}
