@@ -121,5 +121,5 @@ pub use protocol::{Cx, Hello, Protocol};
 pub use proxy::{Limits, Proxy, ProxyBuilder, Timeouts};
 pub use registry::{Registration, SessionId, SessionInfo, SessionRegistry, SessionWho};
 pub use relay::{Endian, Framing, LengthPrefixed, RelayEnd, StopSignal, relay_bytes};
-pub use shutdown::Stage;
+pub use shutdown::{Drain, Stage};
 pub use upstream::{DialFuture, Dialer, EndpointError, TcpDialer, UpstreamEndpoint};

@@ -13,10 +13,9 @@ use std::time::Duration;
 
 use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-use tokio::task::JoinSet;
 
 use crate::conn::Transport;
-use crate::shutdown::{Stage, StageWatch, stage};
+use crate::shutdown::{Drain, LiveGuard, Stage, StageWatch};
 
 /// The first pause after a failed accept; it doubles per consecutive failure.
 const FIRST_PAUSE: Duration = Duration::from_millis(5);
@@ -101,6 +100,7 @@ pub struct Incoming {
 pub struct ConnGuard {
     handshake: Option<OwnedSemaphorePermit>,
     _per_peer: Option<PeerGuard>,
+    _live: LiveGuard,
     stage: StageWatch,
 }
 
@@ -143,33 +143,47 @@ pub trait Handler: Send + Sync + 'static {
 
 /// Accept from `listener` and hand each connection to `handler` in its own task, until `shutdown`
 /// resolves; then stop accepting, let connections finish until `limits.shutdown_timeout`, tell the rest
-/// to close, and return once all have (or, a few seconds later, abort what is left).
+/// to close, and return once all have (or a few seconds later).
 pub async fn serve<H: Handler>(
     listener: impl Into<Listener>,
     limits: ListenerLimits,
     handler: Arc<H>,
     shutdown: impl Future<Output = ()> + Send,
 ) {
+    let drain = Drain::new();
+    serve_until(listener, limits, handler, shutdown, &drain).await;
+    drain.shutdown(limits.shutdown_timeout, CLOSE_GRACE).await;
+}
+
+/// Accept from `listener` until `stop` resolves, each connection in its own task that lives under
+/// `drain` (which may be shared by many listeners: a process's). Returns when the listener is closed;
+/// the connections go on until they end or `drain` ends them.
+pub async fn serve_until<H: Handler>(
+    listener: impl Into<Listener>,
+    limits: ListenerLimits,
+    handler: Arc<H>,
+    stop: impl Future<Output = ()> + Send,
+    drain: &Drain,
+) {
     let listener = listener.into();
     let handshakes = Arc::new(Semaphore::new(limits.max_handshakes.max(1)));
     let peers = Arc::new(PeerCounts::default());
-    let (stage_tx, stage_rx) = stage();
-    let mut tasks = JoinSet::new();
     let mut pause = FIRST_PAUSE;
-    tokio::pin!(shutdown);
+    tokio::pin!(stop);
+    let mut draining = drain.watch();
     loop {
-        // Reap finished connections so the set stays the size of the live ones.
-        while tasks.try_join_next().is_some() {}
         let permit = tokio::select! {
             permit = Arc::clone(&handshakes).acquire_owned() => match permit {
                 Ok(permit) => permit,
                 Err(_) => break,
             },
-            () = &mut shutdown => break,
+            () = &mut stop => break,
+            () = draining.reached(Stage::Draining) => break,
         };
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
-            () = &mut shutdown => break,
+            () = &mut stop => break,
+            () = draining.reached(Stage::Draining) => break,
         };
         let (transport, peer) = match accepted {
             Ok(accepted) => {
@@ -181,12 +195,12 @@ pub async fn serve<H: Handler>(
                     error = %error,
                     kind = ?error.kind(),
                     os_error = error.raw_os_error(),
-                    pause_ms = pause.as_millis() as u64,
+                    pause_ms = u64::try_from(pause.as_millis()).unwrap_or(u64::MAX),
                     "accept failed; retrying"
                 );
                 tokio::select! {
                     () = tokio::time::sleep(pause) => {}
-                    () = &mut shutdown => break,
+                    () = &mut stop => break,
                 }
                 pause = (pause * 2).min(MAX_PAUSE);
                 continue;
@@ -208,36 +222,11 @@ pub async fn serve<H: Handler>(
             guard: ConnGuard {
                 handshake: Some(permit),
                 _per_peer: per_peer,
-                stage: stage_rx.clone(),
+                _live: drain.track(),
+                stage: drain.watch(),
             },
         };
-        tasks.spawn(Arc::clone(&handler).handle(incoming));
-    }
-    drop(listener);
-    stage_tx.advance(Stage::Draining);
-    let live = tasks.len();
-    if live > 0 {
-        tracing::info!(
-            sessions = live,
-            timeout_ms = limits.shutdown_timeout.as_millis() as u64,
-            "draining"
-        );
-    }
-    let all_done = async { while tasks.join_next().await.is_some() {} };
-    if tokio::time::timeout(limits.shutdown_timeout, all_done)
-        .await
-        .is_err()
-    {
-        tracing::info!(
-            sessions = tasks.len(),
-            "drain deadline passed; ending the remaining sessions"
-        );
-        stage_tx.advance(Stage::Closing);
-        let all_done = async { while tasks.join_next().await.is_some() {} };
-        if tokio::time::timeout(CLOSE_GRACE, all_done).await.is_err() {
-            tasks.abort_all();
-            while tasks.join_next().await.is_some() {}
-        }
+        tokio::spawn(Arc::clone(&handler).handle(incoming));
     }
 }
 

@@ -16,6 +16,7 @@ use crate::metrics::{MetricsSnapshot, ProxyMetrics};
 use crate::protocol::Protocol;
 use crate::registry::SessionRegistry;
 use crate::session;
+use crate::shutdown::Drain;
 use crate::upstream::{Dialer, EndpointError, TcpDialer, UpstreamEndpoint};
 
 /// How long each phase of a session may take.
@@ -159,6 +160,25 @@ impl<P: Protocol> Proxy<P> {
             self.inner.limits.listener,
             Arc::clone(&self.inner),
             shutdown,
+        )
+        .await;
+    }
+
+    /// Accept from `listener` until `stop` resolves, with sessions that live under `drain` (shared by
+    /// every listener of a process, so a listener stopped by a configuration reload leaves its sessions
+    /// running until they end or the process drains). Returns once the listener is closed.
+    pub async fn serve_until(
+        &self,
+        listener: impl Into<Listener>,
+        stop: impl Future<Output = ()> + Send,
+        drain: &Drain,
+    ) {
+        listener::serve_until(
+            listener,
+            self.inner.limits.listener,
+            Arc::clone(&self.inner),
+            stop,
+            drain,
         )
         .await;
     }
