@@ -155,7 +155,7 @@ pub(crate) async fn spool<B>(
     dir: &Path,
 ) -> Result<Spooled, HttpError>
 where
-    B: Body<Data = Bytes> + Unpin,
+    B: Body<Data = Bytes> + Unpin + Send + 'static,
     B::Error: Into<BoxError>,
 {
     let mut hasher = Sha256::new();
@@ -169,6 +169,7 @@ where
         };
         len = len.saturating_add(data.len() as u64);
         if len > limit {
+            linger(body);
             return Err(HttpError::BodyTooLarge { limit });
         }
         hasher.update(&data);
@@ -199,6 +200,34 @@ where
         sha256: hex(&hasher.finalize()),
         kept,
     })
+}
+
+/// How long, and how much more, a refused body is read and dropped before its connection closes.
+const LINGER: std::time::Duration = std::time::Duration::from_secs(2);
+const LINGER_BYTES: u64 = 64 << 20;
+
+/// Keep reading (and dropping) what a client still sends after its request was refused, for a short
+/// while: a connection closed with unread bytes is reset by the kernel, and the reset can destroy the
+/// refusal before the client reads it (a lingering close, as web servers do).
+fn linger<B>(mut body: B)
+where
+    B: Body<Data = Bytes> + Unpin + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    tokio::spawn(async move {
+        let drained = async {
+            let mut seen = 0u64;
+            while let Some(Ok(frame)) = body.frame().await {
+                if let Some(data) = frame.data_ref() {
+                    seen = seen.saturating_add(data.len() as u64);
+                    if seen > LINGER_BYTES {
+                        break;
+                    }
+                }
+            }
+        };
+        let _ = tokio::time::timeout(LINGER, drained).await;
+    });
 }
 
 fn internal(e: io::Error) -> HttpError {
