@@ -98,6 +98,7 @@ pub(crate) struct Inner<P: Protocol> {
     pub(crate) out_of_band: Arc<Semaphore>,
     pub(crate) registry: Arc<SessionRegistry<P::Registered>>,
     pub(crate) metrics: ProxyMetrics,
+    pub(crate) paused: std::sync::atomic::AtomicBool,
 }
 
 impl<P: Protocol> Clone for Proxy<P> {
@@ -205,6 +206,26 @@ impl<P: Protocol> Proxy<P> {
     /// The protocol.
     pub fn protocol(&self) -> &P {
         &self.inner.protocol
+    }
+
+    /// Refuse new sessions (in the protocol, after the client's hello) until [`resume`](Self::resume);
+    /// live sessions go on.
+    pub fn pause(&self) {
+        self.inner
+            .paused
+            .store(true, std::sync::atomic::Ordering::Release);
+    }
+
+    /// Accept new sessions again.
+    pub fn resume(&self) {
+        self.inner
+            .paused
+            .store(false, std::sync::atomic::Ordering::Release);
+    }
+
+    /// Whether new sessions are paused.
+    pub fn is_paused(&self) -> bool {
+        self.inner.paused.load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// What this proxy has counted so far (sessions by outcome, bytes, phase latencies).
@@ -409,6 +430,7 @@ impl<P: Protocol> ProxyBuilder<P> {
                 out_of_band: Arc::new(Semaphore::new(limits.max_out_of_band)),
                 registry: Arc::new(SessionRegistry::new(capacity)),
                 metrics: ProxyMetrics::default(),
+                paused: std::sync::atomic::AtomicBool::new(false),
             }),
         })
     }

@@ -407,6 +407,41 @@ async fn an_operator_can_end_a_session() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_database_refuses_new_sessions_and_keeps_live_ones() {
+    let ca = ca();
+    let db = FakeDb::start(&ca, DbMode::Normal).await;
+    let running = run(builder(&ca, db.addr, TestInjector::Password("right"))).await;
+    let mut live = connect(running.addr, &ca, Some("alice")).await;
+    assert!(
+        live.hello("app", "app")
+            .await
+            .unwrap()
+            .starts_with("WELCOME")
+    );
+    running.proxy.pause();
+    let mut refused = connect(running.addr, &ca, Some("alice")).await;
+    let answer = refused.hello("app", "app").await.unwrap();
+    assert_eq!(
+        err_kind(&answer),
+        ("client_handshake", "internal"),
+        "{answer}"
+    );
+    assert!(answer.contains("paused"), "{answer}");
+    live.send("echo still here").await;
+    assert_eq!(live.line().await.as_deref(), Some("still here"));
+    running.proxy.resume();
+    let mut again = connect(running.addr, &ca, Some("alice")).await;
+    assert!(
+        again
+            .hello("app", "app")
+            .await
+            .unwrap()
+            .starts_with("WELCOME")
+    );
+    assert_eq!(db.logins.lock().unwrap().len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn drain_lets_short_work_finish_and_ends_long_work_at_the_deadline() {
     let ca = ca();
     let db = FakeDb::start(&ca, DbMode::Normal).await;
