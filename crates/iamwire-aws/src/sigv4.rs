@@ -35,6 +35,7 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 mod authorization;
 mod date;
 mod error;
+pub mod keyspaces;
 mod verify;
 
 pub use authorization::{Authorization, MAX_AUTHORIZATION_LEN, MAX_SIGNED_HEADERS};
