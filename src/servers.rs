@@ -9,6 +9,7 @@ use iamwire_aws::aws_api::ApiClient;
 use iamwire_aws::inject::{RedshiftApi, injector_for};
 use iamwire_aws::role::RoleProvider;
 use iamwire_core::{Database, InjectError, Protocol};
+use iamwire_cql::{Cql, CqlProxy};
 use iamwire_postgres::{PgProxy, Postgres};
 use iamwire_proxy::Listener;
 
@@ -18,6 +19,8 @@ use crate::proxy_config::{Listener as ListenerConfig, LoadedConfig};
 pub(crate) enum Server {
     /// PostgreSQL (RDS, Aurora, RDS Proxy, Redshift, Redshift Serverless).
     Postgres(PgProxy),
+    /// Cassandra CQL (Amazon Keyspaces).
+    Cassandra(CqlProxy),
 }
 
 /// What a server needs from the process besides its own config.
@@ -58,9 +61,30 @@ impl Server {
                 .map_err(|e| format!("database {:?}: {e}", database.name))?;
                 Ok(Self::Postgres(proxy))
             }
+            Protocol::Cassandra => {
+                // Keyspaces: the database-user role's credentials answer the SigV4 challenge.
+                let injector = injector_for(
+                    database,
+                    shared.roles.clone(),
+                    redshift_api(database, shared.aws_tls, shared.env),
+                );
+                let proxy = CqlProxy::builder(
+                    Cql::new(),
+                    database.clone(),
+                    config.server_tls.clone(),
+                    config.allow_list.clone(),
+                    injector,
+                )
+                .upstream_tls_config(listener.upstream_tls.clone())
+                .timeouts(config.timeouts)
+                .limits(config.limits)
+                .build()
+                .map_err(|e| format!("database {:?}: {e}", database.name))?;
+                Ok(Self::Cassandra(proxy))
+            }
             other => Err(format!(
                 "database {:?} speaks {other}, which this build of iamwire does not serve yet \
-                 (it serves: postgres); remove its listener or use a build that serves {other}",
+                 (it serves: postgres, cassandra); remove its listener or use a build that serves {other}",
                 database.name
             )),
         }
@@ -70,15 +94,19 @@ impl Server {
     pub(crate) fn database(&self) -> &Database {
         match self {
             Self::Postgres(p) => p.database(),
+            Self::Cassandra(p) => p.database(),
         }
     }
 
     /// Fetch the database's role credentials ahead of the first client.
     pub(crate) fn warm_up(&self) -> impl Future<Output = Result<(), InjectError>> + Send + 'static {
-        let this = match self {
-            Self::Postgres(p) => p.clone(),
-        };
-        async move { this.warm_up().await }
+        let this = self.clone_handle();
+        async move {
+            match this {
+                Self::Postgres(p) => p.warm_up().await,
+                Self::Cassandra(p) => p.warm_up().await,
+            }
+        }
     }
 
     /// Serve `listener` until `shutdown`, then drain.
@@ -91,7 +119,18 @@ impl Server {
         async move {
             match self {
                 Self::Postgres(p) => p.serve(listener, shutdown).await,
+                Self::Cassandra(p) => p.serve(listener, shutdown).await,
             }
+        }
+    }
+}
+
+impl Server {
+    /// Another handle on the same proxy.
+    fn clone_handle(&self) -> Self {
+        match self {
+            Self::Postgres(p) => Self::Postgres(p.clone()),
+            Self::Cassandra(p) => Self::Cassandra(p.clone()),
         }
     }
 }
