@@ -178,3 +178,112 @@ pub fn error_message(error: &SessionError<CqlError>) -> Option<ErrorBody> {
         rest: rest.freeze(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use iamwire_core::Denied;
+    use iamwire_proxy::Phase;
+
+    use super::*;
+
+    fn code(error: &SessionError<CqlError>) -> i32 {
+        error_message(error).expect("a message").code
+    }
+
+    #[test]
+    fn each_failure_gets_its_cql_code_and_unavailable_its_fields() {
+        let credentials = |kind| SessionError::<CqlError>::Credentials {
+            source: InjectError::new(
+                kind,
+                "access denied: the proxy could not assume role arn:aws:iam::2:role/r",
+            )
+            .with_hint("fix the trust policy"),
+        };
+        let protocol = |error| SessionError::Protocol {
+            phase: Phase::Login,
+            error,
+            hint: Some("the role needs cassandra:Select".to_owned()),
+        };
+        let cases = [
+            (
+                credentials(InjectErrorKind::AccessDenied),
+                error_code::BAD_CREDENTIALS,
+            ),
+            (
+                credentials(InjectErrorKind::Unavailable),
+                error_code::UNAVAILABLE,
+            ),
+            (
+                credentials(InjectErrorKind::Misconfigured),
+                error_code::SERVER_ERROR,
+            ),
+            (SessionError::NoClientIdentity, error_code::BAD_CREDENTIALS),
+            (
+                SessionError::Denied {
+                    reason: Denied::UnknownIdentity {
+                        identity: "mallory".into(),
+                    },
+                },
+                error_code::BAD_CREDENTIALS,
+            ),
+            (
+                SessionError::ConnectTimeout {
+                    addr: "db:9142".into(),
+                    timeout: Duration::from_secs(10),
+                },
+                error_code::UNAVAILABLE,
+            ),
+            (
+                SessionError::TooManyConnections { limit: 3 },
+                error_code::OVERLOADED,
+            ),
+            (
+                protocol(CqlError::UnsupportedVersion { version: 5, max: 4 }),
+                error_code::PROTOCOL_ERROR,
+            ),
+            (
+                protocol(CqlError::BadPassword { user: "r".into() }),
+                error_code::BAD_CREDENTIALS,
+            ),
+            (
+                protocol(CqlError::UpstreamRejected {
+                    code: error_code::BAD_CREDENTIALS,
+                    message: "Authentication failure".into(),
+                }),
+                error_code::BAD_CREDENTIALS,
+            ),
+            (
+                protocol(CqlError::UpstreamProtocol {
+                    cause: Malformed::Checksum("header"),
+                }),
+                error_code::UNAVAILABLE,
+            ),
+        ];
+        for (error, expected) in &cases {
+            let body = error_message(error).unwrap();
+            assert_eq!(body.code, *expected, "{error}");
+            assert_eq!(!body.rest.is_empty(), *expected == error_code::UNAVAILABLE);
+        }
+        let denied = error_message(&cases[0].0).unwrap();
+        assert!(
+            denied.message.contains("arn:aws:iam::2:role/r")
+                && denied.message.contains("trust policy")
+        );
+        let rejected = error_message(&cases[9].0).unwrap();
+        assert!(
+            rejected.message.contains("cassandra:Select"),
+            "{}",
+            rejected.message
+        );
+        let version = error_message(&cases[7].0).unwrap();
+        assert!(version.message.contains("unsupported protocol version (5)"));
+        assert!(version.message.contains("3/v3, 4/v4"));
+        let tls = SessionError::<CqlError>::ClientTls {
+            source: std::io::Error::other("bad cert"),
+        };
+        assert!(error_message(&tls).is_none());
+        assert_eq!(code(&SessionError::ShuttingDown), error_code::OVERLOADED);
+    }
+}
