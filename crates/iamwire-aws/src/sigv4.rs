@@ -336,6 +336,24 @@ pub(crate) fn check_time(time: SystemTime) -> Result<(), SigV4Error> {
     }
 }
 
+/// A region name as signed into a credential scope: 1 to 32 lowercase letters, digits and `-`.
+pub(crate) fn check_region(region: &str) -> Result<(), SigV4Error> {
+    const MAX_REGION_LEN: usize = 32;
+    let region_ok = !region.is_empty()
+        && region.len() <= MAX_REGION_LEN
+        && region
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if region_ok {
+        Ok(())
+    } else {
+        Err(SigV4Error::InvalidInput {
+            field: "region",
+            reason: "must be lowercase letters, digits and '-'",
+        })
+    }
+}
+
 /// The request's headers as `(&str, &str)` pairs, for names `keep` accepts; non-ASCII values are an error.
 fn header_pairs(
     headers: &HeaderMap,

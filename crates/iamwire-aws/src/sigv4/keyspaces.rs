@@ -44,7 +44,7 @@ use iamwire_core::{
 use sha2::{Digest, Sha256};
 
 use super::date::iso8601_millis;
-use super::{SigV4Error, check_time};
+use super::{SigV4Error, check_region, check_time};
 use crate::token::presign_encode as encode;
 
 /// The client's first `AUTH_RESPONSE` token: it asks the Keyspaces authenticator for a SigV4 challenge.
@@ -60,8 +60,6 @@ const NONCE_KEY: &[u8] = b"nonce=";
 pub const NONCE_LEN: usize = 32;
 /// The longest challenge accepted: a real one is `nonce=` and 32 hex digits.
 pub const MAX_CHALLENGE_LEN: usize = 1024;
-/// The longest region name signed.
-const MAX_REGION_LEN: usize = 32;
 
 /// The nonce in a server challenge: the (up to) 32 bytes after the first `nonce=`, which must be
 /// visible ASCII.
@@ -103,17 +101,7 @@ pub fn auth_response(
     time: SystemTime,
 ) -> Result<Secret, SigV4Error> {
     check_time(time)?;
-    let region_ok = !region.is_empty()
-        && region.len() <= MAX_REGION_LEN
-        && region
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-    if !region_ok {
-        return Err(SigV4Error::InvalidInput {
-            field: "region",
-            reason: "must be lowercase letters, digits and '-'",
-        });
-    }
+    check_region(region)?;
     if nonce.is_empty() {
         return Err(SigV4Error::InvalidInput {
             field: "nonce",
