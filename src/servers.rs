@@ -38,50 +38,11 @@ impl Server {
         shared: &Shared<'_>,
     ) -> Result<Self, String> {
         let database = &listener.database;
-        let config = shared.config;
         match database.protocol {
-            Protocol::Postgres => {
-                // RDS IAM token, Redshift or Redshift Serverless credentials, as the database says.
-                let injector = injector_for(
-                    database,
-                    shared.roles.clone(),
-                    redshift_api(database, shared.aws_tls, shared.env),
-                );
-                let proxy = PgProxy::builder(
-                    Postgres::new(),
-                    database.clone(),
-                    config.server_tls.clone(),
-                    config.allow_list.clone(),
-                    injector,
-                )
-                .upstream_tls_config(listener.upstream_tls.clone())
-                .timeouts(config.timeouts)
-                .limits(config.limits)
-                .build()
-                .map_err(|e| format!("database {:?}: {e}", database.name))?;
-                Ok(Self::Postgres(proxy))
-            }
-            Protocol::Cassandra => {
-                // Keyspaces: the database-user role's credentials answer the SigV4 challenge.
-                let injector = injector_for(
-                    database,
-                    shared.roles.clone(),
-                    redshift_api(database, shared.aws_tls, shared.env),
-                );
-                let proxy = CqlProxy::builder(
-                    Cql::new(),
-                    database.clone(),
-                    config.server_tls.clone(),
-                    config.allow_list.clone(),
-                    injector,
-                )
-                .upstream_tls_config(listener.upstream_tls.clone())
-                .timeouts(config.timeouts)
-                .limits(config.limits)
-                .build()
-                .map_err(|e| format!("database {:?}: {e}", database.name))?;
-                Ok(Self::Cassandra(proxy))
-            }
+            // RDS IAM token, Redshift or Redshift Serverless credentials, as the database says.
+            Protocol::Postgres => proxy(Postgres::new(), listener, shared).map(Self::Postgres),
+            // Keyspaces: the database-user role's credentials answer the SigV4 challenge.
+            Protocol::Cassandra => proxy(Cql::new(), listener, shared).map(Self::Cassandra),
             other => Err(format!(
                 "database {:?} speaks {other}, which this build of iamwire does not serve yet \
                  (it serves: postgres, cassandra); remove its listener or use a build that serves {other}",
@@ -123,6 +84,34 @@ impl Server {
             }
         }
     }
+}
+
+/// `protocol`'s proxy for `listener`'s database, with the injector the database needs
+/// ([`injector_for`]) and the config's TLS, allow list, timeouts and limits.
+fn proxy<P: iamwire_proxy::Protocol>(
+    protocol: P,
+    listener: &ListenerConfig,
+    shared: &Shared<'_>,
+) -> Result<iamwire_proxy::Proxy<P>, String> {
+    let database = &listener.database;
+    let config = shared.config;
+    let injector = injector_for(
+        database,
+        shared.roles.clone(),
+        redshift_api(database, shared.aws_tls, shared.env),
+    );
+    iamwire_proxy::Proxy::builder(
+        protocol,
+        database.clone(),
+        config.server_tls.clone(),
+        config.allow_list.clone(),
+        injector,
+    )
+    .upstream_tls_config(listener.upstream_tls.clone())
+    .timeouts(config.timeouts)
+    .limits(config.limits)
+    .build()
+    .map_err(|e| format!("database {:?}: {e}", database.name))
 }
 
 impl Server {
