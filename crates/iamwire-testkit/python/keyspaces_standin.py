@@ -11,12 +11,16 @@ come from the emulator's own record (/moto-api/data.json). The expected response
 plugin (cassandra_sigv4) for the same nonce, credentials, region and amzdate, and the client's response must be
 byte for byte equal to it: a response off by one byte is refused with a bad-credentials ERROR (0x0100).
 
-Usage: python keyspaces_standin.py CERT KEY MOTO_URL REGION AUTH_LOG
+With MAX_VERSION 5 it also speaks protocol v5 (as Cassandra 4 does; Keyspaces speaks v3 and v4): after
+AUTHENTICATE, frames travel in checksummed segments, through the driver's own SegmentCodec.
+
+Usage: python keyspaces_standin.py CERT KEY MOTO_URL REGION AUTH_LOG [MAX_VERSION]
 Prints "PORT <n>" once listening; exits when stdin closes. Each authentication appends one JSON line to
 AUTH_LOG: {"ok": bool, "role_arn": ..., "access_key": ..., "reason": ...}.
 """
 
 import datetime
+import io
 import json
 import os
 import re
@@ -30,8 +34,11 @@ import urllib.request
 
 from botocore.credentials import Credentials
 import cassandra_sigv4.auth as plugin
+from cassandra.segment import CRC24_LENGTH, CRC32_LENGTH, SegmentCodec
 
 CERT, KEY, MOTO, REGION, AUTH_LOG = sys.argv[1:6]
+MAX_VERSION = int(sys.argv[6]) if len(sys.argv) > 6 else 4
+VERSIONS = tuple(range(3, MAX_VERSION + 1))
 LOG_LOCK = threading.Lock()
 TABLES = {}  # (keyspace, table) -> {"columns": [names], "rows": {key: [values]}}
 TABLES_LOCK = threading.Lock()
@@ -214,20 +221,23 @@ class Handler(socketserver.BaseRequestHandler):
         self.authenticated = False
         self.nonce = None
         self.session = Session()
+        self.segments = None  # a SegmentCodec once v5 has switched
+        self.frames = b""
         try:
             while True:
-                header = self.read(9)
+                header = self.read_frame_bytes(9)
                 if header is None:
                     return
                 version, flags, stream, opcode, length = struct.unpack(">BBhBI", header)
                 version &= 0x7F
                 if length > MAX_BODY:
                     return
-                body = self.read(length) if length else b""
+                body = self.read_frame_bytes(length) if length else b""
                 if body is None:
                     return
-                if version not in (3, 4):
-                    self.send(4, stream, ERROR, error_body(PROTOCOL_ERROR, "Invalid or unsupported protocol version (%d); supported versions are (3/v3, 4/v4)" % version))
+                if version not in VERSIONS:
+                    supported = ", ".join("%d/v%d" % (v, v) for v in VERSIONS)
+                    self.send(MAX_VERSION, stream, ERROR, error_body(PROTOCOL_ERROR, "Invalid or unsupported protocol version (%d); supported versions are (%s)" % (version, supported)))
                     return
                 if not self.dispatch(version, stream, opcode, body):
                     return
@@ -243,15 +253,43 @@ class Handler(socketserver.BaseRequestHandler):
             data += chunk
         return data
 
+    def read_frame_bytes(self, n):
+        """`n` bytes of frames: from the socket, or from the payloads of v5 segments."""
+        while len(self.frames) < n:
+            if self.segments is None:
+                chunk = self.read(n - len(self.frames))
+            else:
+                header = self.read(3 + CRC24_LENGTH)
+                if header is None:
+                    return None
+                decoded = self.segments.decode_header(io.BytesIO(header))
+                rest = self.read(decoded.payload_length + CRC32_LENGTH)
+                if rest is None:
+                    return None
+                chunk = self.segments.decode(io.BytesIO(rest), decoded).payload
+            if chunk is None:
+                return None
+            self.frames += chunk
+        out, self.frames = self.frames[:n], self.frames[n:]
+        return out
+
     def send(self, version, stream, opcode, body):
-        self.sock.sendall(struct.pack(">BBhBI", 0x80 | version, 0, stream, opcode, len(body)) + body)
+        frame = struct.pack(">BBhBI", 0x80 | version, 0, stream, opcode, len(body)) + body
+        if self.segments is not None:
+            buffer = io.BytesIO()
+            self.segments.encode(buffer, frame)
+            frame = buffer.getvalue()
+        self.sock.sendall(frame)
 
     def dispatch(self, version, stream, opcode, body):
         if opcode == OPTIONS:
-            supported = struct.pack(">H", 2) + string("CQL_VERSION") + string_list(["3.4.4"]) + string("COMPRESSION") + string_list([])
+            versions = ["%d/v%d" % (v, v) for v in VERSIONS]
+            supported = struct.pack(">H", 3) + string("CQL_VERSION") + string_list(["3.4.4"]) + string("COMPRESSION") + string_list([]) + string("PROTOCOL_VERSIONS") + string_list(versions)
             self.send(version, stream, SUPPORTED, supported)
         elif opcode == STARTUP:
             self.send(version, stream, AUTHENTICATE, string("com.amazonaws.cassandra.DefaultPasswordAuthenticator"))
+            if version >= 5:
+                self.segments = SegmentCodec()
         elif opcode == AUTH_RESPONSE:
             (n,) = struct.unpack(">i", body[:4])
             token = body[4:4 + n] if n >= 0 else b""

@@ -1,7 +1,8 @@
 //! A stand-in Amazon Keyspaces endpoint (no Cassandra or Keyspaces emulator runs here): CQL v3/v4 over TLS
 //! with Keyspaces' SigV4 challenge, each response checked byte for byte against what AWS's own plugin
 //! (`cassandra-sigv4`) computes for the same nonce and the assumed-role credentials the AWS emulator
-//! ([`Moto`]) issued. Enough CQL for a driver's handshake, `USE`, `CREATE TABLE`, `INSERT` and `SELECT`.
+//! ([`Moto`]) issued. Enough CQL for a driver's handshake, `USE`, `CREATE TABLE`, `INSERT` and `SELECT`; v3 and
+//! v4 like Keyspaces, or up to v5 (checksummed segments, through the driver's own codec) on request.
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -42,6 +43,12 @@ impl KeyspacesStandIn {
     /// Start one for `region`, with a certificate from `ca` for the local names, checking credentials
     /// against `moto`.
     pub fn start(ca: &TestCa, moto: &Moto, region: &str) -> Result<Self> {
+        Self::start_with(ca, moto, region, 4)
+    }
+
+    /// Like [`start`](Self::start), speaking protocol versions 3 up to `max_version` (5: v5 segments, as
+    /// Cassandra 4 speaks them; Keyspaces itself stops at 4).
+    pub fn start_with(ca: &TestCa, moto: &Moto, region: &str, max_version: u8) -> Result<Self> {
         let dir = tempfile::Builder::new()
             .prefix("iamwire-keyspaces-")
             .tempdir()
@@ -58,6 +65,7 @@ impl KeyspacesStandIn {
             .arg(moto.endpoint())
             .arg(region)
             .arg(dir.path().join("auth.jsonl"))
+            .arg(max_version.to_string())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(log_file)

@@ -2,7 +2,9 @@
 //! certificate) names the user role and a proxy password in the PasswordAuthenticator; the proxy checks the
 //! password against its stored secret, assumes the role in the AWS emulator and logs in to the stand-in
 //! Keyspaces endpoint (its SigV4 checked with AWS's `cassandra-sigv4` plugin). A wrong password and an
-//! unknown user are bad-credentials errors that never reach AWS or the database.
+//! unknown user are bad-credentials errors that never reach AWS or the database. With protocol v5 offered,
+//! the driver speaks v5 (checksummed segments) end to end to a v5 database, and is talked down to v4 by a
+//! database that speaks only v4, as Keyspaces does.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod aws_roles;
@@ -26,11 +28,12 @@ const DRIVER: &str = r#"
 import ssl, sys
 from cassandra.auth import PlainTextAuthProvider
 from cassandra.cluster import Cluster, NoHostAvailable
-port, ca, user, password = sys.argv[1:5]
+port, ca, user, password, version = sys.argv[1:6]
 context = ssl.create_default_context(cafile=ca)
+versions = {} if version == "auto" else {"protocol_version": int(version)}
 cluster = Cluster(["127.0.0.1"], port=int(port), ssl_context=context, ssl_options={"server_hostname": "localhost"},
-                  auth_provider=PlainTextAuthProvider(username=user, password=password), protocol_version=4,
-                  schema_metadata_enabled=False, token_metadata_enabled=False, connect_timeout=30)
+                  auth_provider=PlainTextAuthProvider(username=user, password=password),
+                  schema_metadata_enabled=False, token_metadata_enabled=False, connect_timeout=30, **versions)
 try:
     session = cluster.connect()
 except NoHostAvailable as e:
@@ -40,12 +43,22 @@ except NoHostAvailable as e:
 session.execute("USE app")
 session.execute("CREATE TABLE t (k text PRIMARY KEY, v text)")
 session.execute("INSERT INTO t (k, v) VALUES ('a', 'b')")
-print("ok", [tuple(r) for r in session.execute("SELECT k, v FROM t")])
+print("ok", cluster.protocol_version, [tuple(r) for r in session.execute("SELECT k, v FROM t")])
 cluster.shutdown()
 "#;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn proxy_passwords_log_in_as_the_named_role() {
+/// The emulator, the stand-in (speaking up to `db_max` like a database), and the embedded proxy offering
+/// protocol versions up to `proxy_max`, serving until dropped.
+struct Harness {
+    port: u16,
+    ca_file: String,
+    standin: KeyspacesStandIn,
+    _moto: Moto,
+    _dir: tempfile::TempDir,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+async fn harness(proxy_max: u8, db_max: u8) -> Harness {
     let ca = TestCa::new().unwrap();
     let moto = Moto::start().unwrap();
     let cross = moto.cross_account("keyspaces-pw", "ext-pw").unwrap();
@@ -59,7 +72,7 @@ async fn proxy_passwords_log_in_as_the_named_role() {
         }],
     })
     .unwrap();
-    let standin = KeyspacesStandIn::start(&ca, &moto, REGION).unwrap();
+    let standin = KeyspacesStandIn::start_with(&ca, &moto, REGION, db_max).unwrap();
 
     let mut db = Database::new(
         "keyspaces",
@@ -91,28 +104,51 @@ async fn proxy_passwords_log_in_as_the_named_role() {
         db_names: vec![Glob::new("*")],
     }]);
     let injector = KeyspacesInjector::new(aws_roles::roles(&moto, &cross, REGION).await);
-    let proxy = CqlProxy::builder(Cql::new(), db, tls, Arc::new(allow), Arc::new(injector))
-        .client_authenticator(Arc::new(passwords))
-        .upstream_tls(std::fs::read(&standin.tls().ca).unwrap())
-        .build()
-        .unwrap();
+    let proxy = CqlProxy::builder(
+        Cql::new().max_version(proxy_max),
+        db,
+        tls,
+        Arc::new(allow),
+        Arc::new(injector),
+    )
+    .client_authenticator(Arc::new(passwords))
+    .upstream_tls(std::fs::read(&standin.tls().ca).unwrap())
+    .build()
+    .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let serving = tokio::spawn(async move {
+    tokio::spawn(async move {
         proxy
             .serve(listener, async {
                 let _ = stopped.await;
             })
             .await;
     });
+    Harness {
+        port,
+        ca_file: dir.path().join("ca.crt").display().to_string(),
+        standin,
+        _moto: moto,
+        _dir: dir,
+        _stop: stop,
+    }
+}
 
-    let ca_file = dir.path().join("ca.crt").display().to_string();
-    let driver = |user: &'static str, password: &'static str| {
-        let ca_file = ca_file.clone();
+impl Harness {
+    /// The driver script as `user` / `password` at protocol `version` (`auto`: the driver's choice).
+    async fn driver(&self, user: &str, password: &str, version: &str) -> String {
+        let args = [
+            self.port.to_string(),
+            self.ca_file.clone(),
+            user.to_owned(),
+            password.to_owned(),
+            version.to_owned(),
+        ];
         tokio::task::spawn_blocking(move || {
             let out = Command::new(iamwire_testkit::python())
-                .args(["-c", DRIVER, &port.to_string(), &ca_file, user, password])
+                .args(["-c", DRIVER])
+                .args(&args)
                 .output()
                 .unwrap();
             assert!(
@@ -122,10 +158,17 @@ async fn proxy_passwords_log_in_as_the_named_role() {
             );
             String::from_utf8_lossy(&out.stdout).trim().to_owned()
         })
-    };
-    let ok = driver("writer", "proxy-pw").await.unwrap();
-    assert_eq!(ok, "ok [('a', 'b')]", "{}", standin.log());
-    let auths = standin.auths().unwrap();
+        .await
+        .unwrap()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proxy_passwords_log_in_as_the_named_role() {
+    let h = harness(4, 4).await;
+    let ok = h.driver("writer", "proxy-pw", "4").await;
+    assert_eq!(ok, "ok 4 [('a', 'b')]", "{}", h.standin.log());
+    let auths = h.standin.auths().unwrap();
     assert!(auths.iter().all(|a| {
         a.ok && a
             .role_arn
@@ -135,15 +178,28 @@ async fn proxy_passwords_log_in_as_the_named_role() {
     let seen = auths.len();
 
     for (user, password) in [("writer", "wrong"), ("nobody", "proxy-pw")] {
-        let refused = driver(user, password).await.unwrap();
+        let refused = h.driver(user, password, "4").await;
         assert!(refused.starts_with("error 0100 "), "{user}: {refused}");
         assert!(!refused.contains("proxy-pw"), "{refused}");
     }
     assert_eq!(
-        standin.auths().unwrap().len(),
+        h.standin.auths().unwrap().len(),
         seen,
         "refusals reached the database"
     );
-    let _ = stop.send(());
-    serving.await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn protocol_v5_segments_end_to_end() {
+    let h = harness(5, 5).await;
+    let ok = h.driver("writer", "proxy-pw", "auto").await;
+    assert_eq!(ok, "ok 5 [('a', 'b')]", "{}", h.standin.log());
+    assert!(h.standin.auths().unwrap().iter().all(|a| a.ok));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_v4_database_talks_a_v5_client_down() {
+    let h = harness(5, 4).await;
+    let ok = h.driver("writer", "proxy-pw", "auto").await;
+    assert_eq!(ok, "ok 4 [('a', 'b')]", "{}", h.standin.log());
 }
