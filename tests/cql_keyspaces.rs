@@ -56,6 +56,15 @@ fn rig() -> Rig {
 
 /// `iamwire run` in front of the stand-in, with `external_id` in its config; the operator's directory.
 fn proxy(rig: &Rig, external_id: &str) -> (Proxy, tempfile::TempDir) {
+    proxy_with(rig, external_id, &[])
+}
+
+/// [`proxy`] with extra environment for `iamwire run`.
+fn proxy_with(
+    rig: &Rig,
+    external_id: &str,
+    env: &[(String, String)],
+) -> (Proxy, tempfile::TempDir) {
     let dir = tempfile::Builder::new()
         .prefix("iamwire-cql-e2e-")
         .tempdir()
@@ -112,7 +121,7 @@ db_service:
     std::fs::write(&path, config).unwrap();
     let home = dir.path().join("home");
     std::fs::create_dir(&home).unwrap();
-    (Proxy::spawn(&path, &home, &[], &[]), dir)
+    (Proxy::spawn(&path, &home, &[], env), dir)
 }
 
 /// The DataStax Python driver through the proxy: mutual TLS with alice's certificate, PasswordAuthenticator
@@ -167,7 +176,8 @@ fn driver(dir: &Path, port: u16, user: &str) -> String {
 #[test]
 fn cassandra_driver_uses_keyspaces_through_iamwire_run_as_the_user_role() {
     let rig = rig();
-    let (proxy, dir) = proxy(&rig, EXTERNAL_ID);
+    // Debug logs everywhere, so the check for secrets below has something to look at.
+    let (proxy, dir) = proxy_with(&rig, EXTERNAL_ID, &[("RUST_LOG".into(), "debug".into())]);
     let answer = driver(dir.path(), proxy.port(), USER_ROLE);
     assert_eq!(
         answer,
@@ -200,8 +210,16 @@ fn cassandra_driver_uses_keyspaces_through_iamwire_run_as_the_user_role() {
         == Some(rig.cross.role_arn.as_str())
         && r.param("ExternalId").as_deref() == Some(EXTERNAL_ID)));
     let stderr = proxy.stderr();
-    for secret in [EXTERNAL_ID, &rig.cross.proxy.secret_access_key] {
-        assert!(!stderr.contains(secret), "a secret in the proxy's log");
+    assert!(stderr.contains("DEBUG"), "debug logging is on");
+    for secret in [
+        EXTERNAL_ID,
+        &rig.cross.proxy.secret_access_key,
+        "signature=",
+        "session_token",
+        "not-used",
+        "nonce=",
+    ] {
+        assert!(!stderr.contains(secret), "{secret:?} in the proxy's log");
     }
 }
 

@@ -167,6 +167,22 @@ impl Protocol for Cql {
         _upstream: &mut UpstreamConn,
         _registration: &Registration<()>,
     ) -> Result<()> {
+        // Frames already taken out of v5 segments are not in the connections' buffers, and the relay
+        // would lose them: neither side may send anything before the handshake is over.
+        if state.client.has_partial() {
+            return Err(CqlError::UnexpectedClientMessage {
+                opcode: crate::codec::opcode::AUTH_RESPONSE,
+                expected: "nothing before AUTH_SUCCESS",
+            }
+            .into());
+        }
+        if state.upstream.has_partial() {
+            return Err(CqlError::UnexpectedUpstreamMessage {
+                opcode: crate::codec::opcode::AUTH_SUCCESS,
+                expected: "nothing after AUTH_SUCCESS",
+            }
+            .into());
+        }
         let version = state.version.unwrap_or(self.max_version);
         io::send_response(
             client,
@@ -214,5 +230,85 @@ impl Protocol for Cql {
         let mut out = BytesMut::new();
         segment::encode(&bytes, &mut out);
         Some(out.to_vec())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use iamwire_proxy::Protocol as _;
+
+    use super::*;
+    use crate::codec::Frame;
+
+    /// The relay's framing ends a drained session only between the database's frames (v4), or between
+    /// whole frames of segments (v5).
+    #[test]
+    fn framing_finds_frame_ends_at_every_split() {
+        let frames = [
+            Frame::response(4, 1, 0x08, vec![1u8; 300]),
+            Response::Ready.to_frame(4, 2),
+            Frame::response(4, 3, 0x08, vec![2u8; 20]),
+        ];
+        let mut stream = BytesMut::new();
+        let mut ends = vec![0];
+        for f in &frames {
+            f.encode(&mut stream).unwrap();
+            ends.push(stream.len());
+        }
+        let cql = Cql::new();
+        let mut state = CqlState::default();
+        for v5 in [false, true] {
+            let stream = if v5 {
+                state.client.switch_to_segments();
+                let mut out = BytesMut::new();
+                let mut v5_ends = vec![0];
+                for f in &frames {
+                    segment::encode(&f.to_bytes().unwrap(), &mut out);
+                    v5_ends.push(out.len());
+                }
+                ends = v5_ends;
+                out
+            } else {
+                stream.clone()
+            };
+            for split in 0..=stream.len() {
+                let mut framing = cql.framing(&state).unwrap();
+                let (a, b) = stream.split_at(split);
+                framing.advance(a);
+                let expect = ends.iter().find(|e| **e >= split).map(|e| e - split);
+                assert_eq!(
+                    framing.rest_of_message(b),
+                    expect,
+                    "v5 {v5}, split at {split}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn refusals_are_frames_on_the_clients_stream_and_version() {
+        let cql = Cql::new();
+        let mut state = CqlState {
+            version: Some(3),
+            stream: 42,
+            ..CqlState::default()
+        };
+        let bytes = cql
+            .refusal(&state, &SessionError::NoClientIdentity)
+            .unwrap();
+        assert_eq!(&bytes[..5], &[0x83, 0, 0, 42, 0]);
+        let body = i32::from_be_bytes([bytes[9], bytes[10], bytes[11], bytes[12]]);
+        assert_eq!(body, crate::codec::error_code::BAD_CREDENTIALS);
+        // A version the proxy does not speak is answered in its highest.
+        let version = SessionError::from(CqlError::UnsupportedVersion { version: 5, max: 4 });
+        assert_eq!(cql.refusal(&state, &version).unwrap()[0], 0x84);
+        // After the v5 switch, the refusal is a segment.
+        state.version = Some(5);
+        state.client.switch_to_segments();
+        let segmented = cql.refusal(&state, &SessionError::ShuttingDown).unwrap();
+        let mut buf = BytesMut::from(&segmented[..]);
+        let seg = segment::SegmentDecoder.decode(&mut buf).unwrap().unwrap();
+        assert!(seg.self_contained && buf.is_empty());
+        assert_eq!(seg.payload[0], 0x85);
     }
 }

@@ -40,6 +40,13 @@ impl Side {
         Ok(out)
     }
 
+    /// Whether frame bytes were taken out of segments and not yet decoded as a whole frame.
+    pub(super) fn has_partial(&self) -> bool {
+        self.segments
+            .as_ref()
+            .is_some_and(SegmentedFrames::has_partial)
+    }
+
     /// Switch to v5 segments.
     pub(super) fn switch_to_segments(&mut self) {
         self.segments = Some(SegmentedFrames::default());
