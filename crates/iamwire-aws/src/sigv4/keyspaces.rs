@@ -55,7 +55,7 @@ pub const SERVICE: &str = "cassandra";
 const EXPIRES: &str = "900";
 /// What precedes the nonce in the server's challenge.
 const NONCE_KEY: &[u8] = b"nonce=";
-/// The nonce is the 32 bytes after [`NONCE_KEY`] (fewer if the challenge ends first), as the plugins
+/// The nonce is the 32 bytes after `nonce=` (fewer if the challenge ends first), as the plugins
 /// read it.
 pub const NONCE_LEN: usize = 32;
 /// The longest challenge accepted: a real one is `nonce=` and 32 hex digits.
