@@ -9,6 +9,7 @@ use iamwire_aws::aws_api::ApiClient;
 use iamwire_aws::inject::{RedshiftApi, injector_for};
 use iamwire_aws::role::RoleProvider;
 use iamwire_core::{Database, InjectError, Protocol};
+use iamwire_cql::{Cql, CqlProxy};
 use iamwire_http::{HttpLimits, HttpProxy, HttpTimeouts};
 use iamwire_postgres::{PgProxy, Postgres};
 use iamwire_proxy::Listener;
@@ -19,6 +20,8 @@ use crate::proxy_config::{Listener as ListenerConfig, LoadedConfig};
 pub(crate) enum Server {
     /// PostgreSQL (RDS, Aurora, RDS Proxy, Redshift, Redshift Serverless).
     Postgres(PgProxy),
+    /// Cassandra CQL (Amazon Keyspaces).
+    Cassandra(CqlProxy),
     /// DynamoDB (with Streams and the DAX API) and OpenSearch: every request re-signed as the
     /// database-user role.
     Http(HttpProxy),
@@ -39,36 +42,16 @@ impl Server {
         shared: &Shared<'_>,
     ) -> Result<Self, String> {
         let database = &listener.database;
-        let config = shared.config;
         match database.protocol {
-            Protocol::Postgres => {
-                // RDS IAM token, Redshift or Redshift Serverless credentials, as the database says.
-                let injector = injector_for(
-                    database,
-                    shared.roles.clone(),
-                    redshift_api(database, shared.aws_tls, shared.env),
-                );
-                let proxy = PgProxy::builder(
-                    Postgres::new(),
-                    database.clone(),
-                    config.server_tls.clone(),
-                    config.allow_list.clone(),
-                    injector,
-                )
-                .upstream_tls_config(listener.upstream_tls.clone())
-                .timeouts(config.timeouts)
-                .limits(config.limits)
-                .build()
-                .map_err(|e| format!("database {:?}: {e}", database.name))?;
-                Ok(Self::Postgres(proxy))
-            }
-            Protocol::DynamoDb | Protocol::OpenSearch => {
-                Ok(Self::Http(http_proxy(listener, shared)?))
-            }
+            // RDS IAM token, Redshift or Redshift Serverless credentials, as the database says.
+            Protocol::Postgres => proxy(Postgres::new(), listener, shared).map(Self::Postgres),
+            // Keyspaces: the database-user role's credentials answer the SigV4 challenge.
+            Protocol::Cassandra => proxy(Cql::new(), listener, shared).map(Self::Cassandra),
+            Protocol::DynamoDb | Protocol::OpenSearch => http_proxy(listener, shared).map(Self::Http),
             other => Err(format!(
                 "database {:?} speaks {other}, which this build of iamwire does not serve yet \
-                 (it serves: postgres, dynamodb, opensearch); remove its listener or use a build \
-                 that serves {other}",
+                 (it serves: postgres, cassandra, dynamodb, opensearch); remove its listener or use a \
+                 build that serves {other}",
                 database.name
             )),
         }
@@ -78,21 +61,20 @@ impl Server {
     pub(crate) fn database(&self) -> &Database {
         match self {
             Self::Postgres(p) => p.database(),
+            Self::Cassandra(p) => p.database(),
             Self::Http(h) => h.database(),
         }
     }
 
     /// Fetch the database's role credentials ahead of the first client.
     pub(crate) fn warm_up(&self) -> impl Future<Output = Result<(), InjectError>> + Send + 'static {
-        // HTTP databases assume a role per identity and role, known only when a request comes.
-        let this = match self {
-            Self::Postgres(p) => Some(p.clone()),
-            Self::Http(_) => None,
-        };
+        let this = self.clone_handle();
         async move {
             match this {
-                Some(p) => p.warm_up().await,
-                None => Ok(()),
+                Self::Postgres(p) => p.warm_up().await,
+                Self::Cassandra(p) => p.warm_up().await,
+                // HTTP databases assume a role per identity and role, known only when a request comes.
+                Self::Http(_) => Ok(()),
             }
         }
     }
@@ -107,8 +89,48 @@ impl Server {
         async move {
             match self {
                 Self::Postgres(p) => p.serve(listener, shutdown).await,
+                Self::Cassandra(p) => p.serve(listener, shutdown).await,
                 Self::Http(h) => h.serve(listener, shutdown).await,
             }
+        }
+    }
+}
+
+/// `protocol`'s proxy for `listener`'s database, with the injector the database needs
+/// ([`injector_for`]) and the config's TLS, allow list, timeouts and limits.
+fn proxy<P: iamwire_proxy::Protocol>(
+    protocol: P,
+    listener: &ListenerConfig,
+    shared: &Shared<'_>,
+) -> Result<iamwire_proxy::Proxy<P>, String> {
+    let database = &listener.database;
+    let config = shared.config;
+    let injector = injector_for(
+        database,
+        shared.roles.clone(),
+        redshift_api(database, shared.aws_tls, shared.env),
+    );
+    iamwire_proxy::Proxy::builder(
+        protocol,
+        database.clone(),
+        config.server_tls.clone(),
+        config.allow_list.clone(),
+        injector,
+    )
+    .upstream_tls_config(listener.upstream_tls.clone())
+    .timeouts(config.timeouts)
+    .limits(config.limits)
+    .build()
+    .map_err(|e| format!("database {:?}: {e}", database.name))
+}
+
+impl Server {
+    /// Another handle on the same proxy.
+    fn clone_handle(&self) -> Self {
+        match self {
+            Self::Postgres(p) => Self::Postgres(p.clone()),
+            Self::Cassandra(p) => Self::Cassandra(p.clone()),
+            Self::Http(h) => Self::Http(h.clone()),
         }
     }
 }

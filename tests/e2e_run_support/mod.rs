@@ -104,6 +104,11 @@ impl Proxy {
         proxy
     }
 
+    /// The port `iamwire run` listens on (127.0.0.1).
+    pub(crate) fn port(&self) -> u16 {
+        self.port
+    }
+
     /// What the proxy has written to stderr so far.
     pub(crate) fn stderr(&self) -> String {
         self.stderr.lock().unwrap().clone()
@@ -492,7 +497,7 @@ db_service:
     )
 }
 
-fn iamwire_ok(args: &[&str]) {
+pub(crate) fn iamwire_ok(args: &[&str]) {
     let out = Command::new(env!("CARGO_BIN_EXE_iamwire"))
         .args(args)
         .output()

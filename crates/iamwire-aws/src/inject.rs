@@ -1,8 +1,9 @@
 //! The AWS [`AuthInjector`]s every protocol shares: RDS IAM tokens (Postgres, MySQL, Aurora, RDS Proxy),
-//! Redshift temporary credentials (`GetClusterCredentials`, `GetClusterCredentialsWithIAM`) and Redshift
-//! Serverless `GetCredentials`, with [`injector_for`] to pick the one a database needs, one token-reuse
+//! Redshift temporary credentials (`GetClusterCredentials`, `GetClusterCredentialsWithIAM`), Redshift
+//! Serverless `GetCredentials`, and Amazon Keyspaces' SigV4 challenge signer, with [`injector_for`] to pick the one a database needs, one token-reuse
 //! map ([`TokenMap`]), and the translation of AWS failures into [`InjectError`]s classified by kind.
 
+mod keyspaces;
 mod rds;
 mod redshift;
 mod tokens;
@@ -10,6 +11,7 @@ mod tokens;
 use iamwire_core::{InjectError, InjectErrorKind, RoleArn};
 
 pub use iamwire_core::{AuthInjector, LoginFuture, StaticPasswordInjector, UpstreamLogin};
+pub use keyspaces::KeyspacesInjector;
 pub use rds::RdsIamInjector;
 pub use redshift::{RedshiftApi, RedshiftInjector, RedshiftServerlessInjector, injector_for};
 pub use tokens::{TokenKey, TokenKind, TokenMap};

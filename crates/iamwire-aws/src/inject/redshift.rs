@@ -54,14 +54,16 @@ impl From<ApiClient> for RedshiftApi {
     }
 }
 
-/// The injector `database` needs: Redshift Serverless when `aws.redshift_serverless` is set,
-/// Redshift when `aws.redshift` is, RDS IAM otherwise.
+/// The injector `database` needs: Keyspaces for `protocol: cassandra`, Redshift Serverless when
+/// `aws.redshift_serverless` is set, Redshift when `aws.redshift` is, RDS IAM otherwise.
 pub fn injector_for(
     database: &Database,
     roles: Arc<dyn RoleProvider>,
     api: impl Into<RedshiftApi>,
 ) -> Arc<dyn AuthInjector> {
-    if database.aws.redshift_serverless.is_some() {
+    if database.protocol == iamwire_core::Protocol::Cassandra {
+        Arc::new(super::KeyspacesInjector::new(roles))
+    } else if database.aws.redshift_serverless.is_some() {
         Arc::new(RedshiftServerlessInjector::new(roles, api))
     } else if database.aws.redshift.is_some() {
         Arc::new(RedshiftInjector::new(roles, api))
