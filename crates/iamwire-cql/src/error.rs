@@ -139,7 +139,9 @@ pub fn error_message(error: &SessionError<CqlError>) -> Option<ErrorBody> {
             (PROTOCOL_ERROR, text)
         }
         SessionError::NoClientIdentity | SessionError::Denied { .. } => (BAD_CREDENTIALS, text),
-        SessionError::TooManyConnections { .. } | SessionError::ShuttingDown => (OVERLOADED, text),
+        SessionError::TooManyConnections { .. }
+        | SessionError::ShuttingDown
+        | SessionError::Paused => (OVERLOADED, text),
         SessionError::Credentials { source } => {
             let code = match source.kind() {
                 InjectErrorKind::AccessDenied => BAD_CREDENTIALS,
