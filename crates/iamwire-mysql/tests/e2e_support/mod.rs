@@ -1,0 +1,303 @@
+//! Shared set-up of the end-to-end tests: a proxy in front of a database, and the real clients that
+//! talk to it — the `mariadb` CLI, mysql_async, PyMySQL and mysql-connector-python.
+#![allow(clippy::unwrap_used, clippy::expect_used, dead_code, unreachable_pub)]
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+
+use iamwire_core::tls::{ClientAuth, server_config};
+use iamwire_core::{AllowList, AuthInjector, Database, Glob, IdentityRules, Protocol};
+use iamwire_mysql::{MySql, MySqlProxy};
+use iamwire_proxy::ProxyBuilder;
+use iamwire_testkit::{LOCAL_NAMES, PemFiles, TestCa};
+use mysql_async::prelude::Queryable;
+
+/// What a test may change on the builder.
+pub type MyProxyBuilder = ProxyBuilder<MySql>;
+
+pub const REGION: &str = "us-west-2";
+
+/// Rules: `identity` may be `users` on database names `names`.
+pub fn rule(identity: &str, users: &[&str], names: &[&str]) -> IdentityRules {
+    IdentityRules {
+        name: identity.into(),
+        db_labels: [("*".to_owned(), Glob::new("*"))].into(),
+        db_users: users.iter().map(|u| Glob::new(*u)).collect(),
+        db_names: names.iter().map(|n| Glob::new(*n)).collect(),
+    }
+}
+
+/// An allow-list: `alice` may be `users` on database name `app`.
+pub fn allow_alice(users: &[&str]) -> Arc<AllowList> {
+    Arc::new(AllowList::new(vec![rule("alice", users, &["app"])]))
+}
+
+pub fn database(port: u16) -> Database {
+    let mut db = Database::new("my", Protocol::MySql, format!("localhost:{port}"));
+    db.aws.region = Some(REGION.into());
+    db
+}
+
+/// Start a proxy for `db` on 127.0.0.1:0, clients' certificates checked against `ca` (`client_auth`
+/// says whether one is required).
+pub async fn start_proxy(
+    ca: &TestCa,
+    client_auth: ClientAuth,
+    authorizer: Arc<AllowList>,
+    db: Database,
+    injector: Arc<dyn AuthInjector>,
+    tweak: impl FnOnce(MyProxyBuilder) -> MyProxyBuilder,
+) -> (MySqlProxy, SocketAddr) {
+    let server = ca.server(LOCAL_NAMES).unwrap();
+    let tls = server_config(
+        server.cert_pem.as_bytes(),
+        server.key_pem.as_bytes(),
+        Some(ca.cert_pem().as_bytes()),
+        client_auth,
+    )
+    .unwrap();
+    let builder = MySqlProxy::builder(MySql::new(), db, tls, authorizer, injector)
+        .upstream_tls(ca.cert_pem().as_bytes().to_vec());
+    let proxy = tweak(builder).build().unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let serving = proxy.clone();
+    tokio::spawn(async move { serving.serve(listener, std::future::pending()).await });
+    (proxy, addr)
+}
+
+/// Client certificate files for `name` in `dir`.
+pub fn client_files(ca: &TestCa, dir: &Path, name: &str) -> PemFiles {
+    ca.write(dir, name, &ca.client(name, &[]).unwrap()).unwrap()
+}
+
+/// How a client logs in through the proxy.
+#[derive(Debug, Clone)]
+pub struct Login {
+    pub port: u16,
+    pub user: String,
+    pub password: String,
+    pub database: Option<String>,
+    /// The CA that issued the proxy's certificate.
+    pub ca: PathBuf,
+    /// A client certificate and key, for mTLS.
+    pub cert: Option<(PathBuf, PathBuf)>,
+}
+
+impl Login {
+    /// `user` on `app` with `files`' certificate (and its CA for the proxy's).
+    pub fn mtls(addr: SocketAddr, user: &str, files: &PemFiles) -> Self {
+        Self {
+            port: addr.port(),
+            user: user.into(),
+            password: String::new(),
+            database: Some("app".into()),
+            ca: files.ca.clone(),
+            cert: Some((files.cert.clone(), files.key.clone())),
+        }
+    }
+
+    /// `user` with a proxy `password`, no client certificate; `ca` verifies the proxy.
+    pub fn password(addr: SocketAddr, user: &str, password: &str, ca: &Path) -> Self {
+        Self {
+            port: addr.port(),
+            user: user.into(),
+            password: password.into(),
+            database: Some("app".into()),
+            ca: ca.to_owned(),
+            cert: None,
+        }
+    }
+
+    #[must_use]
+    pub fn database(mut self, database: Option<&str>) -> Self {
+        self.database = database.map(str::to_owned);
+        self
+    }
+}
+
+/// What a client saw: its answer, or the error code it reported.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Answer {
+    Rows(String),
+    Error { code: u16, text: String },
+}
+
+impl Answer {
+    pub fn rows(&self) -> &str {
+        match self {
+            Self::Rows(rows) => rows,
+            Self::Error { code, text } => panic!("expected rows, got error {code}: {text}"),
+        }
+    }
+
+    pub fn code(&self) -> u16 {
+        match self {
+            Self::Rows(rows) => panic!("expected an error, got {rows:?}"),
+            Self::Error { code, .. } => *code,
+        }
+    }
+}
+
+/// The `mariadb` CLI runs `sql` in batch mode (tab-separated, no column names).
+pub fn mariadb_cli(login: &Login, sql: &str, extra: &[&str]) -> Answer {
+    let mut cmd = Command::new("mariadb");
+    cmd.args([
+        "--no-defaults",
+        "-N",
+        "-B",
+        "-h",
+        "localhost",
+        "--protocol=TCP",
+    ])
+    .arg(format!("--port={}", login.port))
+    .arg(format!("--user={}", login.user))
+    .arg(format!("--ssl-ca={}", login.ca.display()))
+    .arg("--ssl-verify-server-cert")
+    .arg("--connect-timeout=30")
+    .args(extra)
+    .env("MYSQL_PWD", &login.password);
+    if let Some((cert, key)) = &login.cert {
+        cmd.arg(format!("--ssl-cert={}", cert.display()))
+            .arg(format!("--ssl-key={}", key.display()));
+    }
+    if let Some(db) = &login.database {
+        cmd.arg(format!("--database={db}"));
+    }
+    let out = cmd.args(["-e", sql]).output().expect("run mariadb");
+    if out.status.success() {
+        return Answer::Rows(String::from_utf8_lossy(&out.stdout).trim().to_owned());
+    }
+    let text = String::from_utf8_lossy(&out.stderr).into_owned();
+    let code = text
+        .split("ERROR ")
+        .nth(1)
+        .and_then(|rest| rest.split([' ', ':']).next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    Answer::Error { code, text }
+}
+
+/// The Python clients: PyMySQL and mysql-connector-python (pure Python), from the rig venv.
+const PY_CLIENT: &str = r#"
+import json, sys
+args = json.loads(sys.argv[1])
+try:
+    if args["driver"] == "pymysql":
+        import pymysql
+        conn = pymysql.connect(host="localhost", port=args["port"], user=args["user"],
+            password=args["password"], database=args.get("database"), ssl_ca=args["ca"],
+            ssl_cert=args.get("cert"), ssl_key=args.get("key"), ssl_verify_cert=True,
+            ssl_verify_identity=True, connect_timeout=30)
+    else:
+        import mysql.connector
+        kw = dict(host="localhost", port=args["port"], user=args["user"],
+            password=args["password"], ssl_ca=args["ca"], ssl_verify_cert=True,
+            ssl_verify_identity=True, use_pure=True, connection_timeout=30)
+        if args.get("database"):
+            kw["database"] = args["database"]
+        if args.get("cert"):
+            kw.update(ssl_cert=args["cert"], ssl_key=args["key"])
+        conn = mysql.connector.connect(**kw)
+    cur = conn.cursor()
+    cur.execute(args["sql"])
+    rows = cur.fetchall()
+    conn.close()
+    print(json.dumps({"rows": "\n".join("\t".join(str(v) for v in r) for r in rows)}))
+except Exception as e:
+    code = e.args[0] if e.args and isinstance(e.args[0], int) else getattr(e, "errno", None) or 0
+    print(json.dumps({"code": code, "text": repr(e)}))
+"#;
+
+/// PyMySQL (`driver = "pymysql"`) or mysql-connector-python (`"connector"`) runs `sql`.
+pub fn python_client(driver: &str, login: &Login, sql: &str) -> Answer {
+    let mut args = serde_json::json!({
+        "driver": driver, "port": login.port, "user": login.user, "password": login.password,
+        "database": login.database, "ca": login.ca, "sql": sql,
+    });
+    if let Some((cert, key)) = &login.cert {
+        args["cert"] = serde_json::json!(cert);
+        args["key"] = serde_json::json!(key);
+    }
+    let out = Command::new(iamwire_testkit::python())
+        .args(["-c", PY_CLIENT, &args.to_string()])
+        .output()
+        .expect("run the venv's python");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let Ok(v) = serde_json::from_str::<serde_json::Value>(stdout.trim()) else {
+        panic!(
+            "{driver}: {stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    match v.get("rows") {
+        Some(rows) => Answer::Rows(rows.as_str().unwrap_or_default().to_owned()),
+        None => Answer::Error {
+            code: v["code"].as_u64().unwrap_or(0) as u16,
+            text: v["text"].as_str().unwrap_or_default().to_owned(),
+        },
+    }
+}
+
+/// mysql_async options for `login` (rustls, verifying the proxy as `localhost`).
+pub fn async_opts(login: &Login) -> mysql_async::Opts {
+    let mut ssl = mysql_async::SslOpts::default().with_root_certs(vec![login.ca.clone().into()]);
+    if let Some((cert, key)) = &login.cert {
+        ssl = ssl.with_client_identity(Some(mysql_async::ClientIdentity::new(
+            cert.clone().into(),
+            key.clone().into(),
+        )));
+    }
+    mysql_async::OptsBuilder::default()
+        .ip_or_hostname("localhost")
+        .tcp_port(login.port)
+        .user(Some(&login.user))
+        .pass(Some(&login.password))
+        .db_name(login.database.as_deref())
+        .prefer_socket(false)
+        .ssl_opts(ssl)
+        .into()
+}
+
+/// A mysql_async connection through the proxy.
+pub async fn async_conn(login: &Login) -> Result<mysql_async::Conn, mysql_async::Error> {
+    mysql_async::Conn::new(async_opts(login)).await
+}
+
+/// The server error code of a mysql_async error.
+pub fn async_code(error: &mysql_async::Error) -> Option<u16> {
+    match error {
+        mysql_async::Error::Server(e) => Some(e.code),
+        _ => None,
+    }
+}
+
+/// `SELECT CURRENT_USER(), DATABASE()` through mysql_async: `user@host` and the database.
+pub async fn whoami(conn: &mut mysql_async::Conn) -> (String, Option<String>) {
+    conn.query_first("SELECT CURRENT_USER(), DATABASE()")
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+/// How many connections the database had accepted before this call (its `Connections` status, less
+/// the connection that asks).
+pub fn connections(db: &iamwire_testkit::mariadb::MariaDb) -> u64 {
+    let total: u64 = db
+        .sql("SHOW GLOBAL STATUS LIKE 'Connections'")
+        .unwrap()
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    total - 1
+}
+
+/// Assert that nothing connected to `db` since `before` (a [`connections`] taken earlier).
+pub fn assert_no_connection_since(db: &iamwire_testkit::mariadb::MariaDb, before: u64) {
+    // The call that took `before` was itself a connection.
+    assert_eq!(connections(db), before + 1, "the database saw a connection");
+}
