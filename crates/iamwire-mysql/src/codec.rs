@@ -111,10 +111,31 @@ pub fn fuzz_client(data: &[u8]) {
 }
 
 /// Decode arbitrary bytes as everything a database can send the proxy: the greeting, auth packets,
-/// OK/ERR/EOF, and the relay's response scanner. Never panics; what decodes re-encodes to bytes that
-/// decode the same.
+/// OK/ERR/EOF, each as a bare payload and packet by packet, and the relay's response scanner. Never
+/// panics; a greeting or ERR that decodes re-encodes to bytes that decode the same.
 #[doc(hidden)]
 pub fn fuzz_server(data: &[u8]) {
+    fuzz_server_payload(data);
+    let mut buf = bytes::BytesMut::from(data);
+    let mut decoder = PacketDecoder::new(4096, "fuzz", data.get(3).copied().unwrap_or(0));
+    while let Ok(Some(packet)) = decoder.decode(&mut buf) {
+        fuzz_server_payload(&packet.payload);
+    }
+    let mut whole = ResponseScanner::default();
+    whole.advance(data);
+    let at = data.len() / 2;
+    let mut pieces = ResponseScanner::default();
+    pieces.advance(&data[..at]);
+    if let Some(end) = pieces.packet_end(&data[at..]) {
+        assert!(end <= data.len() - at, "a packet end past the bytes given");
+    }
+    pieces.advance(&data[at..]);
+    assert_eq!(whole.between_packets(), pieces.between_packets());
+    assert_eq!(whole.last_seq(), pieces.last_seq());
+    assert_eq!(whole.at_rest(), pieces.at_rest());
+}
+
+fn fuzz_server_payload(data: &[u8]) {
     if let Ok(greeting) = Handshake::decode(data) {
         let mut out = bytes::BytesMut::new();
         if greeting.encode(&mut out).is_ok() {
@@ -129,15 +150,11 @@ pub fn fuzz_server(data: &[u8]) {
     if let Ok(err) = ErrPacket::decode(data) {
         let mut out = bytes::BytesMut::new();
         err.encode(&mut out, Capabilities::PROTOCOL_41);
-        assert_eq!(ErrPacket::decode(&out).map(|e| e.code).ok(), Some(err.code));
+        let again = ErrPacket::decode(&out).ok();
+        assert_eq!(
+            again.map(|e| (e.code, e.message)),
+            Some((err.code, err.message))
+        );
     }
     let _ = EofPacket::decode(data);
-    let mut whole = ResponseScanner::default();
-    whole.advance(data);
-    let mut pieces = ResponseScanner::default();
-    let at = data.len() / 2;
-    pieces.advance(&data[..at]);
-    pieces.advance(&data[at..]);
-    assert_eq!(whole.between_packets(), pieces.between_packets());
-    assert_eq!(whole.last_seq(), pieces.last_seq());
 }

@@ -14,16 +14,16 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use e2e_support::*;
-use iamwire_core::tls::{ClientAuth, server_config};
 use iamwire_core::StaticPasswordInjector;
+use iamwire_core::tls::{ClientAuth, server_config};
 use iamwire_testkit::{LOCAL_NAMES, TestCa};
+use mysql_async::prelude::Queryable;
 use mysql_common::constants::{CapabilityFlags, StatusFlags};
 use mysql_common::io::ParseBuf;
 use mysql_common::packets::{
     AuthMoreData, ErrPacket, HandshakePacket, HandshakeResponse, ServerError, SqlState,
 };
 use mysql_common::proto::{MyDeserialize, MySerialize};
-use mysql_async::prelude::Queryable;
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -115,7 +115,10 @@ impl StandIn {
         write_packet(&mut tcp, 0, &serialize(&greeting)).await;
         let (_, ssl_request) = read_packet(&mut tcp).await;
         assert_eq!(ssl_request.len(), 32, "the proxy always asks for TLS");
-        let mut tls = tokio_rustls::TlsAcceptor::from(tls).accept(tcp).await.unwrap();
+        let mut tls = tokio_rustls::TlsAcceptor::from(tls)
+            .accept(tcp)
+            .await
+            .unwrap();
         let (seq, payload) = read_packet(&mut tls).await;
         let response = HandshakeResponse::deserialize((), &mut ParseBuf(&payload)).unwrap();
         let user = String::from_utf8_lossy(response.user()).into_owned();

@@ -135,7 +135,7 @@ impl ErrPacket {
         }
         let code = r.u16("error code")?;
         let mut sql_state = None;
-        if r.peek() == Some(b'#') {
+        if r.peek() == Some(b'#') && r.len() >= 6 {
             r.u8("SQLSTATE marker")?;
             let state = r.take(5, "SQLSTATE")?;
             let mut s = [0u8; 5];

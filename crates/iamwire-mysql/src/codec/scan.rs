@@ -89,7 +89,9 @@ impl CommandSplitter {
             self.forward = HEADER_LEN + len;
             return self.next(buf);
         }
-        let cmd = buf[HEADER_LEN];
+        let Some(&cmd) = buf.get(HEADER_LEN) else {
+            return Split::NeedMore;
+        };
         let head = match cmd {
             COM_QUERY | COM_STMT_PREPARE => len.min(self.window),
             _ => 1,

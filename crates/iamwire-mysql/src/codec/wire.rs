@@ -35,6 +35,10 @@ impl<'a> Reader<'a> {
         self.buf.is_empty()
     }
 
+    pub(crate) fn len(&self) -> usize {
+        self.buf.len()
+    }
+
     pub(crate) fn peek(&self) -> Option<u8> {
         self.buf.first().copied()
     }
