@@ -6,9 +6,10 @@ use std::future::Future;
 use std::sync::Arc;
 
 use iamwire_aws::aws_api::ApiClient;
-use iamwire_aws::inject::{RedshiftApi, injector_for};
+use iamwire_aws::inject::{RdsIamInjector, RedshiftApi, injector_for};
 use iamwire_aws::role::RoleProvider;
 use iamwire_core::{Database, InjectError, Protocol};
+use iamwire_mysql::{MySql, MySqlProxy};
 use iamwire_postgres::{PgProxy, Postgres};
 use iamwire_proxy::Listener;
 
@@ -18,6 +19,8 @@ use crate::proxy_config::{Listener as ListenerConfig, LoadedConfig};
 pub(crate) enum Server {
     /// PostgreSQL (RDS, Aurora, RDS Proxy, Redshift, Redshift Serverless).
     Postgres(PgProxy),
+    /// MySQL and MariaDB (RDS, Aurora, RDS Proxy).
+    MySql(MySqlProxy),
 }
 
 /// What a server needs from the process besides its own config.
@@ -58,9 +61,26 @@ impl Server {
                 .map_err(|e| format!("database {:?}: {e}", database.name))?;
                 Ok(Self::Postgres(proxy))
             }
+            Protocol::MySql => {
+                // RDS IAM tokens, whatever else the database's settings say.
+                let injector = Arc::new(RdsIamInjector::new(shared.roles.clone()));
+                let proxy = MySqlProxy::builder(
+                    MySql::new(),
+                    database.clone(),
+                    config.server_tls.clone(),
+                    config.allow_list.clone(),
+                    injector,
+                )
+                .upstream_tls_config(listener.upstream_tls.clone())
+                .timeouts(config.timeouts)
+                .limits(config.limits)
+                .build()
+                .map_err(|e| format!("database {:?}: {e}", database.name))?;
+                Ok(Self::MySql(proxy))
+            }
             other => Err(format!(
                 "database {:?} speaks {other}, which this build of iamwire does not serve yet \
-                 (it serves: postgres); remove its listener or use a build that serves {other}",
+                 (it serves: postgres, mysql); remove its listener or use a build that serves {other}",
                 database.name
             )),
         }
@@ -70,15 +90,22 @@ impl Server {
     pub(crate) fn database(&self) -> &Database {
         match self {
             Self::Postgres(p) => p.database(),
+            Self::MySql(p) => p.database(),
         }
     }
 
     /// Fetch the database's role credentials ahead of the first client.
     pub(crate) fn warm_up(&self) -> impl Future<Output = Result<(), InjectError>> + Send + 'static {
         let this = match self {
-            Self::Postgres(p) => p.clone(),
+            Self::Postgres(p) => Warm::Postgres(p.clone()),
+            Self::MySql(p) => Warm::MySql(p.clone()),
         };
-        async move { this.warm_up().await }
+        async move {
+            match this {
+                Warm::Postgres(p) => p.warm_up().await,
+                Warm::MySql(p) => p.warm_up().await,
+            }
+        }
     }
 
     /// Serve `listener` until `shutdown`, then drain.
@@ -91,9 +118,16 @@ impl Server {
         async move {
             match self {
                 Self::Postgres(p) => p.serve(listener, shutdown).await,
+                Self::MySql(p) => p.serve(listener, shutdown).await,
             }
         }
     }
+}
+
+/// A server's proxy, for its warm-up.
+enum Warm {
+    Postgres(PgProxy),
+    MySql(MySqlProxy),
 }
 
 /// The Redshift API client for `database`, honouring the SDKs' endpoint variables
