@@ -1,0 +1,205 @@
+//! MySQL through `iamwire run` with RDS IAM: the AWS emulator holds a role in the database's account
+//! whose trust policy requires an external ID; the rig's MariaDB checks the `iam_user` login as RDS
+//! does — the server asks for `mysql_clear_password` (PAM with the clear-text plugin, TLS required)
+//! and botocore verifies the token against the emulator's keys. The real clients connect with a
+//! client certificate from `iamwire certs` and no password at all: the `mariadb` CLI, mysql_async,
+//! PyMySQL and mysql-connector-python.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod e2e_run_support;
+#[path = "../crates/iamwire-mysql/tests/e2e_support/mod.rs"]
+mod my_support;
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use e2e_run_support::{EXTERNAL_ID, Proxy, REGION, iamwire_ok};
+use iamwire_testkit::mariadb::{self, MariaDb, MariaDbOptions};
+use iamwire_testkit::moto::Moto;
+use iamwire_testkit::{PemFiles, TestCa, TokenPolicy};
+use my_support::{
+    Login, assert_no_connection_since, async_code, async_conn, connections, mariadb_cli,
+    python_client, whoami,
+};
+
+/// `iamwire run` in front of the RDS-like MariaDB, the config giving `external_id` for the role.
+struct Stack {
+    proxy: Proxy,
+    db: MariaDb,
+    role_arn: String,
+    _moto: Moto,
+    dir: tempfile::TempDir,
+}
+
+impl Stack {
+    fn start(external_id: &str) -> Self {
+        let ca = TestCa::new().unwrap();
+        let moto = Moto::start().unwrap();
+        let tokens = TokenPolicy {
+            moto_url: Some(moto.endpoint()),
+            region: Some(REGION.into()),
+            ..TokenPolicy::default()
+        };
+        let db = MariaDb::start(&ca, MariaDbOptions { tokens }).unwrap();
+        let cross = moto
+            .cross_account("iamwire-e2e-mysql", EXTERNAL_ID)
+            .unwrap();
+        let dir = tempfile::Builder::new()
+            .prefix("iamwire-e2e-mysql-")
+            .tempdir()
+            .unwrap();
+        let d = dir.path().to_str().unwrap();
+        iamwire_ok(&["certs", "init", "--dir", d]);
+        iamwire_ok(&["certs", "client", "--dir", d, "--name", "alice"]);
+        iamwire_ok(&["certs", "client", "--dir", d, "--name", "bob"]);
+        std::fs::copy(&db.tls().ca, dir.path().join("db-ca.crt")).unwrap();
+        std::fs::write(
+            dir.path().join("aws.env"),
+            format!(
+                "AWS_ACCESS_KEY_ID={}\nAWS_SECRET_ACCESS_KEY={}\nAWS_ENDPOINT_URL={}\n",
+                cross.proxy.access_key_id,
+                cross.proxy.secret_access_key,
+                moto.endpoint()
+            ),
+        )
+        .unwrap();
+        let config = dir.path().join("iamwire.yaml");
+        std::fs::write(
+            &config,
+            format!(
+                r#"proxy:
+  tls:
+    cert_file: server.crt
+    key_file: server.key
+    client_ca_file: ca.crt
+  listeners:
+    - database: e2e-mysql
+      listen: 127.0.0.1:0
+  identities:
+    - name: alice
+      db_labels: {{"*": "*"}}
+      db_users: ["{user}"]
+      db_names: ["app"]
+aws:
+  region: {REGION}
+  env_file: aws.env
+db_service:
+  enabled: "yes"
+  databases:
+  - name: e2e-mysql
+    protocol: mariadb
+    uri: "localhost:{port}"
+    tls:
+      mode: verify-full
+      ca_cert_file: db-ca.crt
+    aws:
+      region: {REGION}
+      assume_role_arn: "{role}"
+      external_id: "{external_id}"
+"#,
+                user = mariadb::IAM_USER,
+                port = db.port(),
+                role = cross.role_arn,
+            ),
+        )
+        .unwrap();
+        let home = dir.path().join("home");
+        std::fs::create_dir(&home).unwrap();
+        let proxy = Proxy::spawn(&config, &home, &[], &[]);
+        Self {
+            proxy,
+            db,
+            role_arn: cross.role_arn,
+            _moto: moto,
+            dir,
+        }
+    }
+
+    fn login(&self, client: &str) -> Login {
+        let file = |name: String| self.dir.path().join(name);
+        let files = PemFiles {
+            cert: file(format!("{client}.crt")),
+            key: file(format!("{client}.key")),
+            ca: file("ca.crt".into()),
+        };
+        let addr = SocketAddr::from(([127, 0, 0, 1], self.proxy.port()));
+        Login::mtls(addr, mariadb::IAM_USER, &files)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_clients_log_in_as_the_iam_user_through_iamwire_run() {
+    let stack = Stack::start(EXTERNAL_ID);
+    let login = stack.login("alice");
+    let want = format!("{}@%\tapp", mariadb::IAM_USER);
+
+    let cli = tokio::task::spawn_blocking({
+        let login = login.clone();
+        move || mariadb_cli(&login, "SELECT CURRENT_USER(), DATABASE()", &[])
+    });
+    assert_eq!(cli.await.unwrap().rows(), want, "{}", stack.proxy.stderr());
+    for driver in ["pymysql", "connector"] {
+        let answer = tokio::task::spawn_blocking({
+            let login = login.clone();
+            move || python_client(driver, &login, "SELECT CURRENT_USER(), DATABASE()")
+        });
+        assert_eq!(answer.await.unwrap().rows(), want, "{driver}");
+    }
+    let mut conn = async_conn(&login).await.unwrap();
+    assert_eq!(
+        whoami(&mut conn).await,
+        (format!("{}@%", mariadb::IAM_USER), Some("app".to_owned()))
+    );
+    // COM_CHANGE_USER: authorized again, a token again, and the database's switch to the
+    // clear-text plugin followed again.
+    let again = mysql_async::ChangeUserOpts::default()
+        .with_user(Some(mariadb::IAM_USER.to_owned()))
+        .with_db_name(Some("app".to_owned()));
+    conn.change_user(again).await.unwrap();
+    assert_eq!(
+        whoami(&mut conn).await.0,
+        format!("{}@%", mariadb::IAM_USER)
+    );
+    drop(conn);
+    // Every login was a token botocore accepted, and none was refused.
+    let decisions = stack.db.pam().decisions();
+    assert!(
+        decisions.iter().filter(|d| d.starts_with("accept")).count() >= 5,
+        "{decisions:?}"
+    );
+    assert!(
+        !decisions.iter().any(|d| d.starts_with("reject")),
+        "{decisions:?}"
+    );
+
+    // Another identity: refused by the proxy, before any AWS call or database connection.
+    let before = connections(&stack.db);
+    let error = async_conn(&stack.login("bob")).await.err().unwrap();
+    assert_eq!(async_code(&error), Some(1045), "{error}");
+    assert_no_connection_since(&stack.db, before);
+    let stderr = stack.proxy.stderr();
+    assert!(
+        !stderr.contains(EXTERNAL_ID),
+        "the external ID leaked into the logs"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_external_id_is_1045_naming_the_role_before_any_database_connection() {
+    let stack = Stack::start("ext-wrong");
+    let before = connections(&stack.db);
+    let started = Instant::now();
+    let login = stack.login("alice");
+    let error = async_conn(&login).await.err().unwrap();
+    assert!(started.elapsed() < Duration::from_secs(30));
+    assert_eq!(async_code(&error), Some(1045), "{error}");
+    let text = error.to_string();
+    assert!(text.contains(&stack.role_arn), "{text}");
+    assert!(text.contains("trust policy"), "{text}");
+    assert!(!text.contains("ext-wrong"), "{text}");
+    let cli = tokio::task::spawn_blocking(move || mariadb_cli(&login, "SELECT 1", &[]));
+    let cli = cli.await.unwrap();
+    assert_eq!(cli.code(), 1045);
+    assert_no_connection_since(&stack.db, before);
+    assert!(!stack.proxy.stderr().contains("ext-wrong"));
+}
