@@ -6,7 +6,9 @@
 //! PyMySQL and mysql-connector-python.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod aws_roles;
 mod e2e_run_support;
+mod log_capture;
 #[path = "../crates/iamwire-mysql/tests/e2e_support/mod.rs"]
 mod my_support;
 
@@ -17,6 +19,7 @@ use e2e_run_support::{EXTERNAL_ID, Proxy, REGION, iamwire_ok};
 use iamwire_testkit::mariadb::{self, MariaDb, MariaDbOptions};
 use iamwire_testkit::moto::Moto;
 use iamwire_testkit::{PemFiles, TestCa, TokenPolicy};
+use log_capture::{Capture, assert_no_aws_secret};
 use my_support::{
     Login, assert_no_connection_since, async_code, async_conn, connections, mariadb_cli,
     python_client, whoami,
@@ -202,4 +205,72 @@ async fn a_wrong_external_id_is_1045_naming_the_role_before_any_database_connect
     assert_eq!(cli.code(), 1045);
     assert_no_connection_since(&stack.db, before);
     assert!(!stack.proxy.stderr().contains("ext-wrong"));
+}
+
+/// Every log line of an IAM login, a COM_CHANGE_USER and a KILL, at TRACE: no credential, token,
+/// signature or external ID in any of them.
+#[tokio::test(flavor = "current_thread")]
+async fn no_secret_in_trace_logs() {
+    use std::sync::Arc;
+
+    use iamwire_aws::inject::RdsIamInjector;
+    use iamwire_aws::role::{RoleChain, RoleProvider};
+    use iamwire_core::ExternalId;
+    use mysql_async::prelude::Queryable;
+
+    let (capture, _guard) = Capture::trace();
+
+    let ca = TestCa::new().unwrap();
+    let moto = Moto::start().unwrap();
+    let tokens = TokenPolicy {
+        moto_url: Some(moto.endpoint()),
+        region: Some(REGION.into()),
+        ..TokenPolicy::default()
+    };
+    let db = MariaDb::start(&ca, MariaDbOptions { tokens }).unwrap();
+    let cross = moto
+        .cross_account("mysql-connect", "ext-secret-id")
+        .unwrap();
+    let roles = aws_roles::roles(&moto, &cross, REGION).await;
+    let mut database = my_support::database(db.port());
+    database.aws.assume_role_arn = Some(cross.role_arn.clone());
+    database.aws.external_id = Some(ExternalId::new("ext-secret-id"));
+    let chain =
+        RoleChain::for_database(&database.aws, None, iamwire_aws::role::DEFAULT_SESSION_NAME)
+            .unwrap();
+    let (_proxy, addr) = my_support::start_proxy(
+        &ca,
+        iamwire_core::tls::ClientAuth::Required,
+        my_support::allow_alice(&[mariadb::IAM_USER]),
+        database,
+        Arc::new(RdsIamInjector::new(roles.clone())),
+        |b| b,
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let alice = my_support::client_files(&ca, dir.path(), "alice");
+    let login = Login::mtls(addr, mariadb::IAM_USER, &alice);
+    let mut conn = async_conn(&login).await.unwrap();
+    conn.query_drop("SELECT 1").await.unwrap();
+    let again = mysql_async::ChangeUserOpts::default()
+        .with_user(Some(mariadb::IAM_USER.to_owned()))
+        .with_db_name(Some("app".to_owned()));
+    conn.change_user(again).await.unwrap();
+    let id = conn.id();
+    let mut other = async_conn(&login).await.unwrap();
+    other.query_drop(format!("KILL QUERY {id}")).await.unwrap();
+    drop((conn, other));
+    let creds = roles.credentials(&chain).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    let logs = capture.text();
+    assert!(
+        logs.contains("COM_CHANGE_USER"),
+        "the session was not logged"
+    );
+    assert_no_aws_secret(
+        &logs,
+        &creds,
+        &[cross.proxy.secret_access_key.as_str(), "ext-secret-id"],
+    );
 }
