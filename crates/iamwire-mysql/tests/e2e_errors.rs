@@ -242,3 +242,65 @@ async fn at_the_drain_deadline_idle_clients_hear_1053() {
     let error = conn.query_drop("SELECT 1").await.unwrap_err();
     assert_eq!(async_code(&error), Some(1053), "{error}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_without_a_capability_the_client_was_offered_is_learned() {
+    let ca = TestCa::new().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let alice = client_files(&ca, dir.path(), "alice");
+    // Like MySQL 5.6: TLS, but neither CLIENT_DEPRECATE_EOF nor CLIENT_SESSION_TRACK.
+    let caps = CapabilityFlags::CLIENT_PROTOCOL_41
+        | CapabilityFlags::CLIENT_SECURE_CONNECTION
+        | CapabilityFlags::CLIENT_PLUGIN_AUTH
+        | CapabilityFlags::CLIENT_SSL
+        | CapabilityFlags::CLIENT_LONG_PASSWORD;
+    let greeting = HandshakePacket::new(
+        10,
+        &b"5.6.51-log"[..],
+        5,
+        *b"abcdefgh",
+        Some(&b"ijklmnopqrst\0"[..]),
+        caps,
+        45,
+        StatusFlags::SERVER_STATUS_AUTOCOMMIT,
+        Some(&b"mysql_native_password"[..]),
+    );
+    let (port, _) = fake_database(framed(&greeting)).await;
+    let (_p, addr) = start_proxy(
+        &ca,
+        ClientAuth::Required,
+        allow_alice(&[USER]),
+        database(port),
+        injector("pw"),
+        |b| b,
+    )
+    .await;
+    let login = Login::mtls(addr, USER, &alice);
+    // The first client was offered CLIENT_DEPRECATE_EOF: told to connect again, before any login.
+    let (code, text) = refused(&login).await;
+    assert_eq!(code, 1043, "{text}");
+    assert!(text.contains("DEPRECATE_EOF"), "{text}");
+    // The next is offered what the database has, and its version.
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut buf = BytesMut::new();
+    let mut decoder = PacketDecoder::new(1 << 16, "greeting", 0);
+    let packet = loop {
+        if let Some(p) = decoder.decode(&mut buf).unwrap() {
+            break p;
+        }
+        assert!(tcp.read_buf(&mut buf).await.unwrap() > 0);
+    };
+    let offered = iamwire_mysql::codec::Handshake::decode(&packet.payload).unwrap();
+    assert_eq!(offered.server_version, "5.6.51-log-iamwire");
+    use iamwire_mysql::codec::Capabilities;
+    assert!(
+        !offered
+            .capabilities
+            .intersects(Capabilities::DEPRECATE_EOF | Capabilities::SESSION_TRACK)
+    );
+    assert!(
+        offered
+            .capabilities
+            .contains(Capabilities::SSL | Capabilities::PLUGIN_AUTH)
+    );
+}
