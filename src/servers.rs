@@ -8,7 +8,7 @@ use std::sync::Arc;
 use iamwire_aws::aws_api::ApiClient;
 use iamwire_aws::inject::{RdsIamInjector, RedshiftApi, injector_for};
 use iamwire_aws::role::RoleProvider;
-use iamwire_core::{Database, InjectError, Protocol};
+use iamwire_core::{AuthInjector, Database, InjectError, Protocol};
 use iamwire_mysql::{MySql, MySqlProxy};
 use iamwire_postgres::{PgProxy, Postgres};
 use iamwire_proxy::Listener;
@@ -47,36 +47,12 @@ impl Server {
                     shared.roles.clone(),
                     redshift_api(database, shared.aws_tls, shared.env),
                 );
-                let proxy = PgProxy::builder(
-                    Postgres::new(),
-                    database.clone(),
-                    config.server_tls.clone(),
-                    config.allow_list.clone(),
-                    injector,
-                )
-                .upstream_tls_config(listener.upstream_tls.clone())
-                .timeouts(config.timeouts)
-                .limits(config.limits)
-                .build()
-                .map_err(|e| format!("database {:?}: {e}", database.name))?;
-                Ok(Self::Postgres(proxy))
+                build(Postgres::new(), listener, config, injector).map(Self::Postgres)
             }
             Protocol::MySql => {
                 // RDS IAM tokens, whatever else the database's settings say.
                 let injector = Arc::new(RdsIamInjector::new(shared.roles.clone()));
-                let proxy = MySqlProxy::builder(
-                    MySql::new(),
-                    database.clone(),
-                    config.server_tls.clone(),
-                    config.allow_list.clone(),
-                    injector,
-                )
-                .upstream_tls_config(listener.upstream_tls.clone())
-                .timeouts(config.timeouts)
-                .limits(config.limits)
-                .build()
-                .map_err(|e| format!("database {:?}: {e}", database.name))?;
-                Ok(Self::MySql(proxy))
+                build(MySql::new(), listener, config, injector).map(Self::MySql)
             }
             other => Err(format!(
                 "database {:?} speaks {other}, which this build of iamwire does not serve yet \
@@ -122,6 +98,29 @@ impl Server {
             }
         }
     }
+}
+
+/// The proxy speaking `protocol` for `listener`'s database, with the config's TLS, authorizer, timeouts
+/// and limits.
+fn build<P: iamwire_proxy::Protocol>(
+    protocol: P,
+    listener: &ListenerConfig,
+    config: &LoadedConfig,
+    injector: Arc<dyn AuthInjector>,
+) -> Result<iamwire_proxy::Proxy<P>, String> {
+    let database = &listener.database;
+    iamwire_proxy::Proxy::builder(
+        protocol,
+        database.clone(),
+        config.server_tls.clone(),
+        config.allow_list.clone(),
+        injector,
+    )
+    .upstream_tls_config(listener.upstream_tls.clone())
+    .timeouts(config.timeouts)
+    .limits(config.limits)
+    .build()
+    .map_err(|e| format!("database {:?}: {e}", database.name))
 }
 
 /// A server's proxy, for its warm-up.
