@@ -21,8 +21,8 @@ use iamwire_testkit::moto::Moto;
 use iamwire_testkit::{PemFiles, TestCa, TokenPolicy};
 use log_capture::{Capture, assert_no_aws_secret};
 use my_support::{
-    Login, assert_no_connection_since, async_code, async_conn, connections, mariadb_cli,
-    python_client, whoami,
+    Login, assert_no_connection_since, async_code, async_conn, connections, each_client,
+    mariadb_cli, whoami,
 };
 
 /// `iamwire run` in front of the RDS-like MariaDB, the config giving `external_id` for the role.
@@ -136,17 +136,8 @@ async fn real_clients_log_in_as_the_iam_user_through_iamwire_run() {
     let login = stack.login("alice");
     let want = format!("{}@%\tapp", mariadb::IAM_USER);
 
-    let cli = tokio::task::spawn_blocking({
-        let login = login.clone();
-        move || mariadb_cli(&login, "SELECT CURRENT_USER(), DATABASE()", &[])
-    });
-    assert_eq!(cli.await.unwrap().rows(), want, "{}", stack.proxy.stderr());
-    for driver in ["pymysql", "connector"] {
-        let answer = tokio::task::spawn_blocking({
-            let login = login.clone();
-            move || python_client(driver, &login, "SELECT CURRENT_USER(), DATABASE()")
-        });
-        assert_eq!(answer.await.unwrap().rows(), want, "{driver}");
+    for (client, answer) in each_client(&login, "SELECT CURRENT_USER(), DATABASE()").await {
+        assert_eq!(answer.rows(), want, "{client}: {}", stack.proxy.stderr());
     }
     let mut conn = async_conn(&login).await.unwrap();
     assert_eq!(

@@ -24,31 +24,13 @@ async fn every_client_logs_in_with_a_certificate_and_refusals_never_reach_the_da
     let ca = TestCa::new().unwrap();
     let db = MariaDb::start(&ca, MariaDbOptions::default()).unwrap();
     let user = mariadb::NATIVE_USER.0;
-    let (_proxy, addr) = start_proxy(
-        &ca,
-        ClientAuth::Required,
-        allow_alice(&[user]),
-        database(db.port()),
-        native_injector(),
-        |b| b,
-    )
-    .await;
+    let (_proxy, addr) = native_behind_proxy(&ca, &db).await;
     let dir = tempfile::tempdir().unwrap();
     let alice = client_files(&ca, dir.path(), "alice");
     let login = Login::mtls(addr, user, &alice);
     let want = format!("{user}@%\tapp");
-
-    let cli = tokio::task::spawn_blocking({
-        let login = login.clone();
-        move || mariadb_cli(&login, "SELECT CURRENT_USER(), DATABASE()", &[])
-    });
-    assert_eq!(cli.await.unwrap().rows(), want);
-    for driver in ["pymysql", "connector"] {
-        let answer = tokio::task::spawn_blocking({
-            let login = login.clone();
-            move || python_client(driver, &login, "SELECT CURRENT_USER(), DATABASE()")
-        });
-        assert_eq!(answer.await.unwrap().rows(), want, "{driver}");
+    for (client, answer) in each_client(&login, "SELECT CURRENT_USER(), DATABASE()").await {
+        assert_eq!(answer.rows(), want, "{client}");
     }
     let mut conn = async_conn(&login).await.unwrap();
     assert_eq!(

@@ -189,32 +189,8 @@ async fn ctrl_c_in_the_mariadb_cli_kills_the_query_through_the_proxy() {
     let rig = rig().await;
     let login = rig.alice.clone();
     let started = Instant::now();
-    let child = std::process::Command::new("mariadb")
-        .args([
-            "--no-defaults",
-            "-N",
-            "-B",
-            "-h",
-            "localhost",
-            "--protocol=TCP",
-        ])
-        .arg(format!("--port={}", login.port))
-        .arg(format!("--user={}", login.user))
-        .arg(format!("--ssl-ca={}", login.ca.display()))
-        .arg(format!(
-            "--ssl-cert={}",
-            login.cert.as_ref().unwrap().0.display()
-        ))
-        .arg(format!(
-            "--ssl-key={}",
-            login.cert.as_ref().unwrap().1.display()
-        ))
-        .args([
-            "--ssl-verify-server-cert",
-            "--database=app",
-            "-e",
-            "SELECT SLEEP(30)",
-        ])
+    let child = mariadb_command(&login, &[])
+        .args(["-e", "SELECT SLEEP(30)"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()

@@ -6,11 +6,8 @@
 mod e2e_support;
 
 use std::process::Command;
-use std::sync::Arc;
 
 use e2e_support::*;
-use iamwire_core::StaticPasswordInjector;
-use iamwire_core::tls::ClientAuth;
 use iamwire_testkit::TestCa;
 use iamwire_testkit::mariadb::{self, MariaDb, MariaDbOptions};
 
@@ -28,15 +25,7 @@ async fn sysbench_point_selects_for_ten_seconds_without_an_error() {
     let ca = TestCa::new().unwrap();
     let db = MariaDb::start(&ca, MariaDbOptions::default()).unwrap();
     let user = mariadb::NATIVE_USER.0;
-    let (_proxy, addr) = start_proxy(
-        &ca,
-        ClientAuth::Required,
-        allow_alice(&[user]),
-        database(db.port()),
-        Arc::new(StaticPasswordInjector::new(mariadb::NATIVE_USER.1)),
-        |b| b,
-    )
-    .await;
+    let (_proxy, addr) = native_behind_proxy(&ca, &db).await;
     let common = [
         "oltp_point_select",
         "--db-driver=mysql",

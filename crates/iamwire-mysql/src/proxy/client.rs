@@ -5,7 +5,7 @@ use bytes::BytesMut;
 use iamwire_proxy::scram::ScramSecret;
 use iamwire_proxy::{ClientConn, Cx, Hello, SessionError};
 
-use super::io::{read_client, read_client_exactly, send_client};
+use super::io::{read_client, send_client};
 use super::{KillTarget, MySql, MyState, Result};
 use crate::auth::{CACHING_SHA2_PASSWORD, PasswordServer, PasswordStep};
 use crate::codec::{
@@ -50,7 +50,7 @@ pub(super) async fn hello(
 
     let limit = my.limits.handshake_packet;
     let mut decoder = PacketDecoder::new(limit, "handshake response", state.client_seq);
-    let first = read_client_exactly(client, &mut decoder).await?;
+    let first = read_client(client, &mut decoder, true).await?;
     state.client_seq = decoder.next_seq();
     let bad = |cause| MyError::ClientProtocol { cause };
     match ClientHello::decode(&first.payload).map_err(bad)? {
@@ -59,7 +59,7 @@ pub(super) async fn hello(
     }
     // Bytes after SSLRequest would be taken as if TLS had protected them.
     client.start_tls().await?;
-    let packet = read_client(client, &mut decoder).await?;
+    let packet = read_client(client, &mut decoder, false).await?;
     state.client_seq = decoder.next_seq();
     let response = HandshakeResponse::decode(&packet.payload).map_err(bad)?;
     state.client_caps = response.capabilities & offer;
@@ -112,7 +112,7 @@ pub(super) async fn password(
             PasswordStep::Send(payload) => {
                 send_client(client, &mut state.client_seq, &payload).await?;
                 decoder.expect(state.client_seq);
-                let answer = read_client(client, &mut decoder).await?;
+                let answer = read_client(client, &mut decoder, false).await?;
                 state.client_seq = decoder.next_seq();
                 step = server.step(&answer.payload);
             }

@@ -7,10 +7,12 @@ use super::Result;
 use crate::codec::{HEADER_LEN, Packet, PacketDecoder, header, put_packet};
 use crate::error::MyError;
 
-/// Read one client packet.
+/// Read one client packet. With `exactly`, nothing past it is taken from the connection (a client
+/// may go straight on from SSLRequest into the TLS handshake).
 pub(super) async fn read_client(
     client: &mut ClientConn,
     decoder: &mut PacketDecoder,
+    exactly: bool,
 ) -> Result<Packet> {
     loop {
         if let Some(packet) = decoder
@@ -19,33 +21,16 @@ pub(super) async fn read_client(
         {
             return Ok(packet);
         }
-        client
-            .fill()
-            .await
-            .map_err(|source| SessionError::ClientIo { source })?;
-    }
-}
-
-/// Read one client packet and nothing past it (the client may go straight on into a TLS handshake).
-pub(super) async fn read_client_exactly(
-    client: &mut ClientConn,
-    decoder: &mut PacketDecoder,
-) -> Result<Packet> {
-    loop {
-        if let Some(packet) = decoder
-            .decode(&mut client.buf)
-            .map_err(|cause| MyError::ClientProtocol { cause })?
-        {
-            return Ok(packet);
-        }
-        let need = match header(&client.buf) {
-            Some((len, _)) => (HEADER_LEN + len).saturating_sub(client.buf.len()),
-            None => HEADER_LEN - client.buf.len(),
+        let filled = if exactly {
+            let need = match header(&client.buf) {
+                Some((len, _)) => (HEADER_LEN + len).saturating_sub(client.buf.len()),
+                None => HEADER_LEN - client.buf.len(),
+            };
+            client.fill_at_most(need.max(1)).await
+        } else {
+            client.fill().await
         };
-        client
-            .fill_at_most(need.max(1))
-            .await
-            .map_err(|source| SessionError::ClientIo { source })?;
+        filled.map_err(|source| SessionError::ClientIo { source })?;
     }
 }
 

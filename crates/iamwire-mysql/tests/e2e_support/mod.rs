@@ -141,8 +141,26 @@ impl Answer {
     }
 }
 
-/// The `mariadb` CLI runs `sql` in batch mode (tab-separated, no column names).
-pub fn mariadb_cli(login: &Login, sql: &str, extra: &[&str]) -> Answer {
+/// A proxy on 127.0.0.1:0 in front of `db`, for `alice`'s certificate, logging in upstream as the rig's
+/// `mysql_native_password` user.
+pub async fn native_behind_proxy(
+    ca: &TestCa,
+    db: &iamwire_testkit::mariadb::MariaDb,
+) -> (MySqlProxy, SocketAddr) {
+    let (user, password) = iamwire_testkit::mariadb::NATIVE_USER;
+    start_proxy(
+        ca,
+        ClientAuth::Required,
+        allow_alice(&[user]),
+        database(db.port()),
+        Arc::new(iamwire_core::StaticPasswordInjector::new(password)),
+        |b| b,
+    )
+    .await
+}
+
+/// The `mariadb` CLI for `login` (TLS verified against its CA), in batch mode, `extra` options last.
+pub fn mariadb_command(login: &Login, extra: &[&str]) -> Command {
     let mut cmd = Command::new("mariadb");
     cmd.args([
         "--no-defaults",
@@ -166,7 +184,15 @@ pub fn mariadb_cli(login: &Login, sql: &str, extra: &[&str]) -> Answer {
     if let Some(db) = &login.database {
         cmd.arg(format!("--database={db}"));
     }
-    let out = cmd.args(["-e", sql]).output().expect("run mariadb");
+    cmd
+}
+
+/// The `mariadb` CLI runs `sql` in batch mode (tab-separated, no column names).
+pub fn mariadb_cli(login: &Login, sql: &str, extra: &[&str]) -> Answer {
+    let out = mariadb_command(login, extra)
+        .args(["-e", sql])
+        .output()
+        .expect("run mariadb");
     if out.status.success() {
         return Answer::Rows(String::from_utf8_lossy(&out.stdout).trim().to_owned());
     }
@@ -239,6 +265,21 @@ pub fn python_client(driver: &str, login: &Login, sql: &str) -> Answer {
             text: v["text"].as_str().unwrap_or_default().to_owned(),
         },
     }
+}
+
+/// What the `mariadb` CLI, PyMySQL and mysql-connector-python each answer to `sql` (run off the
+/// runtime's threads).
+pub async fn each_client(login: &Login, sql: &'static str) -> Vec<(&'static str, Answer)> {
+    let mut answers = Vec::new();
+    for client in ["mariadb", "pymysql", "connector"] {
+        let login = login.clone();
+        let answer = tokio::task::spawn_blocking(move || match client {
+            "mariadb" => mariadb_cli(&login, sql, &[]),
+            driver => python_client(driver, &login, sql),
+        });
+        answers.push((client, answer.await.unwrap()));
+    }
+    answers
 }
 
 /// mysql_async options for `login` (rustls, verifying the proxy as `localhost`).
