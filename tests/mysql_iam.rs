@@ -15,7 +15,7 @@ mod my_support;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use e2e_run_support::{EXTERNAL_ID, Proxy, REGION, iamwire_ok};
+use e2e_run_support::{EXTERNAL_ID, Proxy, REGION, Served, iamwire_ok, operator_dir};
 use iamwire_testkit::mariadb::{self, MariaDb, MariaDbOptions};
 use iamwire_testkit::moto::Moto;
 use iamwire_testkit::{PemFiles, TestCa, TokenPolicy};
@@ -34,81 +34,35 @@ struct Stack {
     dir: tempfile::TempDir,
 }
 
+/// A MariaDB that takes IAM tokens for `iam_user` as RDS does, checked against `moto`'s keys.
+fn rds_mariadb(ca: &TestCa, moto: &Moto) -> MariaDb {
+    let tokens = TokenPolicy {
+        moto_url: Some(moto.endpoint()),
+        region: Some(REGION.into()),
+        ..TokenPolicy::default()
+    };
+    MariaDb::start(ca, MariaDbOptions { tokens }).unwrap()
+}
+
 impl Stack {
     fn start(external_id: &str) -> Self {
         let ca = TestCa::new().unwrap();
         let moto = Moto::start().unwrap();
-        let tokens = TokenPolicy {
-            moto_url: Some(moto.endpoint()),
-            region: Some(REGION.into()),
-            ..TokenPolicy::default()
-        };
-        let db = MariaDb::start(&ca, MariaDbOptions { tokens }).unwrap();
+        let db = rds_mariadb(&ca, &moto);
         let cross = moto
             .cross_account("iamwire-e2e-mysql", EXTERNAL_ID)
             .unwrap();
-        let dir = tempfile::Builder::new()
-            .prefix("iamwire-e2e-mysql-")
-            .tempdir()
-            .unwrap();
+        let served = Served {
+            protocol: "mariadb",
+            port: db.port(),
+            ca: &db.tls().ca,
+            user: mariadb::IAM_USER,
+            db_names: "app",
+        };
+        let (dir, config) = operator_dir(&served, &cross, &moto.endpoint(), external_id, "");
         let d = dir.path().to_str().unwrap();
-        iamwire_ok(&["certs", "init", "--dir", d]);
-        iamwire_ok(&["certs", "client", "--dir", d, "--name", "alice"]);
         iamwire_ok(&["certs", "client", "--dir", d, "--name", "bob"]);
-        std::fs::copy(&db.tls().ca, dir.path().join("db-ca.crt")).unwrap();
-        std::fs::write(
-            dir.path().join("aws.env"),
-            format!(
-                "AWS_ACCESS_KEY_ID={}\nAWS_SECRET_ACCESS_KEY={}\nAWS_ENDPOINT_URL={}\n",
-                cross.proxy.access_key_id,
-                cross.proxy.secret_access_key,
-                moto.endpoint()
-            ),
-        )
-        .unwrap();
-        let config = dir.path().join("iamwire.yaml");
-        std::fs::write(
-            &config,
-            format!(
-                r#"proxy:
-  tls:
-    cert_file: server.crt
-    key_file: server.key
-    client_ca_file: ca.crt
-  listeners:
-    - database: e2e-mysql
-      listen: 127.0.0.1:0
-  identities:
-    - name: alice
-      db_labels: {{"*": "*"}}
-      db_users: ["{user}"]
-      db_names: ["app"]
-aws:
-  region: {REGION}
-  env_file: aws.env
-db_service:
-  enabled: "yes"
-  databases:
-  - name: e2e-mysql
-    protocol: mariadb
-    uri: "localhost:{port}"
-    tls:
-      mode: verify-full
-      ca_cert_file: db-ca.crt
-    aws:
-      region: {REGION}
-      assume_role_arn: "{role}"
-      external_id: "{external_id}"
-"#,
-                user = mariadb::IAM_USER,
-                port = db.port(),
-                role = cross.role_arn,
-            ),
-        )
-        .unwrap();
-        let home = dir.path().join("home");
-        std::fs::create_dir(&home).unwrap();
-        let proxy = Proxy::spawn(&config, &home, &[], &[]);
+        let proxy = Proxy::run(&dir, &config, &[], &[]);
         Self {
             proxy,
             db,
@@ -213,12 +167,7 @@ async fn no_secret_in_trace_logs() {
 
     let ca = TestCa::new().unwrap();
     let moto = Moto::start().unwrap();
-    let tokens = TokenPolicy {
-        moto_url: Some(moto.endpoint()),
-        region: Some(REGION.into()),
-        ..TokenPolicy::default()
-    };
-    let db = MariaDb::start(&ca, MariaDbOptions { tokens }).unwrap();
+    let db = rds_mariadb(&ca, &moto);
     let cross = moto
         .cross_account("mysql-connect", "ext-secret-id")
         .unwrap();
