@@ -22,6 +22,25 @@
 //! database user's grants are the real boundary** — grant each IAM database user only the schemas
 //! its identities may use.
 //!
+//! # COM_CHANGE_USER
+//!
+//! A session keeps the identity it proved at login (its certificate, or its proxy password). A
+//! `COM_CHANGE_USER` asks the Authorizer whether that identity may be the new database user on the
+//! new database; if so the injector resolves fresh credentials and the proxy logs in again upstream
+//! (following the database's auth switch, e.g. to `mysql_clear_password` for an IAM user), and the
+//! client hears the database's OK; if not, the client gets `1045` (or `1044` for the database) and
+//! the session goes on as before. The password inside the client's `COM_CHANGE_USER` is not what
+//! decides: the identity is.
+//!
+//! # Capabilities
+//!
+//! Each hop settles TLS, auth framing, the database and attributes on its own; what changes the
+//! format of the database's replies (`CLIENT_DEPRECATE_EOF`, `CLIENT_SESSION_TRACK`, ...) must be the
+//! same on both, so the proxy offers clients what it last saw the database offer (before it has seen
+//! it: what MySQL 5.7+, MySQL 8, Aurora and MariaDB 10.2+ all have), and a session whose database
+//! turns out to lack one is refused with `1043` before any login. Compression is never offered (the
+//! relay reads commands), nor `CLIENT_QUERY_ATTRIBUTES` (attributes come before the statement text).
+//!
 //! # KILL
 //!
 //! A client sees the proxy's session id as its connection id (the greeting's), so `KILL [QUERY] <id>`
