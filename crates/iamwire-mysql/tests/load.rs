@@ -49,27 +49,36 @@ async fn sysbench_point_selects_for_ten_seconds_without_an_error() {
     std::fs::copy(&alice.key, dir.path().join("client-key.pem")).unwrap();
     std::fs::copy(&alice.ca, dir.path().join("cacert.pem")).unwrap();
     let seconds = std::env::var("IAMWIRE_LOAD_SECONDS").unwrap_or_else(|_| "10".into());
-    let run = tokio::task::spawn_blocking(move || {
-        Command::new("sysbench")
-            .current_dir(dir.path())
-            .args(common)
-            .args(["--mysql-host=127.0.0.1", "--mysql-ssl=on", "--threads=4"])
-            .arg(format!("--mysql-port={}", addr.port()))
-            .arg(format!("--mysql-user={user}"))
-            .arg(format!("--time={seconds}"))
-            .args(["--mysql-ignore-errors=none", "run"])
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
+    let sysbench = move |port: u16| {
+        let dir = dir.path().to_owned();
+        let seconds = seconds.clone();
+        tokio::task::spawn_blocking(move || {
+            Command::new("sysbench")
+                .current_dir(dir)
+                .args(common)
+                .args(["--mysql-host=127.0.0.1", "--mysql-ssl=on", "--threads=4"])
+                .arg(format!("--mysql-port={port}"))
+                .arg(format!("--mysql-user={user}"))
+                .arg(format!("--mysql-password={}", mariadb::NATIVE_USER.1))
+                .arg(format!("--time={seconds}"))
+                .args(["--mysql-ignore-errors=none", "run"])
+                .output()
+                .unwrap()
+        })
+    };
+    if std::env::var_os("IAMWIRE_LOAD_BASELINE").is_some() {
+        // For comparison only: the same load straight to the database, over TLS too.
+        let direct = sysbench(db.port()).await.unwrap();
+        println!("direct:\n{}", String::from_utf8_lossy(&direct.stdout));
+    }
+    let run = sysbench(addr.port()).await.unwrap();
     let report = String::from_utf8_lossy(&run.stdout);
     assert!(
         run.status.success(),
         "{report}\n{}",
         String::from_utf8_lossy(&run.stderr)
     );
-    println!("{report}");
+    println!("through the proxy:\n{report}");
     let queries = stat(&report, "queries:").unwrap_or_default();
     assert!(queries > 0.0, "{report}");
     assert_eq!(stat(&report, "ignored errors:"), Some(0.0), "{report}");
