@@ -24,9 +24,9 @@ pub const CACHING_SHA2_PASSWORD: &str = "caching_sha2_password";
 pub const SHA256_PASSWORD: &str = "sha256_password";
 
 /// `caching_sha2_password`: the server found the hash in its cache, OK follows.
-const FAST_AUTH_SUCCESS: u8 = 0x03;
+pub const FAST_AUTH_SUCCESS: u8 = 0x03;
 /// `caching_sha2_password`: the server wants the password itself.
-const PERFORM_FULL_AUTH: u8 = 0x04;
+pub const PERFORM_FULL_AUTH: u8 = 0x04;
 
 /// `mysql_native_password`: `SHA1(password) XOR SHA1(nonce + SHA1(SHA1(password)))`; empty for an
 /// empty password.

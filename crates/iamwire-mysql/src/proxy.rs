@@ -117,6 +117,10 @@ pub struct MyState {
     client_caps: Capabilities,
     /// The client's handshake response.
     response: Option<HandshakeResponse>,
+    /// The client answered the greeting with a `caching_sha2_password` scramble and has not been
+    /// asked for more: like MySQL 8 on its fast path, the proxy says "fast auth success" before the
+    /// OK (libmariadb, for one, takes an OK alone as a cue to send its password in clear).
+    fast_auth: bool,
     /// The database's greeting.
     upstream: Option<Handshake>,
     /// The capabilities the proxy and the database agreed on.

@@ -109,13 +109,32 @@ async fn change_user_is_authorized_and_logs_in_with_fresh_credentials() {
         whoami(&mut conn).await,
         (format!("{OTHER_USER}@%"), Some("app".to_owned()))
     );
+    // libmariadb's own mysql_change_user() and mysql-connector-python's cmd_change_user, each with a
+    // password the certificate makes moot.
+    let mut login = rig.alice.clone();
+    login.password = "not-checked".into();
+    let answers = tokio::task::spawn_blocking(move || {
+        [
+            libmariadb_change_user(&login, OTHER_USER, "SELECT CURRENT_USER()"),
+            python_client_as(
+                "connector",
+                &login,
+                Some(OTHER_USER),
+                "SELECT CURRENT_USER()",
+            ),
+        ]
+    });
+    for answer in answers.await.unwrap() {
+        assert_eq!(answer.rows(), format!("{OTHER_USER}@%"));
+    }
+    assert_eq!(rig.injector.logins.load(Ordering::SeqCst), 6);
     // A user the identity may not be: refused before any credential is asked for.
     let mut conn = async_conn(&rig.alice).await.unwrap();
     assert_eq!(
         server_code(conn.change_user(to("unauthorized")).await),
         1045
     );
-    assert_eq!(rig.injector.logins.load(Ordering::SeqCst), 3);
+    assert_eq!(rig.injector.logins.load(Ordering::SeqCst), 7);
     // The database outside the identity's names: refused too.
     let mut conn = async_conn(&rig.alice).await.unwrap();
     let other_db = to(OTHER_USER).with_db_name(Some("mysql".to_owned()));

@@ -28,6 +28,11 @@ pub enum Split {
 
 /// Splits the client-to-database stream into commands (packets with sequence id 0) and the packets
 /// that belong to them (continuations of long packets, `LOAD DATA LOCAL` file contents).
+///
+/// A packet with another sequence id where a command would start is passed on as it is: the
+/// database refuses a packet out of order (and ends the connection), so nothing gets past the
+/// proxy's guard that way; it is also how the file contents of a `LOAD DATA LOCAL` that is not the
+/// first result of a multi-statement query travel.
 #[derive(Debug, Clone)]
 pub struct CommandSplitter {
     window: usize,

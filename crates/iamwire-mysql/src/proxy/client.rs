@@ -66,6 +66,8 @@ pub(super) async fn hello(
     let db_user = response.user.clone();
     // MySQL opens no database when none is named: there is no default to authorize.
     let db_name = response.database.clone();
+    state.fast_auth = response.auth_plugin.as_deref() == Some(CACHING_SHA2_PASSWORD)
+        && !matches!(response.auth_response.expose(), [] | [0]);
     state.response = Some(response);
     Ok(Hello::Session { db_user, db_name })
 }
@@ -86,6 +88,8 @@ pub(super) async fn password(
         },
     })?;
     let user = response.user.clone();
+    // Full authentication, or a switch: the OK follows the password, as in MySQL 8.
+    state.fast_auth = false;
     let switch_nonce = nonce(cx.random.array()?);
     let (mut server, mut step) = PasswordServer::start(
         response.auth_plugin.as_deref(),

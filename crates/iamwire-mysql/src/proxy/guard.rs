@@ -9,7 +9,7 @@ use iamwire_proxy::{Cx, SessionError};
 
 use super::upstream::authenticate;
 use super::{KillTarget, MySql, MyState};
-use crate::auth::UpstreamAuth;
+use crate::auth::{CACHING_SHA2_PASSWORD, UpstreamAuth};
 use crate::codec::{
     COM_CHANGE_USER, COM_INIT_DB, COM_QUERY, COM_STMT_PREPARE, Capabilities, ChangeUser, ErrPacket,
     Statement, classify,
@@ -40,8 +40,14 @@ pub(super) enum Decision {
 pub(super) enum Outcome {
     /// Send these bytes to the database (the command, possibly rewritten).
     Forward(BytesMut),
-    /// Answer the client with this payload (sequence id 1).
-    Answer(Vec<u8>),
+    /// Log-in again succeeded: answer the client with the database's OK — after "fast auth success"
+    /// if its `COM_CHANGE_USER` carried a `caching_sha2_password` scramble, as MySQL 8 answers it.
+    LoggedIn {
+        /// The database's OK payload.
+        ok: Vec<u8>,
+        /// Whether "fast auth success" goes first.
+        fast_auth: bool,
+    },
     /// Refuse the command with this error (sequence id 1); the session goes on.
     Refuse(Refusal),
     /// The session cannot go on: tell the client why, then end it.
@@ -208,9 +214,11 @@ async fn change_user(
         Ok(Err(error)) => Outcome::End(error),
         Ok(Ok(Ok(ok))) => {
             tracing::info!(db_user = %change.user, "COM_CHANGE_USER logged in with fresh credentials");
+            let fast_auth = change.auth_plugin.as_deref() == Some(CACHING_SHA2_PASSWORD)
+                && !matches!(change.auth_response.expose(), [] | [0]);
             current.db_user = change.user;
             current.db_name = change.database;
-            Outcome::Answer(ok)
+            Outcome::LoggedIn { ok, fast_auth }
         }
         Ok(Ok(Err(err))) => {
             let error = MyError::UpstreamRejected { err };

@@ -13,6 +13,7 @@ use iamwire_proxy::{ClientConn, Cx, RelayEnd, SessionError, StopSignal, Upstream
 
 use super::guard::{self, Current, Decision, Outcome};
 use super::{KillTarget, MySql, MyState};
+use crate::auth::FAST_AUTH_SUCCESS;
 use crate::codec::{
     COM_CHANGE_USER, COM_INIT_DB, Capabilities, CommandSplitter, HEADER_LEN, MAX_PAYLOAD,
     ResponseScanner, Split, put_packet,
@@ -272,7 +273,14 @@ impl Relay<'_, '_> {
                     .fetch_add(out.len() as u64, Ordering::Relaxed);
                 Flow::Go
             }
-            Outcome::Answer(ok) => self.answer(client, &ok).await,
+            Outcome::LoggedIn { ok, fast_auth } => {
+                let mut payloads = Vec::with_capacity(2);
+                if fast_auth {
+                    payloads.push(vec![1, FAST_AUTH_SUCCESS]);
+                }
+                payloads.push(ok);
+                self.answer(client, &payloads).await
+            }
             Outcome::Refuse(refusal) => self.refuse(client, state, &refusal).await,
             Outcome::End(refusal) => {
                 let _ = self.refuse(client, state, &refusal).await;
@@ -283,10 +291,13 @@ impl Relay<'_, '_> {
         }
     }
 
-    /// Answer the client's command with `payload` (sequence id 1).
-    async fn answer(&mut self, client: &mut ClientConn, payload: &[u8]) -> Flow {
+    /// Answer the client's command with `payloads` (sequence ids from 1).
+    async fn answer<P: AsRef<[u8]>>(&mut self, client: &mut ClientConn, payloads: &[P]) -> Flow {
         let mut out = BytesMut::new();
-        put_packet(&mut out, 1, payload);
+        let mut seq = 1;
+        for payload in payloads {
+            seq = put_packet(&mut out, seq, payload.as_ref());
+        }
         self.scanner.advance(&out);
         match client.send(&out).await {
             Ok(()) => {
@@ -308,7 +319,7 @@ impl Relay<'_, '_> {
     ) -> Flow {
         let caps = state.client_caps | Capabilities::PROTOCOL_41;
         match guard::refusal_payload(refusal, caps) {
-            Some(payload) => self.answer(client, &payload).await,
+            Some(payload) => self.answer(client, &[payload]).await,
             None => Flow::Go,
         }
     }

@@ -7,12 +7,12 @@ use iamwire_proxy::{ClientConn, Cx, Registration, SessionError, UpstreamConn};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use super::io::{read_upstream, send_client, send_upstream};
+use super::io::{read_upstream, send_upstream};
 use super::{KillTarget, MySql, MyState, Result};
-use crate::auth::{UpstreamAuth, UpstreamStep};
+use crate::auth::{FAST_AUTH_SUCCESS, UpstreamAuth, UpstreamStep};
 use crate::codec::{
     Capabilities, CodecError, ErrPacket, Handshake, HandshakeResponse, PacketDecoder, ServerAuth,
-    SslRequest, put_packet,
+    SslRequest, put_auth_more_data, put_packet,
 };
 use crate::error::MyError;
 
@@ -193,5 +193,15 @@ pub(super) async fn welcome(
         });
     }
     let ok = state.ok.take().unwrap_or_else(|| vec![0, 0, 0, 2, 0, 0, 0]);
-    send_client(client, &mut state.client_seq, &ok).await
+    let mut out = BytesMut::new();
+    if std::mem::take(&mut state.fast_auth) {
+        let mut more = BytesMut::new();
+        put_auth_more_data(&mut more, &[FAST_AUTH_SUCCESS]);
+        state.client_seq = put_packet(&mut out, state.client_seq, &more);
+    }
+    state.client_seq = put_packet(&mut out, state.client_seq, &ok);
+    client
+        .send(&out)
+        .await
+        .map_err(|source| SessionError::ClientIo { source })
 }

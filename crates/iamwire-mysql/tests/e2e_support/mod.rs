@@ -227,6 +227,11 @@ try:
         if args.get("cert"):
             kw.update(ssl_cert=args["cert"], ssl_key=args["key"])
         conn = mysql.connector.connect(**kw)
+    if args.get("change_user"):
+        if args["driver"] == "pymysql":
+            raise RuntimeError("PyMySQL has no COM_CHANGE_USER")
+        conn.cmd_change_user(username=args["change_user"], password=args["password"],
+            database=args.get("database") or "")
     cur = conn.cursor()
     cur.execute(args["sql"])
     rows = cur.fetchall()
@@ -239,9 +244,20 @@ except Exception as e:
 
 /// PyMySQL (`driver = "pymysql"`) or mysql-connector-python (`"connector"`) runs `sql`.
 pub fn python_client(driver: &str, login: &Login, sql: &str) -> Answer {
+    python_client_as(driver, login, None, sql)
+}
+
+/// Like [`python_client`], with a COM_CHANGE_USER to `change_user` (same password and database)
+/// before `sql` (mysql-connector-python only).
+pub fn python_client_as(
+    driver: &str,
+    login: &Login,
+    change_user: Option<&str>,
+    sql: &str,
+) -> Answer {
     let mut args = serde_json::json!({
         "driver": driver, "port": login.port, "user": login.user, "password": login.password,
-        "database": login.database, "ca": login.ca, "sql": sql,
+        "database": login.database, "ca": login.ca, "sql": sql, "change_user": change_user,
     });
     if let Some((cert, key)) = &login.cert {
         args["cert"] = serde_json::json!(cert);
@@ -251,10 +267,15 @@ pub fn python_client(driver: &str, login: &Login, sql: &str) -> Answer {
         .args(["-c", PY_CLIENT, &args.to_string()])
         .output()
         .expect("run the venv's python");
+    parse_answer(driver, &out)
+}
+
+/// The JSON answer a client script printed.
+fn parse_answer(client: &str, out: &std::process::Output) -> Answer {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let Ok(v) = serde_json::from_str::<serde_json::Value>(stdout.trim()) else {
         panic!(
-            "{driver}: {stdout}\n{}",
+            "{client}: {stdout}\n{}",
             String::from_utf8_lossy(&out.stderr)
         );
     };
@@ -280,6 +301,57 @@ pub async fn each_client(login: &Login, sql: &'static str) -> Vec<(&'static str,
         answers.push((client, answer.await.unwrap()));
     }
     answers
+}
+
+/// libmariadb's own `mysql_change_user()` (the C client library behind the `mariadb` CLI, through
+/// ctypes): log in as `login`, change to `to`, then run `sql`.
+const LIBMARIADB_CHANGE_USER: &str = r#"
+import ctypes, json, sys
+from ctypes import c_char_p, c_uint, c_ulong, c_void_p
+a = json.loads(sys.argv[1])
+lib = ctypes.CDLL("libmariadb.so.3")
+lib.mysql_init.restype = c_void_p
+lib.mysql_init.argtypes = [c_void_p]
+lib.mysql_ssl_set.argtypes = [c_void_p, c_char_p, c_char_p, c_char_p, c_char_p, c_char_p]
+lib.mysql_real_connect.restype = c_void_p
+lib.mysql_real_connect.argtypes = [c_void_p, c_char_p, c_char_p, c_char_p, c_char_p, c_uint, c_char_p, c_ulong]
+lib.mysql_change_user.argtypes = [c_void_p, c_char_p, c_char_p, c_char_p]
+lib.mysql_errno.argtypes = [c_void_p]
+lib.mysql_error.argtypes = [c_void_p]
+lib.mysql_error.restype = c_char_p
+lib.mysql_query.argtypes = [c_void_p, c_char_p]
+lib.mysql_store_result.argtypes = [c_void_p]
+lib.mysql_store_result.restype = c_void_p
+lib.mysql_fetch_row.argtypes = [c_void_p]
+lib.mysql_fetch_row.restype = ctypes.POINTER(c_char_p)
+e = lambda s: s.encode() if s else None
+m = lib.mysql_init(None)
+lib.mysql_ssl_set(m, e(a["key"]), e(a["cert"]), e(a["ca"]), None, None)
+def fail():
+    print(json.dumps({"code": lib.mysql_errno(m), "text": lib.mysql_error(m).decode()}))
+    sys.exit(0)
+if not lib.mysql_real_connect(m, b"127.0.0.1", e(a["user"]), e(a["password"]), e(a["database"]), a["port"], None, 0):
+    fail()
+if lib.mysql_change_user(m, e(a["to"]), e(a["password"]), e(a["database"])):
+    fail()
+if lib.mysql_query(m, e(a["sql"])):
+    fail()
+row = lib.mysql_fetch_row(lib.mysql_store_result(m))
+print(json.dumps({"rows": row[0].decode()}))
+"#;
+
+/// libmariadb logs in as `login`, changes user to `to` (same password and database), runs `sql`.
+pub fn libmariadb_change_user(login: &Login, to: &str, sql: &str) -> Answer {
+    let (cert, key) = login.cert.clone().unwrap_or_default();
+    let args = serde_json::json!({
+        "port": login.port, "user": login.user, "password": login.password, "to": to,
+        "database": login.database, "ca": login.ca, "cert": cert, "key": key, "sql": sql,
+    });
+    let out = Command::new(iamwire_testkit::python())
+        .args(["-c", LIBMARIADB_CHANGE_USER, &args.to_string()])
+        .output()
+        .expect("run the venv's python");
+    parse_answer("libmariadb", &out)
 }
 
 /// mysql_async options for `login` (rustls, verifying the proxy as `localhost`).
