@@ -56,7 +56,7 @@ fn framed(packet: &impl MySerialize) -> Vec<u8> {
 }
 
 async fn refused(login: &Login) -> (u16, String) {
-    let error = async_conn(login).await.err().expect("refused");
+    let error = async_conn(login).await.expect_err("refused");
     (async_code(&error).unwrap_or(0), error.to_string())
 }
 
