@@ -6,11 +6,12 @@ use std::future::Future;
 use std::sync::Arc;
 
 use iamwire_aws::aws_api::ApiClient;
-use iamwire_aws::inject::{RedshiftApi, injector_for};
+use iamwire_aws::inject::{RdsIamInjector, RedshiftApi, injector_for};
 use iamwire_aws::role::RoleProvider;
-use iamwire_core::{Database, InjectError, Protocol};
+use iamwire_core::{AuthInjector, Database, InjectError, Protocol};
 use iamwire_cql::{Cql, CqlProxy};
 use iamwire_http::{HttpLimits, HttpProxy, HttpTimeouts};
+use iamwire_mysql::{MySql, MySqlProxy};
 use iamwire_postgres::{PgProxy, Postgres};
 use iamwire_proxy::Listener;
 
@@ -25,6 +26,8 @@ pub(crate) enum Server {
     /// DynamoDB (with Streams and the DAX API) and OpenSearch: every request re-signed as the
     /// database-user role.
     Http(HttpProxy),
+    /// MySQL and MariaDB (RDS, Aurora, RDS Proxy).
+    MySql(MySqlProxy),
 }
 
 /// What a server needs from the process besides its own config.
@@ -44,14 +47,35 @@ impl Server {
         let database = &listener.database;
         match database.protocol {
             // RDS IAM token, Redshift or Redshift Serverless credentials, as the database says.
-            Protocol::Postgres => proxy(Postgres::new(), listener, shared).map(Self::Postgres),
+            Protocol::Postgres => {
+                let injector = injector_for(
+                    database,
+                    shared.roles.clone(),
+                    redshift_api(database, shared.aws_tls, shared.env),
+                );
+                proxy(Postgres::new(), listener, shared, injector).map(Self::Postgres)
+            }
+            // RDS IAM tokens, whatever else the database's settings say.
+            Protocol::MySql => {
+                let injector = Arc::new(RdsIamInjector::new(shared.roles.clone()));
+                proxy(MySql::new(), listener, shared, injector).map(Self::MySql)
+            }
             // Keyspaces: the database-user role's credentials answer the SigV4 challenge.
-            Protocol::Cassandra => proxy(Cql::new(), listener, shared).map(Self::Cassandra),
-            Protocol::DynamoDb | Protocol::OpenSearch => http_proxy(listener, shared).map(Self::Http),
+            Protocol::Cassandra => {
+                let injector = injector_for(
+                    database,
+                    shared.roles.clone(),
+                    redshift_api(database, shared.aws_tls, shared.env),
+                );
+                proxy(Cql::new(), listener, shared, injector).map(Self::Cassandra)
+            }
+            Protocol::DynamoDb | Protocol::OpenSearch => {
+                http_proxy(listener, shared).map(Self::Http)
+            }
             other => Err(format!(
                 "database {:?} speaks {other}, which this build of iamwire does not serve yet \
-                 (it serves: postgres, cassandra, dynamodb, opensearch); remove its listener or use a \
-                 build that serves {other}",
+                 (it serves: postgres, mysql, cassandra, dynamodb, opensearch); remove its listener or \
+                 use a build that serves {other}",
                 database.name
             )),
         }
@@ -63,6 +87,7 @@ impl Server {
             Self::Postgres(p) => p.database(),
             Self::Cassandra(p) => p.database(),
             Self::Http(h) => h.database(),
+            Self::MySql(p) => p.database(),
         }
     }
 
@@ -73,6 +98,7 @@ impl Server {
             match this {
                 Self::Postgres(p) => p.warm_up().await,
                 Self::Cassandra(p) => p.warm_up().await,
+                Self::MySql(p) => p.warm_up().await,
                 // HTTP databases assume a role per identity and role, known only when a request comes.
                 Self::Http(_) => Ok(()),
             }
@@ -91,25 +117,22 @@ impl Server {
                 Self::Postgres(p) => p.serve(listener, shutdown).await,
                 Self::Cassandra(p) => p.serve(listener, shutdown).await,
                 Self::Http(h) => h.serve(listener, shutdown).await,
+                Self::MySql(p) => p.serve(listener, shutdown).await,
             }
         }
     }
 }
 
-/// `protocol`'s proxy for `listener`'s database, with the injector the database needs
-/// ([`injector_for`]) and the config's TLS, allow list, timeouts and limits.
+/// `protocol`'s proxy for `listener`'s database, logging in upstream through `injector`, with the
+/// config's TLS, allow list, timeouts and limits.
 fn proxy<P: iamwire_proxy::Protocol>(
     protocol: P,
     listener: &ListenerConfig,
     shared: &Shared<'_>,
+    injector: Arc<dyn AuthInjector>,
 ) -> Result<iamwire_proxy::Proxy<P>, String> {
     let database = &listener.database;
     let config = shared.config;
-    let injector = injector_for(
-        database,
-        shared.roles.clone(),
-        redshift_api(database, shared.aws_tls, shared.env),
-    );
     iamwire_proxy::Proxy::builder(
         protocol,
         database.clone(),
@@ -130,6 +153,7 @@ impl Server {
         match self {
             Self::Postgres(p) => Self::Postgres(p.clone()),
             Self::Cassandra(p) => Self::Cassandra(p.clone()),
+            Self::MySql(p) => Self::MySql(p.clone()),
             Self::Http(h) => Self::Http(h.clone()),
         }
     }
