@@ -45,6 +45,8 @@ pub mod code {
     pub const MALFORMED_PACKET: u16 = 2027;
     /// `CR_AUTH_PLUGIN_CANNOT_LOAD`.
     pub const AUTH_PLUGIN: u16 = 2059;
+    /// `ER_SERVER_OFFLINE_MODE`: the server takes no new connections (MySQL's `offline_mode`).
+    pub const OFFLINE_MODE: u16 = 3032;
     /// `ER_SECURE_TRANSPORT_REQUIRED`.
     pub const SECURE_TRANSPORT_REQUIRED: u16 = 3159;
 }
@@ -271,6 +273,9 @@ pub fn error_packet(error: &SessionError<MyError>) -> Option<ErrPacket> {
             "08S01",
             "Server shutdown in progress: the proxy is shutting down",
         ),
+        // An operator paused the database: like MySQL's offline_mode, new sessions are refused and live
+        // ones go on.
+        SessionError::Paused => ErrPacket::new(code::OFFLINE_MODE, "HY000", message),
         SessionError::Killed => ErrPacket::new(
             code::CONNECTION_KILLED,
             "70100",
@@ -373,6 +378,7 @@ mod tests {
         assert_eq!(packet(SessionError::from(MyError::TlsRequired)).code, 3159);
         assert_eq!(packet(SessionError::ShuttingDown).code, 1053);
         assert_eq!(packet(SessionError::Killed).code, 1927);
+        assert_eq!(packet(SessionError::Paused).code, 3032);
         let gone = SessionError::<MyError>::ClientIo {
             source: std::io::ErrorKind::UnexpectedEof.into(),
         };
