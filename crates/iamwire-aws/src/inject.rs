@@ -1,14 +1,17 @@
 //! The AWS [`AuthInjector`]s every protocol shares: RDS IAM tokens (Postgres, MySQL, Aurora, RDS Proxy),
-//! Redshift temporary credentials (`GetClusterCredentials`, `GetClusterCredentialsWithIAM`) and Redshift
-//! Serverless `GetCredentials`, with [`injector_for`] to pick the one a database needs, one token-reuse
-//! map ([`TokenMap`]), and the translation of AWS failures into [`InjectError`]s classified by kind.
+//! Redshift temporary credentials (`GetClusterCredentials`, `GetClusterCredentialsWithIAM`), Redshift
+//! Serverless `GetCredentials`, and ElastiCache / MemoryDB IAM tokens (Redis), with [`injector_for`] to
+//! pick the one a database needs, one token-reuse map ([`TokenMap`]), and the translation of AWS failures
+//! into [`InjectError`]s classified by kind.
 
+mod cache;
 mod rds;
 mod redshift;
 mod tokens;
 
 use iamwire_core::{InjectError, InjectErrorKind, RoleArn};
 
+pub use cache::CacheIamInjector;
 pub use iamwire_core::{AuthInjector, LoginFuture, StaticPasswordInjector, UpstreamLogin};
 pub use rds::RdsIamInjector;
 pub use redshift::{RedshiftApi, RedshiftInjector, RedshiftServerlessInjector, injector_for};
