@@ -8,9 +8,10 @@ use std::sync::Arc;
 use iamwire_aws::aws_api::ApiClient;
 use iamwire_aws::inject::{RedshiftApi, injector_for};
 use iamwire_aws::role::RoleProvider;
-use iamwire_core::{Database, InjectError, Protocol};
+use iamwire_core::{AuthInjector, Database, InjectError, Protocol, StaticPasswordInjector};
 use iamwire_postgres::{PgProxy, Postgres};
 use iamwire_proxy::Listener;
+use iamwire_redis::{DEFAULT_REAUTH_INTERVAL, Redis, RedisProxy};
 
 use crate::proxy_config::{Listener as ListenerConfig, LoadedConfig};
 
@@ -18,6 +19,8 @@ use crate::proxy_config::{Listener as ListenerConfig, LoadedConfig};
 pub(crate) enum Server {
     /// PostgreSQL (RDS, Aurora, RDS Proxy, Redshift, Redshift Serverless).
     Postgres(PgProxy),
+    /// Redis / Valkey (ElastiCache, MemoryDB, or a self-hosted Redis with a static password).
+    Redis(RedisProxy),
 }
 
 /// What a server needs from the process besides its own config.
@@ -42,7 +45,7 @@ impl Server {
                 let injector = injector_for(
                     database,
                     shared.roles.clone(),
-                    redshift_api(database, shared.aws_tls, shared.env),
+                    aws_api(database, shared.aws_tls, shared.env),
                 );
                 let proxy = PgProxy::builder(
                     Postgres::new(),
@@ -58,9 +61,10 @@ impl Server {
                 .map_err(|e| format!("database {:?}: {e}", database.name))?;
                 Ok(Self::Postgres(proxy))
             }
+            Protocol::Redis => redis(listener, shared).map(Self::Redis),
             other => Err(format!(
                 "database {:?} speaks {other}, which this build of iamwire does not serve yet \
-                 (it serves: postgres); remove its listener or use a build that serves {other}",
+                 (it serves: postgres, redis); remove its listener or use a build that serves {other}",
                 database.name
             )),
         }
@@ -70,15 +74,19 @@ impl Server {
     pub(crate) fn database(&self) -> &Database {
         match self {
             Self::Postgres(p) => p.database(),
+            Self::Redis(p) => p.database(),
         }
     }
 
     /// Fetch the database's role credentials ahead of the first client.
     pub(crate) fn warm_up(&self) -> impl Future<Output = Result<(), InjectError>> + Send + 'static {
-        let this = match self {
-            Self::Postgres(p) => p.clone(),
-        };
-        async move { this.warm_up().await }
+        let this = self.clone_handle();
+        async move {
+            match this {
+                Self::Postgres(p) => p.warm_up().await,
+                Self::Redis(p) => p.warm_up().await,
+            }
+        }
     }
 
     /// Serve `listener` until `shutdown`, then drain.
@@ -91,20 +99,75 @@ impl Server {
         async move {
             match self {
                 Self::Postgres(p) => p.serve(listener, shutdown).await,
+                Self::Redis(p) => p.serve(listener, shutdown).await,
             }
+        }
+    }
+
+    fn clone_handle(&self) -> Self {
+        match self {
+            Self::Postgres(p) => Self::Postgres(p.clone()),
+            Self::Redis(p) => Self::Redis(p.clone()),
         }
     }
 }
 
-/// The Redshift API client for `database`, honouring the SDKs' endpoint variables
-/// (`AWS_ENDPOINT_URL_REDSHIFT[_SERVERLESS]`, then `AWS_ENDPOINT_URL`); an `http://` endpoint there is the
-/// operator's explicit choice (an emulator), so plaintext is allowed for it only.
-fn redshift_api(
+/// The Redis proxy of `listener`: ElastiCache / MemoryDB IAM tokens when the database names a cache
+/// (re-AUTH every hour unless the listener says otherwise), else the listener's static password.
+fn redis(listener: &ListenerConfig, shared: &Shared<'_>) -> Result<RedisProxy, String> {
+    let database = &listener.database;
+    let config = shared.config;
+    let aws = &database.aws;
+    let (injector, reauth): (Arc<dyn AuthInjector>, _) = if aws.elasticache.is_some()
+        || aws.memorydb.is_some()
+    {
+        let api = aws_api(database, shared.aws_tls, shared.env);
+        let injector = injector_for(database, shared.roles.clone(), api);
+        (
+            injector,
+            listener.reauth_interval.or(Some(DEFAULT_REAUTH_INTERVAL)),
+        )
+    } else if let Some(password) = &listener.password {
+        let injector = Arc::new(StaticPasswordInjector::new(password.clone()));
+        (injector, listener.reauth_interval)
+    } else {
+        return Err(format!(
+            "database {:?} (redis) names no cache to log in to with IAM \
+                 (aws.elasticache.replication_group_id, aws.elasticache.serverless_cache_name or \
+                 aws.memorydb.cluster_name) and its listener has no password_file for a self-hosted \
+                 Redis; set one of them",
+            database.name
+        ));
+    };
+    RedisProxy::builder(
+        Redis::new().reauth_interval(reauth),
+        database.clone(),
+        config.server_tls.clone(),
+        config.allow_list.clone(),
+        injector,
+    )
+    .upstream_tls_config(listener.upstream_tls.clone())
+    .timeouts(config.timeouts)
+    .limits(config.limits)
+    .build()
+    .map_err(|e| format!("database {:?}: {e}", database.name))
+}
+
+/// The AWS API client for `database`'s injector (Redshift credentials, ElastiCache / MemoryDB
+/// `DescribeUsers`), honouring the SDKs' endpoint variables (`AWS_ENDPOINT_URL_REDSHIFT[_SERVERLESS]`,
+/// `AWS_ENDPOINT_URL_ELASTICACHE`, `AWS_ENDPOINT_URL_MEMORYDB`, then `AWS_ENDPOINT_URL`); an `http://`
+/// endpoint there is the operator's explicit choice (an emulator), so plaintext is allowed for it only.
+fn aws_api(
     database: &Database,
     tls: &Arc<rustls::ClientConfig>,
     env: &BTreeMap<String, String>,
 ) -> RedshiftApi {
-    let specific = if database.aws.redshift_serverless.is_some() {
+    let aws = &database.aws;
+    let specific = if aws.elasticache.is_some() {
+        "AWS_ENDPOINT_URL_ELASTICACHE"
+    } else if aws.memorydb.is_some() {
+        "AWS_ENDPOINT_URL_MEMORYDB"
+    } else if aws.redshift_serverless.is_some() {
         "AWS_ENDPOINT_URL_REDSHIFT_SERVERLESS"
     } else {
         "AWS_ENDPOINT_URL_REDSHIFT"

@@ -36,7 +36,12 @@ pub(crate) struct Proxy {
 impl Proxy {
     /// Spawn `iamwire run --config <config> <args>` with `env` and wait for the line that names its listen
     /// address.
-    fn spawn(config: &Path, home: &Path, args: &[String], env: &[(String, String)]) -> Self {
+    pub(crate) fn spawn(
+        config: &Path,
+        home: &Path,
+        args: &[String],
+        env: &[(String, String)],
+    ) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_iamwire"))
             .args(["run", "--config"])
             .arg(config)
@@ -92,6 +97,11 @@ impl Proxy {
             ),
         };
         proxy
+    }
+
+    /// The port `iamwire run` listens on (127.0.0.1).
+    pub(crate) fn port(&self) -> u16 {
+        self.port
     }
 
     /// What the proxy has written to stderr so far.
@@ -432,7 +442,7 @@ db_service:
     )
 }
 
-fn iamwire_ok(args: &[&str]) {
+pub(crate) fn iamwire_ok(args: &[&str]) {
     let out = Command::new(env!("CARGO_BIN_EXE_iamwire"))
         .args(args)
         .output()

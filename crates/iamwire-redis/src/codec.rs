@@ -75,9 +75,9 @@ impl fmt::Display for RespViolation {
             Self::LineTooLong { max } => write!(f, "a line longer than {max} bytes"),
             Self::CommandTooLong { max } => write!(f, "a command larger than {max} bytes"),
             Self::ReplyTooLong { max } => write!(f, "a reply larger than {max} bytes"),
-            Self::NotACommand => f.write_str(
-                "expected an array of bulk strings (inline commands are not supported)",
-            ),
+            Self::NotACommand => {
+                f.write_str("expected an array of bulk strings (inline commands are not supported)")
+            }
             Self::Unsupported(what) => write!(f, "{what} are not supported"),
             Self::Malformed(what) => write!(f, "{what}"),
         }

@@ -148,15 +148,20 @@ mod tests {
         let refused = InjectError::new(InjectErrorKind::AccessDenied, "could not assume role r")
             .with_hint("the trust policy of r must allow this proxy");
         let line = text(&SessionError::Credentials { source: refused });
-        assert!(line.starts_with("-NOPERM could not assume role r; the trust policy"), "{line}");
+        assert!(
+            line.starts_with("-NOPERM could not assume role r; the trust policy"),
+            "{line}"
+        );
         let timeout = SessionError::<RedisError>::CredentialTimeout {
             timeout: Duration::from_secs(3),
         };
         assert!(text(&timeout).starts_with("-ERR "));
-        assert!(error_reply(&SessionError::<RedisError>::ClientIo {
-            source: std::io::ErrorKind::UnexpectedEof.into()
-        })
-        .is_none());
+        assert!(
+            error_reply(&SessionError::<RedisError>::ClientIo {
+                source: std::io::ErrorKind::UnexpectedEof.into()
+            })
+            .is_none()
+        );
     }
 
     #[test]
@@ -170,7 +175,10 @@ mod tests {
             hint: Some("the proxy's role needs elasticache:Connect on arn:x".into()),
         };
         let line = text(&error);
-        assert!(line.starts_with("-WRONGPASS invalid username-password pair"), "{line}");
+        assert!(
+            line.starts_with("-WRONGPASS invalid username-password pair"),
+            "{line}"
+        );
         assert!(line.contains("elasticache:Connect on arn:x"), "{line}");
         assert!(line.ends_with("\r\n") && line.matches('\n').count() == 1);
         assert!(error.to_string().contains("refused the login"));

@@ -22,8 +22,7 @@ use bytes::Bytes;
 use iamwire_core::{Secret, SessionRequest, UpstreamLogin};
 use iamwire_proxy::scram::ScramSecret;
 use iamwire_proxy::{
-    ClientConn, Cx, Hello, Protocol, Registration, RelayEnd, SessionError, StopSignal,
-    UpstreamConn,
+    ClientConn, Cx, Hello, Protocol, Registration, RelayEnd, SessionError, StopSignal, UpstreamConn,
 };
 use tokio::net::TcpStream;
 
@@ -203,10 +202,7 @@ impl Protocol for Redis {
     }
 
     fn refusal(&self, state: &RedisState, error: &SessionError<RedisError>) -> Option<Vec<u8>> {
-        let ending = matches!(
-            error,
-            SessionError::ShuttingDown | SessionError::Killed
-        );
+        let ending = matches!(error, SessionError::ShuttingDown | SessionError::Killed);
         // An idle client would take an unasked-for error as the reply to its next command: it just
         // sees the connection close. A client owed a reply gets the reason as that reply.
         if state.mid_reply || (ending && !state.awaiting_reply) {

@@ -120,7 +120,10 @@ pub(crate) async fn run(
                     flow.set_reauth_ready(false);
                 } else {
                     flow.send_reauth(ready);
-                    tracing::debug!(db_user = flow.user(), "re-authenticating the database connection");
+                    tracing::debug!(
+                        db_user = flow.user(),
+                        "re-authenticating the database connection"
+                    );
                     reauth = ReAuth::Idle(Instant::now() + redis.reauth.unwrap_or(REAUTH_RETRY));
                 }
                 continue;
@@ -128,10 +131,15 @@ pub(crate) async fn run(
             _ => {}
         }
         match flow.take_reauth_outcome() {
-            Some(Ok(())) => tracing::info!(db_user = flow.user(), "re-authenticated the database connection"),
+            Some(Ok(())) => tracing::info!(
+                db_user = flow.user(),
+                "re-authenticated the database connection"
+            ),
             Some(Err(error)) => {
                 tracing::warn!(db_user = flow.user(), %error, "the database refused the re-AUTH; retrying");
-                reauth = ReAuth::Idle(Instant::now() + REAUTH_RETRY.min(redis.reauth.unwrap_or(REAUTH_RETRY)));
+                reauth = ReAuth::Idle(
+                    Instant::now() + REAUTH_RETRY.min(redis.reauth.unwrap_or(REAUTH_RETRY)),
+                );
             }
             None => {}
         }
@@ -195,6 +203,8 @@ pub(crate) async fn run(
             r = read_some(&mut cr, &mut from_client), if read_client => match r {
                 Ok(0) => client_eof = true,
                 Ok(_) => {}
+                // Clients that just close their socket (redis-cli does) skip TLS close_notify.
+                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => client_eof = true,
                 Err(e) => break RelayEnd::ClientError(e),
             },
             result = async { match login.as_mut() { Some((_, fut)) => fut.await, None => std::future::pending().await } },
@@ -277,7 +287,11 @@ pub(crate) fn fuzz_flow(data: &[u8]) {
         max_inspected_len: 1 << 18,
         max_pending: 64,
     };
-    let proto = if data.first().is_some_and(|b| b % 2 == 0) { 2 } else { 3 };
+    let proto = if data.first().is_some_and(|b| b % 2 == 0) {
+        2
+    } else {
+        3
+    };
     let mut flow = Flow::new(limits, proto, "app".into());
     let allow = |_: &str| Ok(());
     let mut commands = BytesMut::from(

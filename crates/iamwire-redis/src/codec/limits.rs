@@ -41,7 +41,9 @@ impl Limits {
         Self {
             max_aggregate_len: self.max_aggregate_len.min(Self::UNAUTHENTICATED_MAX_ARGS),
             max_bulk_len: self.max_bulk_len.min(Self::UNAUTHENTICATED_MAX_BULK),
-            max_command_len: self.max_command_len.min(Self::UNAUTHENTICATED_MAX_BULK * 12),
+            max_command_len: self
+                .max_command_len
+                .min(Self::UNAUTHENTICATED_MAX_BULK * 12),
             ..*self
         }
     }

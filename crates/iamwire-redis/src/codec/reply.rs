@@ -45,21 +45,29 @@ impl Reply {
         if resp3 {
             use redis_protocol::resp3::types::BytesFrame as F;
             match redis_protocol::resp3::decode::complete::decode_bytes(&frame) {
-                Ok(Some((F::Push { data, .. }, _))) => pubsub(&data, |f| match f {
-                    F::BlobString { data, .. } | F::SimpleString { data, .. } => Some(data),
-                    _ => None,
-                }, |f| match f {
-                    F::Number { data, .. } => Some(*data),
-                    _ => None,
-                })
+                Ok(Some((F::Push { data, .. }, _))) => pubsub(
+                    &data,
+                    |f| match f {
+                        F::BlobString { data, .. } | F::SimpleString { data, .. } => Some(data),
+                        _ => None,
+                    },
+                    |f| match f {
+                        F::Number { data, .. } => Some(*data),
+                        _ => None,
+                    },
+                )
                 .unwrap_or(ReplyKind::OtherPush),
-                Ok(Some((F::Array { data, .. }, _))) => pubsub(&data, |f| match f {
-                    F::BlobString { data, .. } => Some(data),
-                    _ => None,
-                }, |f| match f {
-                    F::Number { data, .. } => Some(*data),
-                    _ => None,
-                })
+                Ok(Some((F::Array { data, .. }, _))) => pubsub(
+                    &data,
+                    |f| match f {
+                        F::BlobString { data, .. } => Some(data),
+                        _ => None,
+                    },
+                    |f| match f {
+                        F::Number { data, .. } => Some(*data),
+                        _ => None,
+                    },
+                )
                 .unwrap_or(ReplyKind::Other),
                 Ok(Some((F::BlobError { data, .. }, _))) => split_error(&data),
                 _ => ReplyKind::Other,
@@ -67,13 +75,17 @@ impl Reply {
         } else {
             use redis_protocol::resp2::types::BytesFrame as F;
             match redis_protocol::resp2::decode::decode_bytes(&frame) {
-                Ok(Some((F::Array(items), _))) => pubsub(&items, |f| match f {
-                    F::BulkString(data) => Some(data),
-                    _ => None,
-                }, |f| match f {
-                    F::Integer(n) => Some(*n),
-                    _ => None,
-                })
+                Ok(Some((F::Array(items), _))) => pubsub(
+                    &items,
+                    |f| match f {
+                        F::BulkString(data) => Some(data),
+                        _ => None,
+                    },
+                    |f| match f {
+                        F::Integer(n) => Some(*n),
+                        _ => None,
+                    },
+                )
                 .unwrap_or(ReplyKind::Other),
                 _ => ReplyKind::Other,
             }

@@ -235,7 +235,9 @@ impl FrameScanner {
                 return self.open(elements);
             }
             b'?' | b';' | b'.' => {
-                return Err(RespViolation::Unsupported("streamed RESP3 strings and aggregates"));
+                return Err(RespViolation::Unsupported(
+                    "streamed RESP3 strings and aggregates",
+                ));
             }
             _ => return Err(RespViolation::Malformed("an unknown type byte")),
         }
@@ -298,9 +300,7 @@ impl FrameScanner {
         if body.is_empty() || body.len() > 19 || !body.iter().all(u8::is_ascii_digit) {
             return Err(RespViolation::Malformed("a length that is not a number"));
         }
-        let n = body
-            .iter()
-            .fold(0u64, |n, d| n * 10 + u64::from(d - b'0'));
+        let n = body.iter().fold(0u64, |n, d| n * 10 + u64::from(d - b'0'));
         if n > max as u64 {
             return Err(if bulk {
                 RespViolation::BulkTooLong { len: n, max }

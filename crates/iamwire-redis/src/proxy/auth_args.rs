@@ -49,7 +49,10 @@ pub(crate) fn parse_hello(cmd: &Command) -> Result<HelloArgs, Vec<u8>> {
         .and_then(|v| v.parse::<i64>().ok())
         .ok_or_else(|| error_line("ERR", "Protocol version is not an integer or out of range"))?;
     if !(2..=3).contains(&proto) {
-        return Err(error_line("NOPROTO", "sorry, this protocol version is not supported."));
+        return Err(error_line(
+            "NOPROTO",
+            "sorry, this protocol version is not supported.",
+        ));
     }
     out.proto = u8::try_from(proto).ok();
     let mut i = 2;
@@ -158,7 +161,10 @@ mod tests {
     #[test]
     fn auth_forms() {
         let req = parse_auth(&command(&["AUTH", "pw"])).unwrap();
-        assert_eq!((req.user.as_str(), &req.password[..]), ("default", &b"pw"[..]));
+        assert_eq!(
+            (req.user.as_str(), &req.password[..]),
+            ("default", &b"pw"[..])
+        );
         let req = parse_auth(&command(&["auth", "app", "pw"])).unwrap();
         assert_eq!(req.user, "app");
         assert!(parse_auth(&command(&["AUTH"])).is_err());
@@ -167,8 +173,10 @@ mod tests {
 
     #[test]
     fn hello_forms() {
-        let hello = parse_hello(&command(&["HELLO", "3", "AUTH", "app", "pw", "SETNAME", "n"]))
-            .unwrap();
+        let hello = parse_hello(&command(&[
+            "HELLO", "3", "AUTH", "app", "pw", "SETNAME", "n",
+        ]))
+        .unwrap();
         let req = hello_auth(hello).unwrap().unwrap();
         assert_eq!(req.user, "app");
         assert_eq!(

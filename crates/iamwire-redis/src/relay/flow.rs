@@ -10,8 +10,8 @@ use iamwire_proxy::SessionError;
 
 use super::pubsub::{SubKind, Subscriptions};
 use crate::codec::{
-    Command, CommandDecoder, FrameScanner, Limits, Profile, RespViolation,
-    encode_command, error_line,
+    Command, CommandDecoder, FrameScanner, Limits, Profile, RespViolation, encode_command,
+    error_line,
 };
 use crate::error::{RedisError, error_reply};
 use crate::proxy::{AuthForm, AuthRequest, hello_auth, login_command, parse_auth, parse_hello};
@@ -40,11 +40,18 @@ enum Entry {
 enum Track {
     None,
     /// `MULTI`: an error leaves the transaction state as it was.
-    Multi { was_in_tx: bool },
+    Multi {
+        was_in_tx: bool,
+    },
     /// `HELLO <proto>` without `AUTH`.
-    Hello { proto: u8 },
+    Hello {
+        proto: u8,
+    },
     /// The proxy's login for a client `AUTH` / `HELLO AUTH`.
-    Auth { user: String, proto: Option<u8> },
+    Auth {
+        user: String,
+        proto: Option<u8>,
+    },
     /// `RESET`: back to RESP2, no transaction, no subscriptions.
     Reset,
 }
@@ -223,7 +230,9 @@ impl Flow {
             b"HELLO" => match parse_hello(cmd) {
                 Err(line) => self.local(line.into()),
                 Ok(args) => {
-                    let track = args.proto.map_or(Track::None, |proto| Track::Hello { proto });
+                    let track = args
+                        .proto
+                        .map_or(Track::None, |proto| Track::Hello { proto });
                     match hello_auth(args) {
                         Ok(Some(request)) => self.client_auth(request, authorize),
                         Ok(None) => self.forward(cmd, Entry::Reply(track)),

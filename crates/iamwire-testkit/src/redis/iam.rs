@@ -160,12 +160,13 @@ impl IamStandIn {
     }
 }
 
-/// Create the ElastiCache (`service` `elasticache`) or MemoryDB (`memorydb`) user `user` in the emulator's
-/// database account ([`DATABASE_ACCOUNT`](crate::moto::DATABASE_ACCOUNT)), authenticating with IAM (`iam`)
-/// or with a password, through an admin user of that account made for the purpose.
+/// Create the ElastiCache (`service` `elasticache`) or MemoryDB (`memorydb`) user `user` in `region` of the
+/// emulator's database account ([`DATABASE_ACCOUNT`](crate::moto::DATABASE_ACCOUNT)), authenticating with
+/// IAM (`iam`) or with a password, through an admin user of that account made for the purpose.
 pub fn create_cache_user(
     moto: &crate::moto::Moto,
     service: &str,
+    region: &str,
     user: &str,
     iam: bool,
 ) -> Result<()> {
@@ -204,6 +205,7 @@ pub fn create_cache_user(
         &["call", &moto.endpoint()],
         &serde_json::json!({
             "service": service, "method": "create_user", "creds": admin, "params": params,
+            "region": region,
         }),
     )?;
     if answer.get("error").is_some() {

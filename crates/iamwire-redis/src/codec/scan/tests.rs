@@ -55,7 +55,11 @@ fn a_frame_split_at_every_offset() {
         };
         let mut rest = a[took..].to_vec();
         rest.extend_from_slice(b);
-        assert_eq!(s.scan(&rest).unwrap(), Scan::Complete(rest.len()), "{split}");
+        assert_eq!(
+            s.scan(&rest).unwrap(),
+            Scan::Complete(rest.len()),
+            "{split}"
+        );
         assert_eq!(s.kind(), Some(b'*'));
         assert!(s.is_between_frames());
     }
@@ -73,7 +77,11 @@ fn bulk_length_limit() {
         Err(RespViolation::BulkTooLong { len: 11, max: 10 })
     );
     // Checked on the header: nothing of the payload needs to be there.
-    assert!(reply(Limits::default()).scan(b"$99999999999999999999\r\n").is_err());
+    assert!(
+        reply(Limits::default())
+            .scan(b"$99999999999999999999\r\n")
+            .is_err()
+    );
     assert!(matches!(
         reply(Limits::default()).scan(b"$9999999999999999999\r\n"),
         Err(RespViolation::BulkTooLong { .. })
@@ -148,7 +156,10 @@ fn command_length_limit() {
     let mut s = FrameScanner::new(Profile::Command, limits);
     assert_eq!(s.scan(b"*1\r\n$4\r\nPING\r\n"), Ok(Scan::Complete(14)));
     let mut s = FrameScanner::new(Profile::Command, limits);
-    assert_eq!(s.scan(b"*2\r\n$3\r\nSET\r\n$100\r\n"), Ok(Scan::Partial(19)));
+    assert_eq!(
+        s.scan(b"*2\r\n$3\r\nSET\r\n$100\r\n"),
+        Ok(Scan::Partial(19))
+    );
     assert_eq!(
         s.scan(&[b'x'; 20]),
         Err(RespViolation::CommandTooLong { max: 32 })
@@ -159,9 +170,18 @@ fn command_length_limit() {
 fn commands_are_flat_arrays_of_bulk_strings() {
     let scan = |b: &[u8]| FrameScanner::new(Profile::Command, Limits::default()).scan(b);
     assert_eq!(scan(b"PING\r\n"), Err(RespViolation::NotACommand));
-    assert!(matches!(scan(b"*1\r\n:1\r\n"), Err(RespViolation::Malformed(_))));
-    assert!(matches!(scan(b"*1\r\n*1\r\n"), Err(RespViolation::Malformed(_))));
-    assert!(matches!(scan(b"*1\r\n$-1\r\n"), Err(RespViolation::Malformed(_))));
+    assert!(matches!(
+        scan(b"*1\r\n:1\r\n"),
+        Err(RespViolation::Malformed(_))
+    ));
+    assert!(matches!(
+        scan(b"*1\r\n*1\r\n"),
+        Err(RespViolation::Malformed(_))
+    ));
+    assert!(matches!(
+        scan(b"*1\r\n$-1\r\n"),
+        Err(RespViolation::Malformed(_))
+    ));
     assert_eq!(scan(b"*0\r\n"), Ok(Scan::Complete(4)));
     assert_eq!(scan(b"*-1\r\n"), Ok(Scan::Complete(5)));
 }

@@ -86,10 +86,7 @@ impl Flow {
             || matches!(
                 self.queue.front(),
                 Some(Entry::Reply(Track::Hello { proto: 3 }))
-                    | Some(Entry::Reply(Track::Auth {
-                        proto: Some(3),
-                        ..
-                    }))
+                    | Some(Entry::Reply(Track::Auth { proto: Some(3), .. }))
             );
         let kind = Reply::decode(frame.clone(), resp3);
         if pubsub_frame {

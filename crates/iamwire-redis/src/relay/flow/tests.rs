@@ -98,7 +98,8 @@ fn a_later_auth_is_authorized_and_logged_in_with_the_injected_secret() {
     assert!(t.client(&input).is_empty());
     let need = t.flow.take_need().unwrap();
     assert_eq!(need.user, "app");
-    t.flow.login_done(need, Ok(UpstreamLogin::new("app", "the-token")));
+    t.flow
+        .login_done(need, Ok(UpstreamLogin::new("app", "the-token")));
     let sent = t.client(&input[cmd(&["AUTH", "app", "client-password"]).len()..]);
     let upstream = [t.flow.to_upstream.split().to_vec(), sent].concat();
     let expected = [cmd(&["AUTH", "app", "the-token"]), cmd(&["GET", "k"])].concat();
@@ -127,7 +128,8 @@ fn hello_switches_the_protocol_and_hello_auth_is_rewritten() {
     let mut t = T::new(2);
     t.client(&cmd(&["HELLO", "3", "AUTH", "app", "pw", "SETNAME", "n"]));
     let need = t.flow.take_need().unwrap();
-    t.flow.login_done(need, Ok(UpstreamLogin::new("app", "tok")));
+    t.flow
+        .login_done(need, Ok(UpstreamLogin::new("app", "tok")));
     assert_eq!(
         t.flow.to_upstream.split().to_vec(),
         cmd(&["HELLO", "3", "AUTH", "app", "tok", "SETNAME", "n"])
@@ -194,7 +196,8 @@ fn reauth_waits_for_a_safe_point() {
 fn resp2_subscribers_are_tracked_and_not_reauthenticated() {
     let mut t = T::new(2);
     t.client(&cmd(&["SUBSCRIBE", "a", "b"]));
-    let confirms = b"*3\r\n$9\r\nsubscribe\r\n$1\r\na\r\n:1\r\n*3\r\n$9\r\nsubscribe\r\n$1\r\nb\r\n:2\r\n";
+    let confirms =
+        b"*3\r\n$9\r\nsubscribe\r\n$1\r\na\r\n:1\r\n*3\r\n$9\r\nsubscribe\r\n$1\r\nb\r\n:2\r\n";
     assert_eq!(t.upstream(confirms), confirms);
     assert!(!t.flow.awaiting_reply());
     t.flow.set_reauth_ready(true);
@@ -232,7 +235,10 @@ fn the_proxys_own_answers_wait_their_turn() {
     assert_eq!(sent, cmd(&["BLPOP", "q", "0"]));
     assert!(t.flow.to_client.is_empty());
     let out = String::from_utf8(t.upstream(b"*2\r\n$1\r\nq\r\n$1\r\nx\r\n")).unwrap();
-    assert!(out.starts_with("*2\r\n$1\r\nq\r\n$1\r\nx\r\n-ERR 'MONITOR' is not supported"), "{out}");
+    assert!(
+        out.starts_with("*2\r\n$1\r\nq\r\n$1\r\nx\r\n-ERR 'MONITOR' is not supported"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -241,14 +247,21 @@ fn reset_logs_in_again_before_anything_else() {
     let sent = t.client(&[cmd(&["RESET"]), cmd(&["GET", "k"])].concat());
     assert_eq!(sent, cmd(&["RESET"]));
     let need = t.flow.take_need().unwrap();
-    t.flow.login_done(need, Ok(UpstreamLogin::new("app", "tok")));
+    t.flow
+        .login_done(need, Ok(UpstreamLogin::new("app", "tok")));
     let sent = [
         t.flow.to_upstream.split().to_vec(),
         t.client(&cmd(&["GET", "k"])),
     ]
     .concat();
-    assert_eq!(sent, [cmd(&["AUTH", "app", "tok"]), cmd(&["GET", "k"])].concat());
-    assert_eq!(t.upstream(b"+RESET\r\n+OK\r\n$-1\r\n"), b"+RESET\r\n$-1\r\n");
+    assert_eq!(
+        sent,
+        [cmd(&["AUTH", "app", "tok"]), cmd(&["GET", "k"])].concat()
+    );
+    assert_eq!(
+        t.upstream(b"+RESET\r\n+OK\r\n$-1\r\n"),
+        b"+RESET\r\n$-1\r\n"
+    );
     assert_eq!(t.flow.proto(), 2);
 }
 
@@ -259,7 +272,11 @@ fn large_replies_stream_through() {
     let mut buf = BytesMut::from(&b"$100000\r\n"[..]);
     buf.extend_from_slice(&[b'x'; 50_000]);
     t.flow.upstream_input(&mut buf).unwrap();
-    assert_eq!(t.flow.to_client.len(), 50_009, "passed on before the frame ends");
+    assert_eq!(
+        t.flow.to_client.len(),
+        50_009,
+        "passed on before the frame ends"
+    );
     assert!(t.flow.mid_reply());
     buf.extend_from_slice(&[b'x'; 50_000]);
     buf.extend_from_slice(b"\r\n");
@@ -277,7 +294,11 @@ fn pending_commands_are_bounded() {
     let mut buf = BytesMut::from(&cmd(&["PING"]).repeat(5)[..]);
     flow.client_input(&mut buf, &allow);
     assert!(!flow.accepts_commands());
-    assert_eq!(buf.len(), 2 * cmd(&["PING"]).len(), "two wait in the buffer");
+    assert_eq!(
+        buf.len(),
+        2 * cmd(&["PING"]).len(),
+        "two wait in the buffer"
+    );
 }
 
 #[test]

@@ -1,0 +1,166 @@
+//! `protocol: redis` through `iamwire run` to an ElastiCache-like Redis: a cross-account role (external ID)
+//! in the AWS emulator, IAM tokens checked by botocore in the stand-in in front of a real Redis 7 over TLS,
+//! and real clients (redis-cli in RESP2 and RESP3, redis-py, redis-rs) over mutual TLS.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod e2e_run_support;
+mod redis_support;
+
+use redis_support::{CACHE, CacheOptions, CacheStack, text};
+
+/// redis-py: strings, a pipeline, a transaction and pub/sub in RESP2 and RESP3; a later AUTH as another
+/// allowed user, and one refused.
+const PY_CLIENTS: &str = r#"
+import os, redis
+def conn(proto):
+    return redis.Redis(host="localhost", port=int(os.environ["PORT"]), ssl=True,
+        ssl_ca_certs=os.environ["CA"], ssl_certfile=os.environ["CERT"], ssl_keyfile=os.environ["KEY"],
+        username="app", password="ignored", protocol=proto, socket_timeout=30)
+for proto in (2, 3):
+    r = conn(proto)
+    assert r.execute_command("ACL", "WHOAMI") in (b"app", "app"), "whoami"
+    r.set(f"app:py{proto}", "v")
+    assert r.get(f"app:py{proto}") == b"v"
+    p = r.pipeline(transaction=False)
+    for i in range(100):
+        p.incr(f"app:n{proto}")
+    assert p.execute()[-1] == 100
+    t = r.pipeline(transaction=True)
+    t.set(f"app:t{proto}", 1).incr(f"app:t{proto}")
+    assert t.execute() == [True, 2]
+    ps = r.pubsub()
+    ps.subscribe(f"app:ch{proto}")
+    assert ps.get_message(timeout=10)["type"] == "subscribe"
+    r.publish(f"app:ch{proto}", "hello")
+    m = ps.get_message(timeout=10)
+    assert m["type"] == "message" and m["data"] == b"hello", m
+    ps.close()
+    # A later AUTH: authorized for this identity, logged in with a fresh token, never with this password.
+    c = r.connection_pool.get_connection()
+    c.send_command("AUTH", "admin", "whatever")
+    assert c.read_response() in (b"OK", "OK", True)
+    c.send_command("ACL", "WHOAMI")
+    assert c.read_response() == b"admin"
+    c.send_command("AUTH", "nobody", "whatever")
+    try:
+        c.read_response()
+        raise SystemExit("AUTH as nobody was accepted")
+    except redis.exceptions.NoPermissionError as e:
+        assert "may not log in as database user" in str(e), e
+    c.send_command("ACL", "WHOAMI")
+    assert c.read_response() == b"admin"
+    r.connection_pool.release(c)
+print("ok")
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_clients_through_iamwire_run() {
+    let stack = CacheStack::start(CacheOptions::default());
+
+    // redis-cli, RESP2 and RESP3 (-3 sends HELLO 3 after AUTH).
+    let out = stack.cli("alice", "app", &[], &["SET", "app:cli", "v1"]);
+    assert_eq!(text(&out).trim(), "OK", "{}", stack.proxy.stderr());
+    let out = stack.cli("alice", "app", &[], &["GET", "app:cli"]);
+    assert_eq!(text(&out).trim(), "v1");
+    let out = stack.cli("alice", "app", &["-3"], &["CLIENT", "INFO"]);
+    assert!(text(&out).contains("resp=3"), "{}", text(&out));
+    assert!(text(&out).contains("user=app"), "{}", text(&out));
+    stack.cli("alice", "app", &["-3"], &["HSET", "app:h", "f", "v"]);
+    let out = stack.cli("alice", "app", &["-3"], &["HGETALL", "app:h"]);
+    // A RESP3 map (RESP2 would print two lines).
+    assert_eq!(text(&out).trim(), "f v");
+
+    // redis-py.
+    let out = stack.python("alice", PY_CLIENTS);
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        text(&out),
+        stack.proxy.stderr()
+    );
+
+    // redis-rs, RESP2 and RESP3.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    for proto in ["resp2", "resp3"] {
+        let url = format!(
+            "rediss://app:ignored@localhost:{}/?protocol={proto}",
+            stack.port()
+        );
+        let read = |name: &str| std::fs::read(stack.file(name)).unwrap();
+        let client = redis::Client::build_with_tls(
+            url.as_str(),
+            redis::TlsCertificates {
+                client_tls: Some(redis::ClientTlsConfig {
+                    client_cert: read("alice.crt"),
+                    client_key: read("alice.key"),
+                }),
+                root_cert: Some(read("ca.crt")),
+            },
+        )
+        .unwrap();
+        let mut con = client.get_multiplexed_async_connection().await.unwrap();
+        let key = format!("app:rs:{proto}");
+        let () = redis::cmd("SET")
+            .arg(&key)
+            .arg(42)
+            .query_async(&mut con)
+            .await
+            .unwrap();
+        let got: i64 = redis::cmd("GET")
+            .arg(&key)
+            .query_async(&mut con)
+            .await
+            .unwrap();
+        assert_eq!(got, 42);
+        let (a, b): (i64, i64) = redis::pipe()
+            .atomic()
+            .incr(&key, 1)
+            .incr(&key, 1)
+            .query_async(&mut con)
+            .await
+            .unwrap();
+        assert_eq!((a, b), (43, 44));
+        let who: String = redis::cmd("ACL")
+            .arg("WHOAMI")
+            .query_async(&mut con)
+            .await
+            .unwrap();
+        assert_eq!(who, "app");
+    }
+
+    // The stand-in saw IAM logins for app (and admin), each with a token botocore agreed with.
+    let decisions = stack.standin.decisions();
+    assert!(
+        decisions.iter().any(|d| d == "accept login user='app'"),
+        "{decisions:?}"
+    );
+    assert!(decisions.iter().any(|d| d == "accept reauth user='admin'"));
+    assert!(
+        !decisions.iter().any(|d| d.starts_with("reject")),
+        "{decisions:?}"
+    );
+
+    // Refusals, in words a Redis client shows, before any database connection.
+    let before = stack.standin.decisions().len();
+    let out = stack.cli("bob", "app", &[], &["PING"]);
+    assert!(text(&out).contains("NOPERM"), "{}", text(&out));
+    assert!(text(&out).contains("may not log in as database user \"app\""));
+    let out = stack.cli("alice", "pwuser", &[], &["PING"]);
+    let shown = text(&out);
+    assert!(shown.contains("does not authenticate with IAM"), "{shown}");
+    assert!(shown.contains("Type=iam"), "{shown}");
+    assert_eq!(stack.standin.decisions().len(), before);
+    // No secret in the proxy's logs.
+    let logs = stack.proxy.stderr();
+    for secret in [
+        stack.cross.proxy.secret_access_key.as_str(),
+        e2e_run_support::EXTERNAL_ID,
+        "X-Amz-Signature",
+        "ignored",
+        "not-a-database-password",
+    ] {
+        assert!(!logs.contains(secret), "{secret} in the logs:\n{logs}");
+    }
+    assert!(logs.contains("session accepted"), "{logs}");
+    let _ = CACHE;
+}
