@@ -164,3 +164,170 @@ async fn real_clients_through_iamwire_run() {
     assert!(logs.contains("session accepted"), "{logs}");
     let _ = CACHE;
 }
+
+/// Both `redis-benchmark` tests were run, and no error was seen; returns their requests per second.
+fn benchmark_rps(out: &std::process::Output) -> Vec<(String, f64)> {
+    let shown = text(out);
+    assert!(out.status.success(), "{shown}");
+    assert!(
+        !shown.contains("Error") && !shown.contains("ERR"),
+        "redis-benchmark saw errors:\n{shown}"
+    );
+    let rps: Vec<(String, f64)> = shown
+        .lines()
+        .filter_map(|l| {
+            let mut fields = l.split(',').map(|f| f.trim_matches('"'));
+            let test = fields.next()?.to_owned();
+            let rps = fields.next()?.parse().ok()?;
+            Some((test, rps))
+        })
+        .collect();
+    let tests: Vec<&str> = rps.iter().map(|(t, _)| t.as_str()).collect();
+    assert_eq!(tests, ["SET", "GET"], "{shown}");
+    assert!(rps.iter().all(|(_, r)| *r > 0.0), "{shown}");
+    rps
+}
+
+#[test]
+fn redis_benchmark_through_the_iam_path_without_errors() {
+    let stack = CacheStack::start(CacheOptions::default());
+    for extra in [&[][..], &["-P", "16"][..]] {
+        let rps = benchmark_rps(&stack.benchmark(5_000, extra));
+        println!("through the proxy and the IAM stand-in {extra:?}: {rps:?}");
+    }
+    let logins = stack
+        .standin
+        .decisions()
+        .iter()
+        .filter(|d| *d == "accept login user='admin'")
+        .count();
+    assert!(logins >= 100, "50 clients per run: {logins}");
+}
+
+#[test]
+fn redis_benchmark_to_a_self_hosted_redis_with_a_static_password() {
+    let stack = CacheStack::start(CacheOptions {
+        static_password: Some("admin-pass".into()),
+        ..CacheOptions::default()
+    });
+    for extra in [&[][..], &["-P", "16"][..]] {
+        let rps = benchmark_rps(&stack.benchmark(50_000, extra));
+        println!("through the proxy to Redis {extra:?}: {rps:?}");
+    }
+    // Only the proxy knows the password: a client's own password is not what logs in.
+    let out = stack.cli("alice", "admin", &[], &["ACL", "WHOAMI"]);
+    assert_eq!(text(&out).trim(), "admin", "{}", stack.proxy.stderr());
+    assert!(!stack.proxy.stderr().contains("admin-pass"));
+}
+
+/// A long session: a GET/SET loop, transactions held open, BLPOP with a producer, and a RESP3 subscriber
+/// with a publisher, for 12 seconds, while the proxy re-authenticates every second and the stand-in
+/// closes any connection whose last AUTH is older than 6 seconds (ElastiCache: 12 hours).
+const PY_LONG_SESSION: &str = r#"
+import json, os, threading, time, traceback, redis
+def conn(proto):
+    return redis.Redis(host="localhost", port=int(os.environ["PORT"]), ssl=True,
+        ssl_ca_certs=os.environ["CA"], ssl_certfile=os.environ["CERT"], ssl_keyfile=os.environ["KEY"],
+        username="app", password="ignored", protocol=proto, socket_timeout=30)
+stop = time.time() + 12
+errors, counts = [], {}
+def getset():
+    r, i = conn(2), 0
+    while time.time() < stop:
+        r.set("app:loop", i)
+        assert int(r.get("app:loop")) == i
+        i += 1
+    counts["getset"] = i
+def multi():
+    c = conn(2).connection_pool.get_connection()
+    n = 0
+    while time.time() < stop:
+        c.send_command("MULTI"); assert c.read_response() == b"OK"
+        c.send_command("INCR", "app:m"); assert c.read_response() == b"QUEUED"
+        time.sleep(1.5)  # the transaction stays open across re-AUTH deadlines
+        c.send_command("INCR", "app:m"); assert c.read_response() == b"QUEUED"
+        c.send_command("EXEC"); assert len(c.read_response()) == 2
+        n += 1
+    counts["multi"] = n
+def blpop():
+    r, got = conn(2), 0
+    while time.time() < stop + 1.5:
+        if r.blpop("app:q", timeout=1):
+            got += 1
+    counts["popped"] = got
+def producer():
+    r, n = conn(2), 0
+    while time.time() < stop:
+        r.rpush("app:q", n); n += 1
+        time.sleep(0.7)
+    counts["pushed"] = n
+def subscriber(ready):
+    ps = conn(3).pubsub()
+    ps.subscribe("app:news")
+    assert ps.get_message(timeout=10)["type"] == "subscribe"
+    ready.set()
+    got = 0
+    while time.time() < stop + 2:
+        m = ps.get_message(timeout=0.5)
+        if m and m["type"] == "message":
+            assert int(m["data"]) == got, (m, got)
+            got += 1
+    counts["received"] = got
+def publisher(ready):
+    ready.wait(10)
+    r, n = conn(2), 0
+    while time.time() < stop:
+        r.publish("app:news", n); n += 1
+        time.sleep(0.1)
+    counts["published"] = n
+def guard(f, *a):
+    try:
+        f(*a)
+    except Exception:
+        errors.append(traceback.format_exc())
+ready = threading.Event()
+threads = [threading.Thread(target=guard, args=a) for a in
+           [(getset,), (multi,), (blpop,), (producer,), (subscriber, ready), (publisher, ready)]]
+for t in threads: t.start()
+for t in threads: t.join()
+print(json.dumps({"errors": errors, "counts": counts}))
+"#;
+
+#[test]
+fn long_sessions_are_reauthenticated_without_a_single_error() {
+    let stack = CacheStack::start(CacheOptions {
+        reauth_interval: Some("1s".into()),
+        max_auth_age: Some(6.0),
+        ..CacheOptions::default()
+    });
+    let out = stack.python("alice", PY_LONG_SESSION);
+    let shown = text(&out);
+    assert!(out.status.success(), "{shown}\n{}", stack.proxy.stderr());
+    let report: serde_json::Value = serde_json::from_str(shown.lines().last().unwrap_or_default())
+        .expect("the script's report");
+    assert_eq!(report["errors"], serde_json::json!([]), "{shown}");
+    let counts = &report["counts"];
+    assert!(counts["getset"].as_u64().unwrap() > 50, "{counts}");
+    assert!(counts["multi"].as_u64().unwrap() >= 5, "{counts}");
+    assert_eq!(counts["popped"], counts["pushed"], "{counts}");
+    assert_eq!(counts["received"], counts["published"], "{counts}");
+    let decisions = stack.standin.decisions();
+    let reauths = decisions
+        .iter()
+        .filter(|d| *d == "accept reauth user='app'")
+        .count();
+    // Six connections for 12 s, re-authenticated about every second each (less while they wait).
+    assert!(reauths >= 12, "{reauths} re-AUTHs: {decisions:?}");
+    assert!(
+        !decisions
+            .iter()
+            .any(|d| d.starts_with("expired") || d.starts_with("reject")),
+        "{decisions:?}"
+    );
+    assert!(
+        stack
+            .proxy
+            .stderr()
+            .contains("re-authenticated the database connection")
+    );
+}

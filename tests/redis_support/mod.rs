@@ -30,6 +30,9 @@ pub(crate) struct CacheOptions {
     pub(crate) max_auth_age: Option<f64>,
     /// The database's `aws.region` (tokens are checked for [`REGION`]).
     pub(crate) db_region: Option<String>,
+    /// A self-hosted Redis instead: the proxy logs in to the real Redis (no stand-in in the path) with
+    /// this password from the listener's `password_file`, and the database has no `aws` section.
+    pub(crate) static_password: Option<String>,
 }
 
 /// Everything one test needs; dropped in field order, so the proxy stops first.
@@ -79,11 +82,28 @@ impl CacheStack {
             ),
         )
         .expect("write aws.env");
-        let reauth = options
+        let mut listener_extra = options
             .reauth_interval
             .map(|i| format!("      reauth_interval: {i}\n"))
             .unwrap_or_default();
         let db_region = options.db_region.as_deref().unwrap_or(REGION);
+        let (db_port, db_aws) = match &options.static_password {
+            Some(password) => {
+                std::fs::write(dir.path().join("redis.password"), format!("{password}\n"))
+                    .expect("write password file");
+                listener_extra.push_str("      password_file: redis.password\n");
+                (redis.port(), String::new())
+            }
+            None => (
+                standin.port(),
+                format!(
+                    "    aws:\n      region: {db_region}\n      assume_role_arn: \"{}\"\n      \
+                     external_id: \"{EXTERNAL_ID}\"\n      elasticache:\n        \
+                     replication_group_id: {CACHE}\n",
+                    cross.role_arn
+                ),
+            ),
+        };
         let config = format!(
             r#"proxy:
   tls:
@@ -93,7 +113,7 @@ impl CacheStack {
   listeners:
     - database: e2e-cache
       listen: 127.0.0.1:0
-{reauth}  identities:
+{listener_extra}  identities:
     - name: {ALLOWED_CLIENT}
       db_labels: {{"*": "*"}}
       db_users: ["app", "admin", "pwuser"]
@@ -110,19 +130,11 @@ db_service:
   databases:
   - name: e2e-cache
     protocol: redis
-    uri: "localhost:{port}"
+    uri: "localhost:{db_port}"
     tls:
       mode: verify-full
       ca_cert_file: db-ca.crt
-    aws:
-      region: {db_region}
-      assume_role_arn: "{role}"
-      external_id: "{EXTERNAL_ID}"
-      elasticache:
-        replication_group_id: {CACHE}
-"#,
-            port = standin.port(),
-            role = cross.role_arn,
+{db_aws}"#,
         );
         let path = dir.path().join("iamwire.yaml");
         std::fs::write(&path, config).expect("write config");
@@ -166,6 +178,40 @@ db_service:
             .args(args)
             .output()
             .expect("run redis-cli")
+    }
+
+    /// redis-benchmark through the proxy as `admin` with 50 clients (`extra`: `-P 16` for pipelining);
+    /// its CSV output and any server errors (`-e`).
+    pub(crate) fn benchmark(&self, requests: u32, extra: &[&str]) -> Output {
+        Command::new("redis-benchmark")
+            .args(["--tls", "-h", "localhost"])
+            .arg("--cacert")
+            .arg(self.file("ca.crt"))
+            .arg("--cert")
+            .arg(self.file(&format!("{ALLOWED_CLIENT}.crt")))
+            .arg("--key")
+            .arg(self.file(&format!("{ALLOWED_CLIENT}.key")))
+            .args([
+                "-p",
+                &self.port().to_string(),
+                "--user",
+                "admin",
+                "-a",
+                "admin-pass",
+            ])
+            .args([
+                "-c",
+                "50",
+                "-n",
+                &requests.to_string(),
+                "-t",
+                "set,get",
+                "-e",
+                "--csv",
+            ])
+            .args(extra)
+            .output()
+            .expect("run redis-benchmark")
     }
 
     /// Run a redis-py script (from the rig's venv) with `PORT`, `CA`, `CERT`, `KEY` in its environment.

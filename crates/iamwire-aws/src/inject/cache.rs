@@ -71,7 +71,11 @@ impl Target<'_> {
                 });
             }
         }
-        if let Some(name) = aws.memorydb.as_ref().and_then(|m| set(m.cluster_name.as_ref())) {
+        if let Some(name) = aws
+            .memorydb
+            .as_ref()
+            .and_then(|m| set(m.cluster_name.as_ref()))
+        {
             return Ok(Target::MemoryDb { name });
         }
         Err(missing(
@@ -98,7 +102,9 @@ impl Target<'_> {
     /// The name as AWS stores it (lower case), which the token must carry.
     fn name(self) -> String {
         match self {
-            Target::ElastiCache { name, .. } | Target::MemoryDb { name } => name.to_ascii_lowercase(),
+            Target::ElastiCache { name, .. } | Target::MemoryDb { name } => {
+                name.to_ascii_lowercase()
+            }
         }
     }
 }
@@ -195,7 +201,10 @@ impl CacheIamInjector {
         .map_err(|source| {
             InjectError::new(
                 InjectErrorKind::Internal,
-                format!("could not sign the IAM token for database \"{}\"", database.name),
+                format!(
+                    "could not sign the IAM token for database \"{}\"",
+                    database.name
+                ),
             )
             .with_source(source)
         })?;
