@@ -331,3 +331,105 @@ fn long_sessions_are_reauthenticated_without_a_single_error() {
             .contains("re-authenticated the database connection")
     );
 }
+
+/// `redis-cli` straight to the stand-in (no proxy), logging in as `user` with `password`.
+fn standin_cli(stack: &CacheStack, user: &str, password: &str) -> String {
+    let out = std::process::Command::new("redis-cli")
+        .args(["--tls", "-h", "localhost", "--no-auth-warning"])
+        .arg("--cacert")
+        .arg(&stack.redis.tls().ca)
+        .args(["-p", &stack.standin.port().to_string(), "--user", user])
+        .env("REDISCLI_AUTH", password)
+        .arg("PING")
+        .output()
+        .expect("run redis-cli");
+    text(&out)
+}
+
+#[test]
+fn the_stand_in_takes_only_tokens_botocore_agrees_with() {
+    use iamwire_aws::token::{ElastiCacheKind, elasticache_auth_token};
+    use std::time::{Duration, SystemTime};
+
+    let stack = CacheStack::start(CacheOptions::default());
+    let creds = stack
+        .moto
+        .assume_role(
+            &stack.cross.proxy,
+            &stack.cross.role_arn,
+            Some(e2e_run_support::EXTERNAL_ID),
+        )
+        .unwrap()
+        .unwrap();
+    let aws = aws_credential_types::Credentials::new(
+        &creds.access_key_id,
+        &creds.secret_access_key,
+        creds.session_token.clone(),
+        None,
+        "test",
+    );
+    let token = |kind, name: &str, user: &str, age: u64| {
+        let at = SystemTime::now() - Duration::from_secs(age);
+        elasticache_auth_token(&aws, name, kind, user, e2e_run_support::REGION, at)
+            .unwrap()
+            .into_string()
+    };
+    let group = ElastiCacheKind::ReplicationGroup;
+    let good = token(group, CACHE, "app", 0);
+    assert_eq!(standin_cli(&stack, "app", &good).trim(), "PONG");
+    // One byte off, anywhere that matters: refused.
+    let mut tampered = good.clone().into_bytes();
+    let last = tampered.len() - 1;
+    tampered[last] = if tampered[last] == b'0' { b'1' } else { b'0' };
+    let tampered = String::from_utf8(tampered).unwrap();
+    for (user, password) in [
+        ("app", tampered.as_str()),
+        ("admin", good.as_str()),
+        ("app", &token(ElastiCacheKind::Serverless, CACHE, "app", 0)),
+        ("app", &token(group, "other-cache", "app", 0)),
+        ("app", &token(group, CACHE, "app", 20 * 60)),
+    ] {
+        let shown = standin_cli(&stack, user, password);
+        assert!(shown.contains("WRONGPASS"), "{shown}");
+    }
+    let reasons: Vec<String> = stack
+        .standin
+        .decisions()
+        .into_iter()
+        .filter(|d| d.starts_with("reject"))
+        .collect();
+    assert_eq!(reasons.len(), 5, "{reasons:?}");
+    for (reason, expected) in reasons.iter().zip([
+        "signature does not match",
+        "User does not match",
+        "ResourceType",
+        "not this cache",
+        "token expired",
+    ]) {
+        assert!(reason.contains(expected), "{reason} / {expected}");
+    }
+}
+
+#[test]
+fn a_token_the_cache_refuses_comes_back_as_wrongpass_with_the_permission_to_check() {
+    // Signed for another region than the cache's: the stand-in refuses it like ElastiCache.
+    let stack = CacheStack::start(CacheOptions {
+        db_region: Some("eu-west-1".into()),
+        ..CacheOptions::default()
+    });
+    let out = stack.cli("alice", "app", &[], &["PING"]);
+    let shown = text(&out);
+    assert!(
+        shown.contains("WRONGPASS"),
+        "{shown}\n{}",
+        stack.proxy.stderr()
+    );
+    assert!(
+        shown.contains(&format!(
+            "elasticache:Connect on arn:aws:elasticache:eu-west-1:222222222222:replicationgroup:{CACHE}"
+        )),
+        "{shown}"
+    );
+    assert!(shown.contains(":user:app"), "{shown}");
+    assert!(!shown.contains("X-Amz"), "{shown}");
+}

@@ -50,10 +50,16 @@ impl CacheStack {
         let ca = TestCa::new().expect("rig CA");
         let moto = Moto::start().expect("moto");
         let redis = Redis::start(&ca).expect("redis");
+        // The users live where the database says the cache is (DescribeUsers asks there).
+        let users_region = options
+            .db_region
+            .clone()
+            .unwrap_or_else(|| REGION.to_owned());
         for user in ["app", "admin"] {
-            create_cache_user(&moto, "elasticache", REGION, user, true).expect("IAM cache user");
+            create_cache_user(&moto, "elasticache", &users_region, user, true)
+                .expect("IAM cache user");
         }
-        create_cache_user(&moto, "elasticache", REGION, "pwuser", false)
+        create_cache_user(&moto, "elasticache", &users_region, "pwuser", false)
             .expect("password cache user");
         let cross = moto
             .cross_account("iamwire-e2e-cache", EXTERNAL_ID)
