@@ -357,7 +357,7 @@ impl Flow {
     /// Whether a ready re-AUTH holds commands back now: never inside a transaction (AWS refuses AUTH
     /// there) nor on a RESP2 subscribed connection (where Redis refuses it).
     fn reauth_may_hold(&self) -> bool {
-        !self.in_tx && !(self.proto == 2 && self.subs.any())
+        !(self.in_tx || (self.proto == 2 && self.subs.any()))
     }
 
     /// A re-AUTH login is in hand (`true`) or not: when in hand, commands are held at the next point
