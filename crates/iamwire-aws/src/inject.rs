@@ -7,6 +7,7 @@
 mod cache;
 mod rds;
 mod redshift;
+mod token_core;
 mod tokens;
 
 use iamwire_core::{InjectError, InjectErrorKind, RoleArn};

@@ -6,16 +6,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use iamwire_core::{
-    AuthInjector, Clock, Database, InjectError, InjectErrorKind, LoginFuture, SessionRequest,
-    SystemClock, UpstreamLogin, WarmUpFuture,
+    AuthInjector, Database, InjectError, InjectErrorKind, LoginFuture, SessionRequest,
+    UpstreamLogin, WarmUpFuture,
 };
 
 use super::redshift::account_of;
-use super::tokens::{TokenKey, TokenKind, TokenMap};
-use super::{api_error, chain_error, missing, role_error};
+use super::token_core::{TokenCore, token_builder_methods};
+use super::tokens::{TokenKey, TokenKind};
+use super::{api_error, missing, role_error};
 use crate::aws_api::{ApiClient, Call};
 use crate::cache_users::{CacheService, IamUserCache};
-use crate::role::{DEFAULT_SESSION_NAME, RoleChain, RoleProvider};
+use crate::role::RoleProvider;
 use crate::token::{ElastiCacheKind, elasticache_auth_token, memorydb_auth_token};
 
 /// How long a `DescribeUsers` answer is trusted.
@@ -28,16 +29,15 @@ const USER_CHECK_TTL: Duration = Duration::from_secs(300);
 ///
 /// The cache is named by `aws.elasticache.replication_group_id`, `aws.elasticache.serverless_cache_name`
 /// (tokens carry `ResourceType=ServerlessCache`) or `aws.memorydb.cluster_name`. Tokens are reused
-/// per cache and user while they have more than the [`TokenMap`]'s margin left.
+/// per cache and user while they have more than the [`TokenMap`](super::TokenMap)'s margin left.
 pub struct CacheIamInjector {
-    roles: Arc<dyn RoleProvider>,
+    core: TokenCore,
     api: ApiClient,
     endpoint: Option<String>,
-    clock: Arc<dyn Clock>,
-    session_name: String,
-    tokens: Arc<TokenMap>,
     users: IamUserCache,
 }
+
+token_builder_methods!(CacheIamInjector);
 
 /// The cache a database names.
 #[derive(Debug, Clone, Copy)]
@@ -114,12 +114,9 @@ impl CacheIamInjector {
     /// system clock and its own token map.
     pub fn new(roles: Arc<dyn RoleProvider>, api: ApiClient) -> Self {
         Self {
-            roles,
+            core: TokenCore::new(roles),
             api,
             endpoint: None,
-            clock: Arc::new(SystemClock),
-            session_name: DEFAULT_SESSION_NAME.to_owned(),
-            tokens: Arc::new(TokenMap::default()),
             users: IamUserCache::new(USER_CHECK_TTL),
         }
     }
@@ -131,32 +128,6 @@ impl CacheIamInjector {
         self
     }
 
-    /// Sign tokens and judge expiry at the time `clock` gives (a test seam).
-    #[must_use]
-    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.clock = clock;
-        self
-    }
-
-    /// Share `tokens` with other injectors.
-    #[must_use]
-    pub fn tokens(mut self, tokens: Arc<TokenMap>) -> Self {
-        self.tokens = tokens;
-        self
-    }
-
-    /// The AssumeRole session name (shows up in the database account's CloudTrail).
-    #[must_use]
-    pub fn session_name(mut self, name: impl Into<String>) -> Self {
-        self.session_name = name.into();
-        self
-    }
-
-    fn chain(&self, database: &Database) -> Result<RoleChain, InjectError> {
-        RoleChain::for_database(&database.aws, None, &self.session_name)
-            .map_err(|e| chain_error(&database.name, e))
-    }
-
     async fn mint(&self, want: &SessionRequest<'_>) -> Result<UpstreamLogin, InjectError> {
         let database = want.database;
         let user = want.db_user;
@@ -166,7 +137,7 @@ impl CacheIamInjector {
             .region
             .as_deref()
             .ok_or_else(|| missing(&database.name, "aws.region"))?;
-        let chain = self.chain(database)?;
+        let chain = self.core.chain(database)?;
         let name = target.name();
         let key = TokenKey {
             kind: target.token_kind(),
@@ -175,11 +146,16 @@ impl CacheIamInjector {
             user: user.to_owned(),
             role: chain.last_role_arn().map(ToString::to_string),
         };
-        let now = self.clock.now();
-        if let Some(token) = self.tokens.get(&key, now) {
+        let now = self.core.clock.now();
+        if let Some(token) = self.core.tokens.get(&key, now) {
             return Ok(UpstreamLogin::new(user, token.into_string()));
         }
-        let credentials = self.roles.credentials(&chain).await.map_err(role_error)?;
+        let credentials = self
+            .core
+            .roles
+            .credentials(&chain)
+            .await
+            .map_err(role_error)?;
         let mut call = Call::new(&credentials, region, now);
         if let Some(endpoint) = self.endpoint.as_deref() {
             call = call.endpoint(endpoint);
@@ -209,7 +185,7 @@ impl CacheIamInjector {
             .with_source(source)
         })?;
         tracing::debug!(database = %database.name, "minted a cache IAM token");
-        self.tokens.put(key, token.clone(), now);
+        self.core.tokens.put(key, token.clone(), now);
         Ok(UpstreamLogin::new(user, token.into_string()))
     }
 }
@@ -248,10 +224,10 @@ fn not_iam(database: &Database, target: Target<'_>, user: &str) -> InjectError {
 impl fmt::Debug for CacheIamInjector {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CacheIamInjector")
-            .field("roles", &self.roles)
+            .field("roles", &self.core.roles)
             .field("endpoint", &self.endpoint)
-            .field("reuse", &self.tokens.reuse())
-            .field("session_name", &self.session_name)
+            .field("reuse", &self.core.tokens.reuse())
+            .field("session_name", &self.core.session_name)
             .finish_non_exhaustive()
     }
 }
@@ -267,14 +243,7 @@ impl AuthInjector for CacheIamInjector {
     }
 
     fn warm_up<'a>(&'a self, database: &'a Database) -> WarmUpFuture<'a> {
-        Box::pin(async move {
-            let chain = self.chain(database)?;
-            self.roles
-                .credentials(&chain)
-                .await
-                .map(drop)
-                .map_err(role_error)
-        })
+        Box::pin(self.core.warm_up(database))
     }
 }
 
