@@ -47,19 +47,14 @@ impl Server {
                     shared.roles.clone(),
                     aws_api(database, shared.aws_tls, shared.env),
                 );
-                let proxy = PgProxy::builder(
+                let builder = PgProxy::builder(
                     Postgres::new(),
                     database.clone(),
                     config.server_tls.clone(),
                     config.allow_list.clone(),
                     injector,
-                )
-                .upstream_tls_config(listener.upstream_tls.clone())
-                .timeouts(config.timeouts)
-                .limits(config.limits)
-                .build()
-                .map_err(|e| format!("database {:?}: {e}", database.name))?;
-                Ok(Self::Postgres(proxy))
+                );
+                build(builder, listener, config).map(Self::Postgres)
             }
             Protocol::Redis => redis(listener, shared).map(Self::Redis),
             other => Err(format!(
@@ -139,18 +134,28 @@ fn redis(listener: &ListenerConfig, shared: &Shared<'_>) -> Result<RedisProxy, S
             database.name
         ));
     };
-    RedisProxy::builder(
+    let builder = RedisProxy::builder(
         Redis::new().reauth_interval(reauth),
         database.clone(),
         config.server_tls.clone(),
         config.allow_list.clone(),
         injector,
-    )
-    .upstream_tls_config(listener.upstream_tls.clone())
-    .timeouts(config.timeouts)
-    .limits(config.limits)
-    .build()
-    .map_err(|e| format!("database {:?}: {e}", database.name))
+    );
+    build(builder, listener, config)
+}
+
+/// The rest of every protocol's proxy: upstream TLS from the listener, timeouts and limits from the config.
+fn build<P: iamwire_proxy::Protocol>(
+    builder: iamwire_proxy::ProxyBuilder<P>,
+    listener: &ListenerConfig,
+    config: &LoadedConfig,
+) -> Result<iamwire_proxy::Proxy<P>, String> {
+    builder
+        .upstream_tls_config(listener.upstream_tls.clone())
+        .timeouts(config.timeouts)
+        .limits(config.limits)
+        .build()
+        .map_err(|e| format!("database {:?}: {e}", listener.database.name))
 }
 
 /// The AWS API client for `database`'s injector (Redshift credentials, ElastiCache / MemoryDB
