@@ -211,3 +211,36 @@ impl Protocol for Redis {
         error_reply(error)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use bytes::BytesMut;
+
+    use super::*;
+    use crate::codec::{CommandDecoder, encode_command};
+
+    #[test]
+    fn passwords_never_show_in_debug() {
+        let state = RedisState {
+            password: Some(Secret::new("hunter2")),
+            db_user: "app".into(),
+            ..RedisState::default()
+        };
+        let shown = format!("{state:?}");
+        assert!(
+            !shown.contains("hunter2") && shown.contains("app"),
+            "{shown}"
+        );
+        let mut buf = BytesMut::new();
+        encode_command(&[b"AUTH", b"app", b"hunter2"], &mut buf);
+        let command = CommandDecoder::new(Limits::default())
+            .decode(&mut buf)
+            .unwrap()
+            .unwrap();
+        let shown = format!("{command:?}");
+        assert!(
+            !shown.contains("hunter2") && shown.contains("AUTH"),
+            "{shown}"
+        );
+    }
+}
