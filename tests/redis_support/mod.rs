@@ -197,25 +197,20 @@ db_service:
             .arg(self.file(&format!("{ALLOWED_CLIENT}.crt")))
             .arg("--key")
             .arg(self.file(&format!("{ALLOWED_CLIENT}.key")))
-            .args([
-                "-p",
-                &self.port().to_string(),
-                "--user",
-                "admin",
-                "-a",
-                "admin-pass",
-            ])
-            .args([
-                "-c",
-                "50",
-                "-n",
-                &requests.to_string(),
-                "-t",
-                "set,get",
-                "-e",
-                "--csv",
-            ])
-            .args(extra)
+            .args(["-p", &self.port().to_string()])
+            .args(benchmark_args(requests, extra))
+            .output()
+            .expect("run redis-benchmark")
+    }
+
+    /// The same redis-benchmark straight to Redis (no proxy): the baseline.
+    pub(crate) fn benchmark_direct(&self, requests: u32, extra: &[&str]) -> Output {
+        Command::new("redis-benchmark")
+            .args(["--tls", "-h", "localhost"])
+            .arg("--cacert")
+            .arg(&self.redis.tls().ca)
+            .args(["-p", &self.redis.port().to_string()])
+            .args(benchmark_args(requests, extra))
             .output()
             .expect("run redis-benchmark")
     }
@@ -231,6 +226,19 @@ db_service:
             .output()
             .expect("run the venv's python")
     }
+}
+
+/// redis-benchmark's arguments: as `admin`, 50 clients, SET and GET, server errors shown, CSV.
+fn benchmark_args(requests: u32, extra: &[&str]) -> Vec<String> {
+    let n = requests.to_string();
+    let fixed = ["--user", "admin", "-a", "admin-pass", "-c", "50", "-n", &n];
+    let tests = ["-t", "set,get", "-e", "--csv"];
+    fixed
+        .iter()
+        .chain(&tests)
+        .chain(extra)
+        .map(|s| (*s).to_owned())
+        .collect()
 }
 
 /// stdout and stderr of a finished process, for assertion messages.
