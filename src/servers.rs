@@ -8,12 +8,13 @@ use std::sync::Arc;
 use iamwire_aws::aws_api::ApiClient;
 use iamwire_aws::inject::{RdsIamInjector, RedshiftApi, injector_for};
 use iamwire_aws::role::RoleProvider;
-use iamwire_core::{AuthInjector, Database, InjectError, Protocol};
+use iamwire_core::{AuthInjector, Database, InjectError, Protocol, StaticPasswordInjector};
 use iamwire_cql::{Cql, CqlProxy};
 use iamwire_http::{HttpLimits, HttpProxy, HttpTimeouts};
 use iamwire_mysql::{MySql, MySqlProxy};
 use iamwire_postgres::{PgProxy, Postgres};
 use iamwire_proxy::Listener;
+use iamwire_redis::{DEFAULT_REAUTH_INTERVAL, Redis, RedisProxy};
 
 use crate::proxy_config::{Listener as ListenerConfig, LoadedConfig};
 
@@ -21,13 +22,15 @@ use crate::proxy_config::{Listener as ListenerConfig, LoadedConfig};
 pub(crate) enum Server {
     /// PostgreSQL (RDS, Aurora, RDS Proxy, Redshift, Redshift Serverless).
     Postgres(PgProxy),
+    /// MySQL and MariaDB (RDS, Aurora, RDS Proxy).
+    MySql(MySqlProxy),
+    /// Redis / Valkey (ElastiCache, MemoryDB, or a self-hosted Redis with a static password).
+    Redis(RedisProxy),
     /// Cassandra CQL (Amazon Keyspaces).
     Cassandra(CqlProxy),
     /// DynamoDB (with Streams and the DAX API) and OpenSearch: every request re-signed as the
     /// database-user role.
     Http(HttpProxy),
-    /// MySQL and MariaDB (RDS, Aurora, RDS Proxy).
-    MySql(MySqlProxy),
 }
 
 /// What a server needs from the process besides its own config.
@@ -51,7 +54,7 @@ impl Server {
                 let injector = injector_for(
                     database,
                     shared.roles.clone(),
-                    redshift_api(database, shared.aws_tls, shared.env),
+                    aws_api(database, shared.aws_tls, shared.env),
                 );
                 proxy(Postgres::new(), listener, shared, injector).map(Self::Postgres)
             }
@@ -60,12 +63,13 @@ impl Server {
                 let injector = Arc::new(RdsIamInjector::new(shared.roles.clone()));
                 proxy(MySql::new(), listener, shared, injector).map(Self::MySql)
             }
+            Protocol::Redis => redis(listener, shared).map(Self::Redis),
             // Keyspaces: the database-user role's credentials answer the SigV4 challenge.
             Protocol::Cassandra => {
                 let injector = injector_for(
                     database,
                     shared.roles.clone(),
-                    redshift_api(database, shared.aws_tls, shared.env),
+                    aws_api(database, shared.aws_tls, shared.env),
                 );
                 proxy(Cql::new(), listener, shared, injector).map(Self::Cassandra)
             }
@@ -74,8 +78,8 @@ impl Server {
             }
             other => Err(format!(
                 "database {:?} speaks {other}, which this build of iamwire does not serve yet \
-                 (it serves: postgres, mysql, cassandra, dynamodb, opensearch); remove its listener or \
-                 use a build that serves {other}",
+                 (it serves: postgres, mysql, redis, cassandra, dynamodb, opensearch); remove its \
+                 listener or use a build that serves {other}",
                 database.name
             )),
         }
@@ -85,9 +89,10 @@ impl Server {
     pub(crate) fn database(&self) -> &Database {
         match self {
             Self::Postgres(p) => p.database(),
+            Self::MySql(p) => p.database(),
+            Self::Redis(p) => p.database(),
             Self::Cassandra(p) => p.database(),
             Self::Http(h) => h.database(),
-            Self::MySql(p) => p.database(),
         }
     }
 
@@ -97,8 +102,9 @@ impl Server {
         async move {
             match this {
                 Self::Postgres(p) => p.warm_up().await,
-                Self::Cassandra(p) => p.warm_up().await,
                 Self::MySql(p) => p.warm_up().await,
+                Self::Redis(p) => p.warm_up().await,
+                Self::Cassandra(p) => p.warm_up().await,
                 // HTTP databases assume a role per identity and role, known only when a request comes.
                 Self::Http(_) => Ok(()),
             }
@@ -115,10 +121,22 @@ impl Server {
         async move {
             match self {
                 Self::Postgres(p) => p.serve(listener, shutdown).await,
+                Self::MySql(p) => p.serve(listener, shutdown).await,
+                Self::Redis(p) => p.serve(listener, shutdown).await,
                 Self::Cassandra(p) => p.serve(listener, shutdown).await,
                 Self::Http(h) => h.serve(listener, shutdown).await,
-                Self::MySql(p) => p.serve(listener, shutdown).await,
             }
+        }
+    }
+
+    /// Another handle on the same proxy.
+    fn clone_handle(&self) -> Self {
+        match self {
+            Self::Postgres(p) => Self::Postgres(p.clone()),
+            Self::MySql(p) => Self::MySql(p.clone()),
+            Self::Redis(p) => Self::Redis(p.clone()),
+            Self::Cassandra(p) => Self::Cassandra(p.clone()),
+            Self::Http(h) => Self::Http(h.clone()),
         }
     }
 }
@@ -147,16 +165,38 @@ fn proxy<P: iamwire_proxy::Protocol>(
     .map_err(|e| format!("database {:?}: {e}", database.name))
 }
 
-impl Server {
-    /// Another handle on the same proxy.
-    fn clone_handle(&self) -> Self {
-        match self {
-            Self::Postgres(p) => Self::Postgres(p.clone()),
-            Self::Cassandra(p) => Self::Cassandra(p.clone()),
-            Self::MySql(p) => Self::MySql(p.clone()),
-            Self::Http(h) => Self::Http(h.clone()),
-        }
-    }
+/// The Redis proxy of `listener`: ElastiCache / MemoryDB IAM tokens when the database names a cache
+/// (re-AUTH every hour unless the listener says otherwise), else the listener's static password.
+fn redis(listener: &ListenerConfig, shared: &Shared<'_>) -> Result<RedisProxy, String> {
+    let database = &listener.database;
+    let aws = &database.aws;
+    let (injector, reauth): (Arc<dyn AuthInjector>, _) = if aws.elasticache.is_some()
+        || aws.memorydb.is_some()
+    {
+        let api = aws_api(database, shared.aws_tls, shared.env);
+        let injector = injector_for(database, shared.roles.clone(), api);
+        (
+            injector,
+            listener.reauth_interval.or(Some(DEFAULT_REAUTH_INTERVAL)),
+        )
+    } else if let Some(password) = &listener.password {
+        let injector = Arc::new(StaticPasswordInjector::new(password.clone()));
+        (injector, listener.reauth_interval)
+    } else {
+        return Err(format!(
+            "database {:?} (redis) names no cache to log in to with IAM \
+                 (aws.elasticache.replication_group_id, aws.elasticache.serverless_cache_name or \
+                 aws.memorydb.cluster_name) and its listener has no password_file for a self-hosted \
+                 Redis; set one of them",
+            database.name
+        ));
+    };
+    proxy(
+        Redis::new().reauth_interval(reauth),
+        listener,
+        shared,
+        injector,
+    )
 }
 
 /// The HTTP proxy for `listener`'s DynamoDB or OpenSearch database.
@@ -195,15 +235,21 @@ fn http_proxy(listener: &ListenerConfig, shared: &Shared<'_>) -> Result<HttpProx
         .map_err(|e| format!("database {:?}: {e}", database.name))
 }
 
-/// The Redshift API client for `database`, honouring the SDKs' endpoint variables
-/// (`AWS_ENDPOINT_URL_REDSHIFT[_SERVERLESS]`, then `AWS_ENDPOINT_URL`); an `http://` endpoint there is the
-/// operator's explicit choice (an emulator), so plaintext is allowed for it only.
-fn redshift_api(
+/// The AWS API client for `database`'s injector (Redshift credentials, ElastiCache / MemoryDB
+/// `DescribeUsers`), honouring the SDKs' endpoint variables (`AWS_ENDPOINT_URL_REDSHIFT[_SERVERLESS]`,
+/// `AWS_ENDPOINT_URL_ELASTICACHE`, `AWS_ENDPOINT_URL_MEMORYDB`, then `AWS_ENDPOINT_URL`); an `http://`
+/// endpoint there is the operator's explicit choice (an emulator), so plaintext is allowed for it only.
+fn aws_api(
     database: &Database,
     tls: &Arc<rustls::ClientConfig>,
     env: &BTreeMap<String, String>,
 ) -> RedshiftApi {
-    let specific = if database.aws.redshift_serverless.is_some() {
+    let aws = &database.aws;
+    let specific = if aws.elasticache.is_some() {
+        "AWS_ENDPOINT_URL_ELASTICACHE"
+    } else if aws.memorydb.is_some() {
+        "AWS_ENDPOINT_URL_MEMORYDB"
+    } else if aws.redshift_serverless.is_some() {
         "AWS_ENDPOINT_URL_REDSHIFT_SERVERLESS"
     } else {
         "AWS_ENDPOINT_URL_REDSHIFT"
