@@ -41,7 +41,10 @@ impl LocalUser {
 
     /// The client identity this user is.
     pub fn identity(&self) -> ClientIdentity {
-        ClientIdentity::new(self.name.clone(), IdentitySource::LocalUser { uid: self.uid })
+        ClientIdentity::new(
+            self.name.clone(),
+            IdentitySource::LocalUser { uid: self.uid },
+        )
     }
 }
 
