@@ -54,7 +54,8 @@ impl From<ApiClient> for RedshiftApi {
     }
 }
 
-/// The injector `database` needs: Keyspaces for `protocol: cassandra`, Redshift Serverless when
+/// The injector `database` needs: Keyspaces for `protocol: cassandra`, DocumentDB (`MONGODB-AWS`)
+/// for `protocol: mongodb`, Redshift Serverless when
 /// `aws.redshift_serverless` is set, Redshift when `aws.redshift` is, RDS IAM otherwise.
 pub fn injector_for(
     database: &Database,
@@ -63,6 +64,8 @@ pub fn injector_for(
 ) -> Arc<dyn AuthInjector> {
     if database.protocol == iamwire_core::Protocol::Cassandra {
         Arc::new(super::KeyspacesInjector::new(roles))
+    } else if database.protocol == iamwire_core::Protocol::MongoDb {
+        Arc::new(super::DocumentDbInjector::new(roles))
     } else if database.aws.redshift_serverless.is_some() {
         Arc::new(RedshiftServerlessInjector::new(roles, api))
     } else if database.aws.redshift.is_some() {
