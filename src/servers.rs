@@ -11,6 +11,7 @@ use iamwire_aws::role::RoleProvider;
 use iamwire_core::{Database, InjectError, Protocol};
 use iamwire_cql::{Cql, CqlProxy};
 use iamwire_http::{HttpLimits, HttpProxy, HttpTimeouts};
+use iamwire_mongodb::{Mongo, MongoProxy};
 use iamwire_postgres::{PgProxy, Postgres};
 use iamwire_proxy::Listener;
 
@@ -22,6 +23,8 @@ pub(crate) enum Server {
     Postgres(PgProxy),
     /// Cassandra CQL (Amazon Keyspaces).
     Cassandra(CqlProxy),
+    /// MongoDB (Amazon DocumentDB with MONGODB-AWS).
+    MongoDb(MongoProxy),
     /// DynamoDB (with Streams and the DAX API) and OpenSearch: every request re-signed as the
     /// database-user role.
     Http(HttpProxy),
@@ -47,10 +50,14 @@ impl Server {
             Protocol::Postgres => proxy(Postgres::new(), listener, shared).map(Self::Postgres),
             // Keyspaces: the database-user role's credentials answer the SigV4 challenge.
             Protocol::Cassandra => proxy(Cql::new(), listener, shared).map(Self::Cassandra),
-            Protocol::DynamoDb | Protocol::OpenSearch => http_proxy(listener, shared).map(Self::Http),
+            // DocumentDB: the database-user role's credentials sign MONGODB-AWS's GetCallerIdentity.
+            Protocol::MongoDb => proxy(Mongo::new(), listener, shared).map(Self::MongoDb),
+            Protocol::DynamoDb | Protocol::OpenSearch => {
+                http_proxy(listener, shared).map(Self::Http)
+            }
             other => Err(format!(
                 "database {:?} speaks {other}, which this build of iamwire does not serve yet \
-                 (it serves: postgres, cassandra, dynamodb, opensearch); remove its listener or use a \
+                 (it serves: postgres, cassandra, mongodb, dynamodb, opensearch); remove its listener or use a \
                  build that serves {other}",
                 database.name
             )),
@@ -62,6 +69,7 @@ impl Server {
         match self {
             Self::Postgres(p) => p.database(),
             Self::Cassandra(p) => p.database(),
+            Self::MongoDb(p) => p.database(),
             Self::Http(h) => h.database(),
         }
     }
@@ -73,6 +81,7 @@ impl Server {
             match this {
                 Self::Postgres(p) => p.warm_up().await,
                 Self::Cassandra(p) => p.warm_up().await,
+                Self::MongoDb(p) => p.warm_up().await,
                 // HTTP databases assume a role per identity and role, known only when a request comes.
                 Self::Http(_) => Ok(()),
             }
@@ -90,6 +99,7 @@ impl Server {
             match self {
                 Self::Postgres(p) => p.serve(listener, shutdown).await,
                 Self::Cassandra(p) => p.serve(listener, shutdown).await,
+                Self::MongoDb(p) => p.serve(listener, shutdown).await,
                 Self::Http(h) => h.serve(listener, shutdown).await,
             }
         }
@@ -130,6 +140,7 @@ impl Server {
         match self {
             Self::Postgres(p) => Self::Postgres(p.clone()),
             Self::Cassandra(p) => Self::Cassandra(p.clone()),
+            Self::MongoDb(p) => Self::MongoDb(p.clone()),
             Self::Http(h) => Self::Http(h.clone()),
         }
     }

@@ -401,12 +401,12 @@ fn a_protocol_this_build_does_not_serve_stops_the_start_naming_the_database() {
         r#"proxy:
   tls: {cert_file: server.crt, key_file: server.key, client_ca_file: ca.crt}
   listeners:
-    - {database: orders-mongo, listen: "127.0.0.1:0"}
+    - {database: orders-cache, listen: "127.0.0.1:0"}
 db_service:
   databases:
-  - name: orders-mongo
-    protocol: mongodb
-    uri: "docdb.example.com:27017"
+  - name: orders-cache
+    protocol: redis
+    uri: "cache.example.com:6379"
     tls: {mode: insecure}
 "#,
     )
@@ -420,7 +420,7 @@ db_service:
         .unwrap();
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("orders-mongo"), "{stderr}");
-    assert!(stderr.contains("mongodb"), "{stderr}");
+    assert!(stderr.contains("orders-cache"), "{stderr}");
+    assert!(stderr.contains("redis"), "{stderr}");
     assert!(stderr.contains("does not serve"), "{stderr}");
 }
