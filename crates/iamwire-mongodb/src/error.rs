@@ -123,9 +123,6 @@ pub enum MongoError {
         /// The database's message.
         message: String,
     },
-    /// The login has no signer (a password login): this protocol logs in with `MONGODB-AWS` only.
-    #[error("the proxy has no AWS credentials for this database (MONGODB-AWS needs a signer)")]
-    NoSigner,
     /// The signer for the database's challenge failed (its message is safe to show; its cause is
     /// this error's `source()`).
     #[error(transparent)]
@@ -149,7 +146,7 @@ impl ProtocolError for MongoError {
             | Self::BadChallenge { .. }
             | Self::UpstreamRejected { .. } => Side::Upstream,
             Self::Signer { source } if source.kind() != InjectErrorKind::Internal => Side::Upstream,
-            Self::NoSigner | Self::Signer { .. } => Side::Internal,
+            Self::Signer { .. } => Side::Internal,
         }
     }
 
@@ -208,7 +205,6 @@ pub fn error_reply(error: &SessionError<MongoError>) -> Option<Vec<u8>> {
             MongoError::BadChallenge { .. } | MongoError::Signer { .. } => {
                 (AUTHENTICATION_FAILED, text)
             }
-            MongoError::NoSigner => (INTERNAL_ERROR, text),
             _ => (HOST_UNREACHABLE, text),
         },
         SessionError::Randomness => (INTERNAL_ERROR, text),

@@ -10,7 +10,8 @@
 //! - **connect**: TLS, verify-full by default.
 //! - **login**: `isMaster`, then `saslStart` `MONGODB-AWS` with a fresh client nonce; the database's
 //!   nonce must extend it and be 64 bytes; the login's [`ChallengeSigner`](iamwire_core::ChallengeSigner)
-//!   signs `GetCallerIdentity` for the STS host the database named; `saslContinue` carries it.
+//!   signs `GetCallerIdentity` for the STS host the database named; `saslContinue` carries it. A
+//!   password login (no signer: a self-managed MongoDB with LDAP) is `PLAIN` on `$external`.
 //! - **welcome**: only now does the client's `saslStart` get its `done: true`.
 //! - **relay**: messages pass untouched, except a second login, a logout or compressed messages from
 //!   the client, which are answered `Unauthorized` and never reach the database ([`crate::guard`]).

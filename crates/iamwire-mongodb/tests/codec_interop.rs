@@ -91,3 +91,31 @@ fn encoding_what_was_decoded_gives_pymongos_bytes_back() {
     }
     assert_eq!(&again[..], CLIENT);
 }
+
+/// pymongo's `bson.encode` of one value of every BSON type (old binary subtype 2, UUID, regex, code
+/// with scope, timestamp, decimal128, min/max key...).
+const ALL_TYPES: &[u8] = include_bytes!("data/pymongo_all_types.bson");
+
+#[test]
+fn every_bson_type_pymongo_writes_is_read_and_written_back() {
+    use iamwire_mongodb::bson::{DEFAULT_MAX_DEPTH, DocBuf, Document, Value};
+    let doc = Document::parse(ALL_TYPES, DEFAULT_MAX_DEPTH).unwrap();
+    assert_eq!(doc.iter().count(), 18);
+    assert!(matches!(doc.get("b"), Some(Value::Binary { subtype: 2, bytes }) if bytes.len() == 6));
+    assert!(matches!(
+        doc.get("jsc"),
+        Some(Value::JavaScriptWithScope { code: "g()", .. })
+    ));
+    assert!(matches!(
+        doc.get("re"),
+        Some(Value::Regex {
+            pattern: "a.*",
+            options: "i"
+        })
+    ));
+    assert!(matches!(doc.get("min"), Some(Value::MinKey)));
+    assert!(matches!(doc.get("dec"), Some(Value::Decimal128(_))));
+    let mut again = DocBuf::new();
+    again.extend(&doc);
+    assert_eq!(again.finish(), ALL_TYPES);
+}

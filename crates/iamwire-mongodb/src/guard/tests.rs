@@ -135,7 +135,7 @@ fn compressed_messages_and_unreadable_commands_are_refused() {
     let mut body = BytesMut::new();
     body.extend_from_slice(&0u32.to_le_bytes());
     body.extend_from_slice(&[1]);
-    let docs = vec![5u8, 0, 0, 0, 0].repeat(PEEK_LEN / 5 + 10);
+    let docs = [5u8, 0, 0, 0, 0].repeat(PEEK_LEN / 5 + 10);
     body.extend_from_slice(&u32::try_from(4 + 2 + docs.len()).unwrap().to_le_bytes());
     body.extend_from_slice(b"d\0");
     body.extend_from_slice(&docs);

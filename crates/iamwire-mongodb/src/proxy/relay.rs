@@ -157,7 +157,7 @@ where
         }
         let fed = guard.feed(&chunk, &mut forward, &mut refused, &mut requests);
         chunk.clear();
-        if let Some(last) = requests.drain(..).last()
+        if let Some(last) = requests.drain(..).next_back()
             && let Ok(mut in_flight) = in_flight.lock()
         {
             in_flight.last = Some(last);

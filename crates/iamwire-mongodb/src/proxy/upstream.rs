@@ -1,6 +1,7 @@
 //! The database's side of the handshake: `isMaster`, then the `MONGODB-AWS` conversation —
 //! `saslStart` with the proxy's nonce and GS2 flag, the database's nonce and STS host back,
-//! `saslContinue` with the signed `GetCallerIdentity` — until `done: true`.
+//! `saslContinue` with the signed `GetCallerIdentity` — until `done: true`. A login without a signer
+//! (a password) is `PLAIN` on `$external` over the TLS connection instead.
 
 use bytes::BytesMut;
 use iamwire_core::{Answer, Challenge, ChallengeSigner, UpstreamLogin};
@@ -28,8 +29,6 @@ pub(super) async fn login(
     upstream: &mut UpstreamConn,
     login: UpstreamLogin,
 ) -> Result<()> {
-    let signer = login.signer.as_deref().ok_or(MongoError::NoSigner)?;
-
     let mut is_master = DocBuf::new();
     is_master.i32("isMaster", 1).str("$db", "admin");
     let reply = command(mongo, state, upstream, is_master.finish()).await?;
@@ -49,6 +48,9 @@ pub(super) async fn login(
         );
     }
 
+    let Some(signer) = login.signer.as_deref() else {
+        return plain(mongo, state, upstream, &login).await;
+    };
     let nonce: [u8; CLIENT_NONCE_LEN] = cx.random.array()?;
     let mut first = DocBuf::new();
     first
@@ -97,6 +99,35 @@ pub(super) async fn login(
     if !done.get("done").is_some_and(|v| v.is_truthy()) {
         return Err(MongoError::UnexpectedUpstreamReply {
             expected: "done: true after the signed GetCallerIdentity",
+        }
+        .into());
+    }
+    Ok(())
+}
+
+/// `saslStart` `PLAIN` with the injected user and password, done in one step.
+async fn plain(
+    mongo: &Mongo,
+    state: &mut MongoState,
+    upstream: &mut UpstreamConn,
+    login: &UpstreamLogin,
+) -> Result<()> {
+    let mut payload = Vec::with_capacity(login.user.len() + login.secret.len() + 2);
+    payload.push(0);
+    payload.extend_from_slice(login.user.as_bytes());
+    payload.push(0);
+    payload.extend_from_slice(login.secret.expose());
+    let mut start = DocBuf::new();
+    start
+        .i32("saslStart", 1)
+        .str("mechanism", "PLAIN")
+        .binary("payload", 0, &payload)
+        .str("$db", "$external");
+    let reply = command(mongo, state, upstream, start.finish()).await?;
+    let done = reply_ok(&reply, "a saslStart reply")?;
+    if !done.get("done").is_some_and(|v| v.is_truthy()) {
+        return Err(MongoError::UnexpectedUpstreamReply {
+            expected: "done: true after PLAIN",
         }
         .into());
     }
