@@ -251,6 +251,69 @@ fn pymongo_uses_documentdb_through_iamwire_run_as_the_user_role() {
     }
 }
 
+/// mongosh (MongoDB's shell, on the Node.js driver), installed by `scripts/setup.sh`.
+fn mongosh() -> std::path::PathBuf {
+    let path = std::env::var_os("IAMWIRE_MONGOSH").map_or_else(
+        || std::path::PathBuf::from("/opt/iamwire/mongosh-2.12.0/node_modules/.bin/mongosh"),
+        std::path::PathBuf::from,
+    );
+    assert!(
+        path.exists(),
+        "{} is missing: run scripts/setup.sh",
+        path.display()
+    );
+    path
+}
+
+const MONGOSH_SCRIPT: &str = r#"
+const items = db.getSiblingDB("app").getCollection("shell");
+items.insertOne({k: "mongosh"});
+const found = items.find({k: "mongosh"}).toArray().map(d => d.k);
+const deleted = items.deleteMany({k: "mongosh"}).deletedCount;
+let logout;
+try { logout = db.getSiblingDB("$external").runCommand({logout: 1}).code || "allowed"; } catch (e) { logout = e.code; }
+print(JSON.stringify({found, deleted, logout}));
+"#;
+
+#[test]
+fn mongosh_uses_documentdb_through_iamwire_run_as_the_user_role() {
+    let rig = rig();
+    let (proxy, dir) = proxy(&rig, EXTERNAL_ID);
+    let path = |name: &str| dir.path().join(name).display().to_string();
+    let uri = format!(
+        "mongodb://{USER_ROLE}:unused@localhost:{}/?tls=true&tlsCAFile={}&tlsCertificateKeyFile={}\
+         &authMechanism=PLAIN&authSource=%24external&directConnection=true&retryWrites=false\
+         &serverSelectionTimeoutMS=30000",
+        proxy.port(),
+        path("ca.crt"),
+        path("alice.pem"),
+    );
+    let home = dir.path().join("mongosh-home");
+    std::fs::create_dir_all(&home).unwrap();
+    let out = Command::new(mongosh())
+        .args([&uri, "--quiet", "--norc", "--eval", MONGOSH_SCRIPT])
+        .env("HOME", &home)
+        .env("MONGOSH_NO_TELEMETRY", "1")
+        .output()
+        .expect("run mongosh");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(r#"{"found":["mongosh"],"deleted":1,"logout":13}"#),
+        "mongosh: {}\nproxy:\n{}\nstand-in:\n{}",
+        both(&out),
+        proxy.stderr(),
+        rig.standin.log()
+    );
+    let auths = rig.standin.auths().unwrap();
+    assert!(!auths.is_empty());
+    assert!(
+        auths
+            .iter()
+            .all(|a| a.ok && a.arn.as_deref() == Some(rig.user_role_arn.as_str())),
+        "{auths:?}"
+    );
+}
+
 #[test]
 fn a_wrong_external_id_is_authentication_failed_and_never_reaches_the_database() {
     let rig = rig();

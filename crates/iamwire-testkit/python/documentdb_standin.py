@@ -36,7 +36,7 @@ import urllib.request
 import xml.etree.ElementTree as ET
 
 import bson
-from bson import ObjectId
+from bson import Int64, ObjectId
 
 CERT, KEY, MOTO, AUTH_LOG, COMMAND_LOG, USERS = sys.argv[1:7]
 STS_HOST = sys.argv[7] if len(sys.argv) > 7 else "sts.amazonaws.com"
@@ -213,6 +213,8 @@ class Handler(socketserver.BaseRequestHandler):
             return {"conversationId": 1, "done": True, "payload": b"", "ok": 1.0}, arn, None
         if name in ("endSessions", "killCursors"):
             return {"ok": 1.0}
+        if name.lower() == "buildinfo":
+            return {"version": "5.0.0", "versionArray": [5, 0, 0, 0], "ok": 1.0}
         if user is None:
             return error(13, "Unauthorized", "command {} requires authentication".format(name))
         key = (db, command.get(name))
@@ -225,7 +227,7 @@ class Handler(socketserver.BaseRequestHandler):
                 return {"n": len(command.get("documents", [])), "ok": 1.0}
             if name == "find":
                 found = [d for d in docs if matches(d, command.get("filter"))]
-                return {"cursor": {"firstBatch": found, "id": 0, "ns": "{}.{}".format(*key)}, "ok": 1.0}
+                return {"cursor": {"firstBatch": found, "id": Int64(0), "ns": "{}.{}".format(*key)}, "ok": 1.0}
             if name == "delete":
                 n = 0
                 for spec in command.get("deletes", []):
