@@ -5,15 +5,12 @@
 //! `X-Amz-Date` and session token, sends it to the AWS emulator ([`Moto`], which checks the SigV4 signature
 //! with botocore), and logs the client in only as a role STS names that is one of its `$external` users.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-
 use serde::Deserialize;
 
 use crate::certs::{LOCAL_NAMES, PemFiles, TestCa};
 use crate::error::{Result, RigError};
 use crate::moto::Moto;
-use crate::process::{ChildGuard, log_tail};
+use crate::process::{ChildGuard, log_tail, read_jsonl, start_standin};
 
 const SCRIPT: &str = include_str!("../python/documentdb_standin.py");
 
@@ -58,38 +55,26 @@ impl DocumentDbStandIn {
             .tempdir()
             .map_err(RigError::io("documentdb dir"))?;
         let tls = ca.write(dir.path(), "server", &ca.server(LOCAL_NAMES)?)?;
-        let script = dir.path().join("documentdb_standin.py");
-        std::fs::write(&script, SCRIPT).map_err(RigError::io("writing the stand-in"))?;
-        let log = dir.path().join("standin.log");
-        let log_file = std::fs::File::create(&log).map_err(RigError::io("stand-in log"))?;
-        let child = Command::new(crate::python())
-            .arg(&script)
-            .arg(&tls.cert)
-            .arg(&tls.key)
-            .arg(moto.endpoint())
-            .arg(dir.path().join("auth.jsonl"))
-            .arg(dir.path().join("commands.jsonl"))
-            .arg(users.join(","))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(log_file)
-            .spawn()
-            .map_err(RigError::io("starting the DocumentDB stand-in"))?;
-        let mut guard = ChildGuard::new(child);
-        let mut line = String::new();
-        if let Some(out) = guard.child_mut().stdout.take() {
-            BufReader::new(out)
-                .read_line(&mut line)
-                .map_err(RigError::io("reading the stand-in's port"))?;
-        }
-        let port = line
-            .trim()
-            .strip_prefix("PORT ")
-            .and_then(|p| p.parse().ok())
-            .ok_or_else(|| RigError::Protocol {
-                what: "DocumentDB stand-in".into(),
-                detail: log_tail(&log),
-            })?;
+        let (auth_log, command_log) = (
+            dir.path().join("auth.jsonl"),
+            dir.path().join("commands.jsonl"),
+        );
+        let (endpoint, users) = (moto.endpoint(), users.join(","));
+        let args = [
+            tls.cert.as_os_str(),
+            tls.key.as_os_str(),
+            endpoint.as_ref(),
+            auth_log.as_os_str(),
+            command_log.as_os_str(),
+            users.as_ref(),
+        ];
+        let (guard, port) = start_standin(
+            dir.path(),
+            "documentdb_standin.py",
+            SCRIPT,
+            &args,
+            "DocumentDB stand-in",
+        )?;
         Ok(Self {
             guard,
             port,
@@ -110,30 +95,12 @@ impl DocumentDbStandIn {
 
     /// Every authentication judged so far, oldest first.
     pub fn auths(&self) -> Result<Vec<AuthRecord>> {
-        self.records("auth.jsonl")
+        read_jsonl(&self.dir.path().join("auth.jsonl"))
     }
 
     /// Every command received after a connection's `hello`, oldest first.
     pub fn commands(&self) -> Result<Vec<CommandRecord>> {
-        self.records("commands.jsonl")
-    }
-
-    fn records<T: serde::de::DeserializeOwned>(&self, name: &str) -> Result<Vec<T>> {
-        let path = self.dir.path().join(name);
-        let text = match std::fs::read_to_string(&path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(RigError::io("reading the stand-in's log")(e)),
-        };
-        text.lines()
-            .filter(|l| !l.trim().is_empty())
-            .map(|l| {
-                serde_json::from_str(l).map_err(|e| RigError::Protocol {
-                    what: "stand-in log".into(),
-                    detail: e.to_string(),
-                })
-            })
-            .collect()
+        read_jsonl(&self.dir.path().join("commands.jsonl"))
     }
 
     /// The stand-in's stderr so far (for assertion messages).
