@@ -89,27 +89,22 @@ impl AuthInjector for DocumentDbInjector {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Mutex;
     use std::time::{Duration, UNIX_EPOCH};
 
     use aws_credential_types::Credentials;
     use iamwire_core::{Answer, Challenge, ExternalId, FixedClock, InjectErrorKind, Protocol};
 
     use super::*;
-    use crate::role::{CredentialsFuture, RoleChain};
+    use crate::inject::user_role::RecordingRoles;
 
-    /// Hands out credentials for whatever role a chain ends in, and records the chains.
-    #[derive(Debug, Default)]
-    struct Roles(Mutex<Vec<RoleChain>>);
-
-    impl RoleProvider for Roles {
-        fn credentials<'a>(&'a self, chain: &'a RoleChain) -> CredentialsFuture<'a> {
-            if let Ok(mut asked) = self.0.lock() {
-                asked.push(chain.clone());
-            }
-            let creds = Credentials::new("ASIAUSER", "user-secret", Some("tok".into()), None, "t");
-            Box::pin(std::future::ready(Ok(creds)))
-        }
+    fn roles() -> RecordingRoles {
+        RecordingRoles::new(Credentials::new(
+            "ASIAUSER",
+            "user-secret",
+            Some("tok".into()),
+            None,
+            "t",
+        ))
     }
 
     fn documentdb() -> Database {
@@ -127,7 +122,7 @@ mod tests {
 
     #[tokio::test]
     async fn logs_in_as_the_user_role_with_a_signer_for_its_credentials() {
-        let roles = Arc::new(Roles::default());
+        let roles = Arc::new(roles());
         let at = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
         let injector = DocumentDbInjector::new(roles.clone()).clock(Arc::new(FixedClock(at)));
         let db = documentdb();
@@ -158,7 +153,7 @@ mod tests {
                 .expose()
                 .starts_with(b"AWS4-HMAC-SHA256 Credential=ASIAUSER/20231114/us-east-1/sts/")
         );
-        let asked = roles.0.lock().unwrap().clone();
+        let asked = roles.asked.lock().unwrap().clone();
         let hops = asked[0].hops();
         assert_eq!(hops.len(), 2);
         assert_eq!(
@@ -173,13 +168,13 @@ mod tests {
             "{hint}"
         );
         injector.warm_up(&db).await.unwrap();
-        assert_eq!(roles.0.lock().unwrap().last().unwrap().len(), 1);
+        assert_eq!(roles.asked.lock().unwrap().last().unwrap().len(), 1);
         assert!(!format!("{injector:?}").contains("ext-secret"));
     }
 
     #[tokio::test]
     async fn a_user_role_elsewhere_is_misconfigured() {
-        let injector = DocumentDbInjector::new(Arc::new(Roles::default()));
+        let injector = DocumentDbInjector::new(Arc::new(roles()));
         let db = documentdb();
         for user in ["arn:aws:iam::333333333333:role/reader", "bad role name!"] {
             let want = SessionRequest {

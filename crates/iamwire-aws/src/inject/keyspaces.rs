@@ -89,27 +89,22 @@ impl AuthInjector for KeyspacesInjector {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Mutex;
     use std::time::{Duration, UNIX_EPOCH};
 
     use aws_credential_types::Credentials;
     use iamwire_core::{Answer, Challenge, ExternalId, FixedClock, InjectErrorKind, Protocol};
 
     use super::*;
-    use crate::role::{CredentialsFuture, RoleChain};
+    use crate::inject::user_role::RecordingRoles;
 
-    /// Hands out the credentials of whatever role a chain ends in, and records the chains.
-    #[derive(Debug, Default)]
-    struct Roles(Mutex<Vec<RoleChain>>);
-
-    impl RoleProvider for Roles {
-        fn credentials<'a>(&'a self, chain: &'a RoleChain) -> CredentialsFuture<'a> {
-            if let Ok(mut asked) = self.0.lock() {
-                asked.push(chain.clone());
-            }
-            let creds = Credentials::new("UserID-1", "UserSecretKey-1", None, None, "t");
-            Box::pin(std::future::ready(Ok(creds)))
-        }
+    fn roles() -> RecordingRoles {
+        RecordingRoles::new(Credentials::new(
+            "UserID-1",
+            "UserSecretKey-1",
+            None,
+            None,
+            "t",
+        ))
     }
 
     fn keyspaces() -> Database {
@@ -127,7 +122,7 @@ mod tests {
 
     #[tokio::test]
     async fn logs_in_as_the_user_role_with_a_signer_for_its_credentials() {
-        let roles = Arc::new(Roles::default());
+        let roles = Arc::new(roles());
         let at = UNIX_EPOCH + Duration::from_secs(1_591_742_511);
         let injector = KeyspacesInjector::new(roles.clone()).clock(Arc::new(FixedClock(at)));
         let db = keyspaces();
@@ -150,7 +145,7 @@ mod tests {
         assert!(reply.expose().starts_with(
             b"signature=7f3691c18a81b8ce7457699effbfae5b09b4e0714ab38c1292dbdf082c9ddd87,"
         ));
-        let asked = roles.0.lock().unwrap().clone();
+        let asked = roles.asked.lock().unwrap().clone();
         let hops = asked[0].hops();
         assert_eq!(hops.len(), 2);
         assert_eq!(
@@ -163,12 +158,12 @@ mod tests {
 
         // Warm-up fetches hop 1 only.
         injector.warm_up(&db).await.unwrap();
-        assert_eq!(roles.0.lock().unwrap().last().unwrap().len(), 1);
+        assert_eq!(roles.asked.lock().unwrap().last().unwrap().len(), 1);
     }
 
     #[tokio::test]
     async fn a_missing_region_or_a_user_role_elsewhere_is_misconfigured() {
-        let injector = KeyspacesInjector::new(Arc::new(Roles::default()));
+        let injector = KeyspacesInjector::new(Arc::new(roles()));
         let mut no_region = keyspaces();
         no_region.aws.region = None;
         let db = keyspaces();

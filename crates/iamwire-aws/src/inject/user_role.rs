@@ -79,3 +79,32 @@ impl fmt::Debug for UserRole {
             .finish_non_exhaustive()
     }
 }
+
+/// A role provider for the injectors' tests: hands out the same credentials for whatever role a chain
+/// ends in, and records the chains it was asked for.
+#[cfg(test)]
+#[derive(Debug)]
+pub(crate) struct RecordingRoles {
+    pub(crate) asked: std::sync::Mutex<Vec<RoleChain>>,
+    credentials: Credentials,
+}
+
+#[cfg(test)]
+impl RecordingRoles {
+    pub(crate) fn new(credentials: Credentials) -> Self {
+        Self {
+            asked: std::sync::Mutex::default(),
+            credentials,
+        }
+    }
+}
+
+#[cfg(test)]
+impl RoleProvider for RecordingRoles {
+    fn credentials<'a>(&'a self, chain: &'a RoleChain) -> crate::role::CredentialsFuture<'a> {
+        if let Ok(mut asked) = self.asked.lock() {
+            asked.push(chain.clone());
+        }
+        Box::pin(std::future::ready(Ok(self.credentials.clone())))
+    }
+}
