@@ -6,14 +6,16 @@ use std::future::Future;
 use std::sync::Arc;
 
 use iamwire_aws::aws_api::ApiClient;
-use iamwire_aws::inject::{RedshiftApi, injector_for};
+use iamwire_aws::inject::{RdsIamInjector, RedshiftApi, injector_for};
 use iamwire_aws::role::RoleProvider;
-use iamwire_core::{Database, InjectError, Protocol};
+use iamwire_core::{AuthInjector, Database, InjectError, Protocol, StaticPasswordInjector};
 use iamwire_cql::{Cql, CqlProxy};
 use iamwire_http::{HttpLimits, HttpProxy, HttpTimeouts};
 use iamwire_mongodb::{Mongo, MongoProxy};
+use iamwire_mysql::{MySql, MySqlProxy};
 use iamwire_postgres::{PgProxy, Postgres};
 use iamwire_proxy::Listener;
+use iamwire_redis::{DEFAULT_REAUTH_INTERVAL, Redis, RedisProxy};
 
 use crate::proxy_config::{Listener as ListenerConfig, LoadedConfig};
 
@@ -21,6 +23,10 @@ use crate::proxy_config::{Listener as ListenerConfig, LoadedConfig};
 pub(crate) enum Server {
     /// PostgreSQL (RDS, Aurora, RDS Proxy, Redshift, Redshift Serverless).
     Postgres(PgProxy),
+    /// MySQL and MariaDB (RDS, Aurora, RDS Proxy).
+    MySql(MySqlProxy),
+    /// Redis / Valkey (ElastiCache, MemoryDB, or a self-hosted Redis with a static password).
+    Redis(RedisProxy),
     /// Cassandra CQL (Amazon Keyspaces).
     Cassandra(CqlProxy),
     /// MongoDB (Amazon DocumentDB with MONGODB-AWS).
@@ -47,18 +53,45 @@ impl Server {
         let database = &listener.database;
         match database.protocol {
             // RDS IAM token, Redshift or Redshift Serverless credentials, as the database says.
-            Protocol::Postgres => proxy(Postgres::new(), listener, shared).map(Self::Postgres),
+            Protocol::Postgres => {
+                let injector = injector_for(
+                    database,
+                    shared.roles.clone(),
+                    aws_api(database, shared.aws_tls, shared.env),
+                );
+                proxy(Postgres::new(), listener, shared, injector).map(Self::Postgres)
+            }
+            // RDS IAM tokens, whatever else the database's settings say.
+            Protocol::MySql => {
+                let injector = Arc::new(RdsIamInjector::new(shared.roles.clone()));
+                proxy(MySql::new(), listener, shared, injector).map(Self::MySql)
+            }
+            Protocol::Redis => redis(listener, shared).map(Self::Redis),
             // Keyspaces: the database-user role's credentials answer the SigV4 challenge.
-            Protocol::Cassandra => proxy(Cql::new(), listener, shared).map(Self::Cassandra),
+            Protocol::Cassandra => {
+                let injector = injector_for(
+                    database,
+                    shared.roles.clone(),
+                    aws_api(database, shared.aws_tls, shared.env),
+                );
+                proxy(Cql::new(), listener, shared, injector).map(Self::Cassandra)
+            }
             // DocumentDB: the database-user role's credentials sign MONGODB-AWS's GetCallerIdentity.
-            Protocol::MongoDb => proxy(Mongo::new(), listener, shared).map(Self::MongoDb),
+            Protocol::MongoDb => {
+                let injector = injector_for(
+                    database,
+                    shared.roles.clone(),
+                    aws_api(database, shared.aws_tls, shared.env),
+                );
+                proxy(Mongo::new(), listener, shared, injector).map(Self::MongoDb)
+            }
             Protocol::DynamoDb | Protocol::OpenSearch => {
                 http_proxy(listener, shared).map(Self::Http)
             }
             other => Err(format!(
                 "database {:?} speaks {other}, which this build of iamwire does not serve yet \
-                 (it serves: postgres, cassandra, mongodb, dynamodb, opensearch); remove its listener or use a \
-                 build that serves {other}",
+                 (it serves: postgres, mysql, redis, cassandra, mongodb, dynamodb, opensearch); remove its \
+                 listener or use a build that serves {other}",
                 database.name
             )),
         }
@@ -68,6 +101,8 @@ impl Server {
     pub(crate) fn database(&self) -> &Database {
         match self {
             Self::Postgres(p) => p.database(),
+            Self::MySql(p) => p.database(),
+            Self::Redis(p) => p.database(),
             Self::Cassandra(p) => p.database(),
             Self::MongoDb(p) => p.database(),
             Self::Http(h) => h.database(),
@@ -80,6 +115,8 @@ impl Server {
         async move {
             match this {
                 Self::Postgres(p) => p.warm_up().await,
+                Self::MySql(p) => p.warm_up().await,
+                Self::Redis(p) => p.warm_up().await,
                 Self::Cassandra(p) => p.warm_up().await,
                 Self::MongoDb(p) => p.warm_up().await,
                 // HTTP databases assume a role per identity and role, known only when a request comes.
@@ -98,28 +135,38 @@ impl Server {
         async move {
             match self {
                 Self::Postgres(p) => p.serve(listener, shutdown).await,
+                Self::MySql(p) => p.serve(listener, shutdown).await,
+                Self::Redis(p) => p.serve(listener, shutdown).await,
                 Self::Cassandra(p) => p.serve(listener, shutdown).await,
                 Self::MongoDb(p) => p.serve(listener, shutdown).await,
                 Self::Http(h) => h.serve(listener, shutdown).await,
             }
         }
     }
+
+    /// Another handle on the same proxy.
+    fn clone_handle(&self) -> Self {
+        match self {
+            Self::Postgres(p) => Self::Postgres(p.clone()),
+            Self::MySql(p) => Self::MySql(p.clone()),
+            Self::Redis(p) => Self::Redis(p.clone()),
+            Self::Cassandra(p) => Self::Cassandra(p.clone()),
+            Self::MongoDb(p) => Self::MongoDb(p.clone()),
+            Self::Http(h) => Self::Http(h.clone()),
+        }
+    }
 }
 
-/// `protocol`'s proxy for `listener`'s database, with the injector the database needs
-/// ([`injector_for`]) and the config's TLS, allow list, timeouts and limits.
+/// `protocol`'s proxy for `listener`'s database, logging in upstream through `injector`, with the
+/// config's TLS, allow list, timeouts and limits.
 fn proxy<P: iamwire_proxy::Protocol>(
     protocol: P,
     listener: &ListenerConfig,
     shared: &Shared<'_>,
+    injector: Arc<dyn AuthInjector>,
 ) -> Result<iamwire_proxy::Proxy<P>, String> {
     let database = &listener.database;
     let config = shared.config;
-    let injector = injector_for(
-        database,
-        shared.roles.clone(),
-        redshift_api(database, shared.aws_tls, shared.env),
-    );
     iamwire_proxy::Proxy::builder(
         protocol,
         database.clone(),
@@ -134,16 +181,38 @@ fn proxy<P: iamwire_proxy::Protocol>(
     .map_err(|e| format!("database {:?}: {e}", database.name))
 }
 
-impl Server {
-    /// Another handle on the same proxy.
-    fn clone_handle(&self) -> Self {
-        match self {
-            Self::Postgres(p) => Self::Postgres(p.clone()),
-            Self::Cassandra(p) => Self::Cassandra(p.clone()),
-            Self::MongoDb(p) => Self::MongoDb(p.clone()),
-            Self::Http(h) => Self::Http(h.clone()),
-        }
-    }
+/// The Redis proxy of `listener`: ElastiCache / MemoryDB IAM tokens when the database names a cache
+/// (re-AUTH every hour unless the listener says otherwise), else the listener's static password.
+fn redis(listener: &ListenerConfig, shared: &Shared<'_>) -> Result<RedisProxy, String> {
+    let database = &listener.database;
+    let aws = &database.aws;
+    let (injector, reauth): (Arc<dyn AuthInjector>, _) = if aws.elasticache.is_some()
+        || aws.memorydb.is_some()
+    {
+        let api = aws_api(database, shared.aws_tls, shared.env);
+        let injector = injector_for(database, shared.roles.clone(), api);
+        (
+            injector,
+            listener.reauth_interval.or(Some(DEFAULT_REAUTH_INTERVAL)),
+        )
+    } else if let Some(password) = &listener.password {
+        let injector = Arc::new(StaticPasswordInjector::new(password.clone()));
+        (injector, listener.reauth_interval)
+    } else {
+        return Err(format!(
+            "database {:?} (redis) names no cache to log in to with IAM \
+                 (aws.elasticache.replication_group_id, aws.elasticache.serverless_cache_name or \
+                 aws.memorydb.cluster_name) and its listener has no password_file for a self-hosted \
+                 Redis; set one of them",
+            database.name
+        ));
+    };
+    proxy(
+        Redis::new().reauth_interval(reauth),
+        listener,
+        shared,
+        injector,
+    )
 }
 
 /// The HTTP proxy for `listener`'s DynamoDB or OpenSearch database.
@@ -182,15 +251,21 @@ fn http_proxy(listener: &ListenerConfig, shared: &Shared<'_>) -> Result<HttpProx
         .map_err(|e| format!("database {:?}: {e}", database.name))
 }
 
-/// The Redshift API client for `database`, honouring the SDKs' endpoint variables
-/// (`AWS_ENDPOINT_URL_REDSHIFT[_SERVERLESS]`, then `AWS_ENDPOINT_URL`); an `http://` endpoint there is the
-/// operator's explicit choice (an emulator), so plaintext is allowed for it only.
-fn redshift_api(
+/// The AWS API client for `database`'s injector (Redshift credentials, ElastiCache / MemoryDB
+/// `DescribeUsers`), honouring the SDKs' endpoint variables (`AWS_ENDPOINT_URL_REDSHIFT[_SERVERLESS]`,
+/// `AWS_ENDPOINT_URL_ELASTICACHE`, `AWS_ENDPOINT_URL_MEMORYDB`, then `AWS_ENDPOINT_URL`); an `http://`
+/// endpoint there is the operator's explicit choice (an emulator), so plaintext is allowed for it only.
+fn aws_api(
     database: &Database,
     tls: &Arc<rustls::ClientConfig>,
     env: &BTreeMap<String, String>,
 ) -> RedshiftApi {
-    let specific = if database.aws.redshift_serverless.is_some() {
+    let aws = &database.aws;
+    let specific = if aws.elasticache.is_some() {
+        "AWS_ENDPOINT_URL_ELASTICACHE"
+    } else if aws.memorydb.is_some() {
+        "AWS_ENDPOINT_URL_MEMORYDB"
+    } else if aws.redshift_serverless.is_some() {
         "AWS_ENDPOINT_URL_REDSHIFT_SERVERLESS"
     } else {
         "AWS_ENDPOINT_URL_REDSHIFT"

@@ -97,6 +97,7 @@ pub mod authn;
 mod conn;
 mod error;
 pub mod listener;
+mod local;
 pub mod metrics;
 mod protocol;
 mod proxy;
@@ -117,6 +118,7 @@ pub use authn::{
 pub use conn::{ClientConn, ClientStream, StartTlsError, Transport, UpstreamConn};
 pub use error::{Phase, ProtocolError, Seconds, SessionError, Side, error_chain};
 pub use listener::{ConnGuard, Incoming, Listener, ListenerLimits};
+pub use local::LocalUser;
 pub use metrics::{MetricsSnapshot, ProxyMetrics};
 pub use protocol::{Cx, Hello, Protocol};
 pub use proxy::{Limits, Proxy, ProxyBuilder, Timeouts};

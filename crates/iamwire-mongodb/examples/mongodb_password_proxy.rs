@@ -7,7 +7,7 @@
 //! ```text
 //! DB_URI=mongo.internal:27017 DB_CA=db-ca.crt DB_USER=app DB_PASSWORD=... TLS_CERT=proxy.crt \
 //! TLS_KEY=proxy.key CLIENT_CA=ca.crt PROXY_USER=app PROXY_PASSWORD=... \
-//! cargo run -p iamwire-mongodb --example password_proxy
+//! cargo run -p iamwire-mongodb --example mongodb_password_proxy
 //! ```
 #![allow(clippy::print_stderr)]
 
