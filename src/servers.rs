@@ -11,6 +11,7 @@ use iamwire_aws::role::RoleProvider;
 use iamwire_core::{AuthInjector, Database, InjectError, Protocol, StaticPasswordInjector};
 use iamwire_cql::{Cql, CqlProxy};
 use iamwire_http::{HttpLimits, HttpMetrics, HttpProxy, HttpTimeouts};
+use iamwire_mongodb::{Mongo, MongoProxy};
 use iamwire_mysql::{MySql, MySqlProxy};
 use iamwire_postgres::{PgProxy, Postgres};
 use iamwire_proxy::{Drain, Listener, MetricsSnapshot, SessionId, SessionInfo};
@@ -28,6 +29,8 @@ pub(crate) enum Server {
     Redis(RedisProxy),
     /// Cassandra CQL (Amazon Keyspaces).
     Cassandra(CqlProxy),
+    /// MongoDB (Amazon DocumentDB with MONGODB-AWS).
+    MongoDb(MongoProxy),
     /// DynamoDB (with Streams and the DAX API) and OpenSearch: every request re-signed as the
     /// database-user role.
     Http(HttpProxy),
@@ -41,6 +44,7 @@ macro_rules! framework {
             Server::MySql($p) => $body,
             Server::Redis($p) => $body,
             Server::Cassandra($p) => $body,
+            Server::MongoDb($p) => $body,
             Server::Http(_) => $http,
         }
     };
@@ -117,6 +121,19 @@ impl Server {
                 });
                 proxy(Cql::new(), listener, shared, injector, before).map(Self::Cassandra)
             }
+            // DocumentDB: the database-user role's credentials sign MONGODB-AWS's GetCallerIdentity.
+            Protocol::MongoDb => {
+                let injector = injector_for(
+                    database,
+                    shared.roles.clone(),
+                    aws_api(database, shared.aws_tls, shared.env),
+                );
+                let before = previous.and_then(|p| match p {
+                    Self::MongoDb(p) => Some(p),
+                    _ => None,
+                });
+                proxy(Mongo::new(), listener, shared, injector, before).map(Self::MongoDb)
+            }
             Protocol::DynamoDb | Protocol::OpenSearch => {
                 let before = previous.and_then(|p| match p {
                     Self::Http(p) => Some(p),
@@ -126,7 +143,7 @@ impl Server {
             }
             other => Err(format!(
                 "database {:?} speaks {other}, which this build of iamwire does not serve yet \
-                 (it serves: postgres, mysql, redis, cassandra, dynamodb, opensearch); remove its \
+                 (it serves: postgres, mysql, redis, cassandra, mongodb, dynamodb, opensearch); remove its \
                  listener or use a build that serves {other}",
                 database.name
             )),
@@ -140,6 +157,7 @@ impl Server {
             Self::MySql(p) => p.database(),
             Self::Redis(p) => p.database(),
             Self::Cassandra(p) => p.database(),
+            Self::MongoDb(p) => p.database(),
             Self::Http(h) => h.database(),
         }
     }
@@ -153,6 +171,7 @@ impl Server {
                 Self::MySql(p) => p.warm_up().await,
                 Self::Redis(p) => p.warm_up().await,
                 Self::Cassandra(p) => p.warm_up().await,
+                Self::MongoDb(p) => p.warm_up().await,
                 // HTTP databases assume a role per identity and role, known only when a request comes.
                 Self::Http(_) => Ok(()),
             }
@@ -174,6 +193,7 @@ impl Server {
                 Self::MySql(p) => p.serve_until(listener, stop, &drain).await,
                 Self::Redis(p) => p.serve_until(listener, stop, &drain).await,
                 Self::Cassandra(p) => p.serve_until(listener, stop, &drain).await,
+                Self::MongoDb(p) => p.serve_until(listener, stop, &drain).await,
                 Self::Http(h) => h.serve_until(listener, stop, &drain).await,
             }
         }
@@ -233,6 +253,7 @@ impl Server {
             Self::MySql(p) => Self::MySql(p.clone()),
             Self::Redis(p) => Self::Redis(p.clone()),
             Self::Cassandra(p) => Self::Cassandra(p.clone()),
+            Self::MongoDb(p) => Self::MongoDb(p.clone()),
             Self::Http(h) => Self::Http(h.clone()),
         }
     }

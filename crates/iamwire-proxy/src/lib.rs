@@ -103,6 +103,7 @@ mod protocol;
 mod proxy;
 mod registry;
 pub mod relay;
+pub mod sasl;
 pub mod scram;
 mod session;
 mod shutdown;
