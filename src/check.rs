@@ -22,7 +22,16 @@ pub(crate) fn config(path: &Path) -> Result<String, String> {
         return Ok(out);
     }
     let config = Config::from_yaml(&yaml).map_err(|e| format!("{}: {e}", path.display()))?;
-    Ok(db_service(path, &config.db_service))
+    let mut out = db_service(path, &config.db_service);
+    let ignored = config.ignored_sections();
+    if !ignored.is_empty() {
+        let _ = writeln!(
+            out,
+            "note: Teleport sections ignored (iamwire reads db_service only): {}",
+            ignored.join(", ")
+        );
+    }
+    Ok(out)
 }
 
 /// The `db_service` part of a config report.

@@ -51,3 +51,56 @@ fn the_annotated_example_config_is_valid() {
         "{report}"
     );
 }
+
+/// An operator's existing `teleport.yaml`: its `db_service` section is read as it is, the other Teleport
+/// sections are named as ignored.
+#[test]
+fn a_teleport_yaml_is_accepted_as_it_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("teleport.yaml");
+    std::fs::write(
+        &config,
+        r#"version: v3
+teleport:
+  nodename: db-agent
+  data_dir: /var/lib/teleport
+  proxy_server: teleport.example.com:443
+auth_service:
+  enabled: "no"
+ssh_service:
+  enabled: "no"
+proxy_service:
+  enabled: "no"
+db_service:
+  enabled: "yes"
+  databases:
+  - name: orders
+    protocol: postgres
+    uri: orders.abc.us-east-1.rds.amazonaws.com:5432
+    aws:
+      region: us-east-1
+      assume_role_arn: arn:aws:iam::222222222222:role/db-access
+      external_id: example-external-id
+"#,
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_iamwire"))
+        .args(["check-config", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{report}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(report.contains("orders"), "{report}");
+    assert!(
+        report.contains(
+            "note: Teleport sections ignored (iamwire reads db_service only): version, teleport, \
+             auth_service, proxy_service, ssh_service"
+        ),
+        "{report}"
+    );
+}

@@ -12,8 +12,10 @@ use crate::yaml::{YamlLimits, parse_yaml};
 
 /// A configuration file holding a `db_service` section.
 ///
-/// Other sections will join it (the demo proxy owns its own top-level type and embeds
-/// [`DbService`]); unknown top-level keys are rejected so that typos do not pass silently.
+/// The other top-level sections of Teleport's `teleport.yaml` (`version`, `teleport`, `auth_service`,
+/// `proxy_service`, ...) are accepted and ignored, so a Teleport operator's file works as it is (see
+/// [`Config::ignored_sections`]); any other unknown top-level key is rejected so that typos do not pass
+/// silently. The demo proxy owns its own top-level type and embeds [`DbService`].
 #[non_exhaustive]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -21,6 +23,35 @@ pub struct Config {
     /// Static databases and discovery matchers. Absent means disabled and empty.
     #[serde(default)]
     pub db_service: DbService,
+    #[serde(default)]
+    version: Option<TeleportSection>,
+    #[serde(default)]
+    teleport: Option<TeleportSection>,
+    #[serde(default)]
+    auth_service: Option<TeleportSection>,
+    #[serde(default)]
+    proxy_service: Option<TeleportSection>,
+    #[serde(default)]
+    ssh_service: Option<TeleportSection>,
+    #[serde(default)]
+    app_service: Option<TeleportSection>,
+    #[serde(default)]
+    kubernetes_service: Option<TeleportSection>,
+    #[serde(default)]
+    windows_desktop_service: Option<TeleportSection>,
+    #[serde(default)]
+    discovery_service: Option<TeleportSection>,
+}
+
+/// A top-level section of Teleport's `teleport.yaml` other than `db_service`: accepted (so an existing
+/// Teleport file can be used as it is) and ignored.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct TeleportSection;
+
+impl<'de> Deserialize<'de> for TeleportSection {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        de::IgnoredAny::deserialize(deserializer).map(|_| Self)
+    }
 }
 
 impl Config {
@@ -42,6 +73,25 @@ impl Config {
         let mut config = Self::parse(yaml)?;
         config.validate()?;
         Ok(config)
+    }
+
+    /// The Teleport top-level sections present besides `db_service` (`teleport`, `auth_service`, ...),
+    /// which are ignored.
+    pub fn ignored_sections(&self) -> Vec<&'static str> {
+        [
+            ("version", self.version),
+            ("teleport", self.teleport),
+            ("auth_service", self.auth_service),
+            ("proxy_service", self.proxy_service),
+            ("ssh_service", self.ssh_service),
+            ("app_service", self.app_service),
+            ("kubernetes_service", self.kubernetes_service),
+            ("windows_desktop_service", self.windows_desktop_service),
+            ("discovery_service", self.discovery_service),
+        ]
+        .into_iter()
+        .filter_map(|(name, section)| section.map(|_| name))
+        .collect()
     }
 
     /// Validates every section (see [`DbService::validate`]).
