@@ -350,3 +350,46 @@ fn a_unix_socket_listener_serves_psql_as_the_os_user() {
     let mode = std::fs::metadata(&socket).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
 }
+
+#[test]
+fn settings_come_from_flags_over_iamwire_variables_over_the_file() {
+    // The file has no admin section and the default 30 s drain; a variable adds the admin address, and a
+    // flag's drain time wins over the variable's.
+    let stack = Stack::with(Options {
+        args: vec!["--shutdown-timeout".into(), "1s".into()],
+        env: vec![
+            ("IAMWIRE_SHUTDOWN_TIMEOUT".into(), "10m".into()),
+            ("IAMWIRE_ADMIN_LISTEN".into(), "127.0.0.1:0".into()),
+        ],
+        ..Options::default()
+    });
+    assert_eq!(get(&stack, "/livez", None)["status"], 200);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let client = rt
+        .block_on(stack.tokio_pg(ALLOWED_CLIENT, IAM_USER, Some("app")))
+        .unwrap();
+    let long = rt.spawn(async move { client.simple_query("SELECT pg_sleep(300)").await });
+    std::thread::sleep(Duration::from_millis(500));
+    stack.proxy.signal("TERM");
+    let ended = rt.block_on(async { tokio::time::timeout(PATIENCE, long).await });
+    assert!(matches!(ended, Ok(Ok(Err(_)))), "{ended:?}");
+
+    let help = Command::new(env!("CARGO_BIN_EXE_iamwire"))
+        .args(["run", "--help"])
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&help.stdout);
+    for shown in [
+        "--shutdown-timeout",
+        "IAMWIRE_SHUTDOWN_TIMEOUT",
+        "--admin-listen",
+        "IAMWIRE_CONFIG",
+        "Precedence",
+    ] {
+        assert!(help.contains(shown), "{shown}: {help}");
+    }
+}
