@@ -1,12 +1,14 @@
 //! The local demo: an AWS emulator with a cross-account role guarded by an external ID, one database per
 //! protocol that logs in only with IAM as its AWS service does — an RDS-like PostgreSQL and MariaDB (RDS IAM
 //! tokens checked by botocore through PAM) and an ElastiCache-like Redis (the IAM stand-in checks
-//! ElastiCache tokens with botocore) — and one `iamwire run` in front of them, a listener per database,
-//! with mTLS client certificates issued by `iamwire certs`.
+//! ElastiCache tokens with botocore) — and DynamoDB in the emulator (over TLS, checking SigV4 and the
+//! signer's policy); one `iamwire run` in front of them, a listener per database, with mTLS client
+//! certificates issued by `iamwire certs` and an access key from `iamwire keys` for the AWS CLI.
 //!
-//! Run it with `scripts/demo.sh`. It prints a `psql`, a `mariadb` and a `redis-cli` command that work when
-//! pasted (no database password: the client certificate proves who you are, the proxy mints the token);
-//! with `--check` it runs every printed command, fails if any fails, and exits.
+//! Run it with `scripts/demo.sh`. It prints a `psql`, a `mariadb`, a `redis-cli` and an `aws dynamodb`
+//! command that work when pasted (no database password: the client certificate or the proxy's access key
+//! proves who you are, the proxy mints the token or signs as the role); with `--check` it runs every
+//! printed command, fails if any fails, and exits.
 
 #[path = "demo/stack.rs"]
 mod stack;
@@ -103,14 +105,13 @@ fn start_proxy(config: &Path) -> Result<(Proxy, Vec<String>), Error> {
 
 fn run(check: bool) -> Result<(), Error> {
     eprintln!(
-        "demo: starting the AWS emulator, an RDS-like PostgreSQL and MariaDB, an ElastiCache-like Redis ..."
+        "demo: starting the AWS emulator (with DynamoDB), an RDS-like PostgreSQL and MariaDB, an ElastiCache-like Redis ..."
     );
-    let stack = Stack::start()?;
+    let mut stack = Stack::start()?;
     let config = stack.write_config()?;
     let path = config.to_str().ok_or("config path is not UTF-8")?;
     iamwire_ok(&["check-config", "--config", path])?;
     let (proxy, addrs) = start_proxy(&config)?;
-    let d = stack.dir_str()?;
 
     println!("iamwire demo is up:");
     println!(
@@ -119,19 +120,19 @@ fn run(check: bool) -> Result<(), Error> {
     );
     let mut commands = Vec::new();
     for (kind, listen) in Kind::ALL.iter().zip(&addrs) {
-        let (port, _) = stack.backend(*kind);
         println!(
-            "  {}: iamwire on {listen} -> localhost:{port}, {}",
+            "  {}: iamwire on {listen} -> {}, {}",
             kind.database(),
+            stack.uri(*kind)?,
             kind.describe()
         );
         let proxy_port = listen.rsplit(':').next().ok_or("no port")?;
-        commands.push((*kind, kind.command(d, proxy_port)));
+        commands.push((*kind, kind.command(&stack, proxy_port)?));
     }
     println!("  config: {path}");
     println!();
     println!(
-        "Connect as alice (client certificate; the proxy assumes the role and mints the token):"
+        "Connect as alice (client certificate or access key; the proxy assumes the role, mints the token or signs):"
     );
     for (_, command) in &commands {
         println!("{command}");
@@ -142,7 +143,7 @@ fn run(check: bool) -> Result<(), Error> {
         for (kind, command) in &commands {
             match run_printed(*kind, command) {
                 Ok(()) => println!(
-                    "check: the printed {} command logged in through iamwire as {}",
+                    "check: the printed {} command worked through iamwire (as {})",
                     kind.database(),
                     kind.user()
                 ),
@@ -164,7 +165,7 @@ fn run(check: bool) -> Result<(), Error> {
     Ok(())
 }
 
-/// Run a printed command as a user would paste it; it must succeed and answer with `kind`'s user.
+/// Run a printed command as a user would paste it; it must succeed and answer as [`Kind::answer`] says.
 fn run_printed(kind: Kind, command: &str) -> Result<(), Error> {
     let out = Command::new("sh")
         .arg("-c")
@@ -172,7 +173,7 @@ fn run_printed(kind: Kind, command: &str) -> Result<(), Error> {
         .stdin(Stdio::null())
         .output()?;
     let answer = String::from_utf8_lossy(&out.stdout);
-    if !out.status.success() || !answer.contains(kind.user()) {
+    if !out.status.success() || !answer.contains(kind.answer()) {
         return Err(format!(
             "{}; stdout: {}; stderr: {}",
             out.status,

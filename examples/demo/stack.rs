@@ -2,10 +2,13 @@
 //! cross-account role (external ID), one database per protocol that logs in with IAM as its AWS service
 //! does, and one `iamwire.yaml` with a listener for each.
 
-use std::path::Path;
+use std::path::PathBuf;
+use std::process::Command;
 
 use iamwire_testkit::mariadb::{self, MariaDb, MariaDbOptions};
-use iamwire_testkit::moto::{CrossAccount, Moto, PROXY_ACCOUNT};
+use iamwire_testkit::moto::{
+    AwsSetup, CrossAccount, DATABASE_ACCOUNT, Moto, PROXY_ACCOUNT, RoleSpec, allow, trust_policy,
+};
 use iamwire_testkit::postgres::{self, PgOptions, Postgres};
 use iamwire_testkit::redis::{CacheTokenPolicy, IamStandIn, Redis, create_cache_user};
 use iamwire_testkit::{TestCa, TokenPolicy};
@@ -20,6 +23,8 @@ pub(crate) const EXTERNAL_ID: &str = "demo-external-id";
 const CACHE: &str = "demo-cache";
 /// The ElastiCache user (authentication type IAM) alice logs in as.
 pub(crate) const CACHE_USER: &str = "app";
+/// The role (in the database account, trusted by the proxy's role) DynamoDB requests are signed as.
+pub(crate) const DYNAMODB_ROLE: &str = "demo-dynamodb";
 
 /// A protocol the demo serves.
 #[derive(Clone, Copy)]
@@ -30,11 +35,13 @@ pub(crate) enum Kind {
     MariaDb,
     /// An ElastiCache-like Redis: the IAM stand-in in front of a real Redis over TLS.
     Redis,
+    /// DynamoDB in the AWS emulator (over TLS, checking every SigV4 signature and the signer's policy).
+    DynamoDb,
 }
 
 impl Kind {
     /// Every protocol, in the order the demo prints them.
-    pub(crate) const ALL: [Self; 3] = [Self::Postgres, Self::MariaDb, Self::Redis];
+    pub(crate) const ALL: [Self; 4] = [Self::Postgres, Self::MariaDb, Self::Redis, Self::DynamoDb];
 
     /// The database's name in the config.
     pub(crate) fn database(self) -> &'static str {
@@ -42,6 +49,7 @@ impl Kind {
             Self::Postgres => "demo-postgres",
             Self::MariaDb => "demo-mariadb",
             Self::Redis => "demo-redis",
+            Self::DynamoDb => "demo-dynamodb",
         }
     }
 
@@ -51,6 +59,7 @@ impl Kind {
             Self::Postgres => "postgres",
             Self::MariaDb => "mariadb",
             Self::Redis => "redis",
+            Self::DynamoDb => "dynamodb",
         }
     }
 
@@ -60,6 +69,7 @@ impl Kind {
             Self::Postgres => postgres::IAM_USER,
             Self::MariaDb => mariadb::IAM_USER,
             Self::Redis => CACHE_USER,
+            Self::DynamoDb => DYNAMODB_ROLE,
         }
     }
 
@@ -78,13 +88,27 @@ impl Kind {
                 "ElastiCache-like Redis (user '{}': IAM tokens for {CACHE})",
                 self.user()
             ),
+            Self::DynamoDb => format!(
+                "DynamoDB in the emulator (requests re-signed as role '{}')",
+                self.user()
+            ),
         }
     }
 
-    /// A command that works when pasted: alice's certificate from `dir`, the proxy's listener on `port`.
-    pub(crate) fn command(self, dir: &str, port: &str) -> String {
-        let user = self.user();
+    /// What the printed command answers when it worked.
+    pub(crate) fn answer(self) -> &'static str {
         match self {
+            Self::DynamoDb => "TableNames",
+            _ => self.user(),
+        }
+    }
+
+    /// A command that works when pasted: alice's certificate (or access key) from `stack`, the proxy's
+    /// listener on `port`.
+    pub(crate) fn command(self, stack: &Stack, port: &str) -> Result<String, Error> {
+        let user = self.user();
+        let dir = stack.dir_str()?;
+        Ok(match self {
             Self::Postgres => format!(
                 "psql \"host=localhost port={port} user={user} dbname=app sslmode=verify-full \
                  sslrootcert={dir}/ca.crt sslcert={dir}/alice.crt sslkey={dir}/alice.key\" \
@@ -101,7 +125,18 @@ impl Kind {
                 "redis-cli --tls -h localhost -p {port} --cacert {dir}/ca.crt --cert {dir}/alice.crt \
                  --key {dir}/alice.key --user {user} --pass unused --no-auth-warning ACL WHOAMI"
             ),
-        }
+            // The AWS CLI cannot present a client certificate: alice signs with the access key
+            // `iamwire keys create` issued her; the proxy checks it and signs again as the role.
+            Self::DynamoDb => {
+                let (id, secret) = stack.access_key.as_ref().ok_or("no access key yet")?;
+                let aws = iamwire_testkit::python().with_file_name("aws");
+                format!(
+                    "AWS_ACCESS_KEY_ID={id} AWS_SECRET_ACCESS_KEY={secret} {} dynamodb list-tables \
+                     --region {REGION} --endpoint-url https://localhost:{port} --ca-bundle {dir}/ca.crt",
+                    aws.display()
+                )
+            }
+        })
     }
 }
 
@@ -116,7 +151,11 @@ pub(crate) struct Stack {
     /// The ElastiCache stand-in (in front of `redis`).
     pub(crate) standin: IamStandIn,
     /// The real Redis behind the stand-in.
-    redis: Redis,
+    _redis: Redis,
+    /// The rig CA every server's certificate chains to.
+    ca_pem: String,
+    /// The access key `iamwire keys create` issued alice (id, secret), once the config is written.
+    access_key: Option<(String, String)>,
     /// The role the proxy assumes and its own identity.
     pub(crate) cross: CrossAccount,
     /// The AWS emulator.
@@ -127,7 +166,8 @@ impl Stack {
     /// Start the emulator and the databases.
     pub(crate) fn start() -> Result<Self, Error> {
         let ca = TestCa::new()?;
-        let moto = Moto::start()?;
+        let server = ca.server(iamwire_testkit::LOCAL_NAMES)?;
+        let moto = Moto::start_with_tls(&server.cert_pem, &server.key_pem)?;
         let tokens = TokenPolicy {
             moto_url: Some(moto.endpoint()),
             region: Some(REGION.into()),
@@ -146,13 +186,24 @@ impl Stack {
         let policy = CacheTokenPolicy::elasticache(CACHE, REGION, moto.endpoint());
         let standin = IamStandIn::start(&redis, &policy)?;
         let cross = moto.cross_account("iamwire-demo-db", EXTERNAL_ID)?;
+        moto.setup(&AwsSetup {
+            users: vec![],
+            roles: vec![RoleSpec {
+                account: DATABASE_ACCOUNT.into(),
+                name: DYNAMODB_ROLE.into(),
+                trust: trust_policy(&cross.role_arn, None),
+                policies: vec![allow(&["dynamodb:*"], "*")],
+            }],
+        })?;
         let dir = tempfile::Builder::new().prefix("iamwire-demo-").tempdir()?;
         Ok(Self {
             dir,
             pg,
             mariadb,
             standin,
-            redis,
+            _redis: redis,
+            ca_pem: ca.cert_pem().to_owned(),
+            access_key: None,
             cross,
             moto,
         })
@@ -164,12 +215,13 @@ impl Stack {
     }
 
     /// Lay out the operator's directory as an operator would (`iamwire certs`, the databases' CA, the
-    /// proxy's AWS identity) and write the config; returns its path.
-    pub(crate) fn write_config(&self) -> Result<std::path::PathBuf, Error> {
-        let dir = self.dir.path();
-        let d = self.dir_str()?;
-        iamwire_ok(&["certs", "init", "--dir", d])?;
-        iamwire_ok(&["certs", "client", "--dir", d, "--name", "alice"])?;
+    /// proxy's AWS identity, alice's certificate and access key) and write the config; returns its path.
+    pub(crate) fn write_config(&mut self) -> Result<PathBuf, Error> {
+        let dir = self.dir.path().to_owned();
+        let d = self.dir_str()?.to_owned();
+        iamwire_ok(&["certs", "init", "--dir", &d])?;
+        iamwire_ok(&["certs", "client", "--dir", &d, "--name", "alice"])?;
+        std::fs::write(dir.join("db-ca.crt"), &self.ca_pem)?;
         std::fs::write(
             dir.join("aws.env"),
             format!(
@@ -180,29 +232,52 @@ impl Stack {
                 self.moto.endpoint()
             ),
         )?;
+        iamwire_ok(&["keys", "init", "--out", &format!("{d}/master.key")])?;
+        let issued = iamwire_out(&[
+            "keys",
+            "create",
+            "--master-key",
+            &format!("{d}/master.key"),
+            "--identity",
+            "alice",
+            "--role",
+            DYNAMODB_ROLE,
+        ])?;
+        let value = |name: &str| {
+            issued
+                .lines()
+                .find_map(|l| l.strip_prefix(name))
+                .map(str::to_owned)
+                .ok_or_else(|| format!("iamwire keys create printed no {name}"))
+        };
+        let key_id = value("AWS_ACCESS_KEY_ID=")?;
+        self.access_key = Some((key_id.clone(), value("AWS_SECRET_ACCESS_KEY=")?));
+
         let mut listeners = String::new();
         let mut databases = String::new();
         for kind in Kind::ALL {
-            let (port, ca) = self.backend(kind);
-            let ca_file = format!("{}-ca.crt", kind.database());
-            std::fs::copy(ca, dir.join(&ca_file))?;
             listeners.push_str(&format!(
                 "    - database: {}\n      listen: 127.0.0.1:0\n",
                 kind.database()
             ));
-            databases.push_str(&database_yaml(kind, port, &ca_file, &self.cross.role_arn));
+            databases.push_str(&database_yaml(kind, &self.uri(kind)?, &self.cross.role_arn));
         }
         let users: Vec<String> = Kind::ALL
             .iter()
             .map(|k| format!("{:?}", k.user()))
             .collect();
         let config = dir.join("iamwire.yaml");
+        // client_auth optional: the AWS CLI signs with an access key instead of presenting a certificate;
+        // the other protocols still need alice's certificate (no proxy passwords are configured).
         std::fs::write(
             &config,
             format!(
                 "proxy:\n  tls:\n    cert_file: server.crt\n    key_file: server.key\n    \
-                 client_ca_file: ca.crt\n  listeners:\n{listeners}  identities:\n    - name: alice\n      \
-                 db_labels: {{\"*\": \"*\"}}\n      db_users: [{users}]\n      db_names: [\"*\"]\n\
+                 client_ca_file: ca.crt\n    client_auth: optional\n  listeners:\n{listeners}  \
+                 identities:\n    - name: alice\n      db_labels: {{\"*\": \"*\"}}\n      \
+                 db_users: [{users}]\n      db_names: [\"*\"]\n  access_keys:\n    \
+                 master_key_file: master.key\n    keys:\n    - {{id: {key_id}, identity: alice, role: \
+                 {DYNAMODB_ROLE}}}\n\
                  aws:\n  region: {REGION}\n  env_file: aws.env\n\
                  db_service:\n  enabled: \"yes\"\n  databases:\n{databases}",
                 users = users.join(", "),
@@ -211,22 +286,37 @@ impl Stack {
         Ok(config)
     }
 
-    /// Where `kind`'s server listens (on localhost) and its CA certificate.
-    pub(crate) fn backend(&self, kind: Kind) -> (u16, &Path) {
-        match kind {
-            Kind::Postgres => (self.pg.port(), &self.pg.tls().ca),
-            Kind::MariaDb => (self.mariadb.port(), &self.mariadb.tls().ca),
-            Kind::Redis => (self.standin.port(), &self.redis.tls().ca),
-        }
+    /// Where `kind`'s server listens: `localhost:PORT`, or the emulator's HTTPS address for DynamoDB.
+    pub(crate) fn uri(&self, kind: Kind) -> Result<String, Error> {
+        Ok(match kind {
+            Kind::Postgres => format!("localhost:{}", self.pg.port()),
+            Kind::MariaDb => format!("localhost:{}", self.mariadb.port()),
+            Kind::Redis => format!("localhost:{}", self.standin.port()),
+            Kind::DynamoDb => self.moto.tls_endpoint().ok_or("the emulator has no TLS")?,
+        })
     }
 }
 
-/// `kind`'s entry under `db_service.databases`: verified TLS upstream, the role with its external ID,
-/// and for Redis the replication group its tokens name.
-fn database_yaml(kind: Kind, port: u16, ca_file: &str, role: &str) -> String {
+/// Run `iamwire <args>`, which must succeed; its stdout.
+fn iamwire_out(args: &[&str]) -> Result<String, Error> {
+    let out = Command::new(crate::iamwire()?).args(args).output()?;
+    if !out.status.success() {
+        return Err(format!(
+            "iamwire {}: {}",
+            args[0],
+            String::from_utf8_lossy(&out.stderr)
+        )
+        .into());
+    }
+    Ok(String::from_utf8(out.stdout)?)
+}
+
+/// `kind`'s entry under `db_service.databases`: verified TLS upstream (the rig CA), the role with its
+/// external ID, and for Redis the replication group its tokens name.
+fn database_yaml(kind: Kind, uri: &str, role: &str) -> String {
     let mut yaml = format!(
-        "  - name: {}\n    protocol: {}\n    uri: \"localhost:{port}\"\n    tls:\n      mode: verify-full\n      \
-         ca_cert_file: {ca_file}\n    aws:\n      region: {REGION}\n      assume_role_arn: \"{role}\"\n      \
+        "  - name: {}\n    protocol: {}\n    uri: \"{uri}\"\n    tls:\n      mode: verify-full\n      \
+         ca_cert_file: db-ca.crt\n    aws:\n      region: {REGION}\n      assume_role_arn: \"{role}\"\n      \
          external_id: \"{EXTERNAL_ID}\"\n",
         kind.database(),
         kind.protocol(),
