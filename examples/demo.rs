@@ -1,20 +1,24 @@
-//! The local demo: an AWS emulator with a cross-account role guarded by an external ID, an "RDS-like"
-//! PostgreSQL whose IAM user logs in only with RDS IAM tokens (checked by botocore through PAM), and
-//! `iamwire run` in front of it with mTLS client certificates issued by `iamwire certs`.
+//! The local demo: an AWS emulator with a cross-account role guarded by an external ID, one database per
+//! protocol that logs in only with IAM as its AWS service does — an RDS-like PostgreSQL and MariaDB (RDS IAM
+//! tokens checked by botocore through PAM) and an ElastiCache-like Redis (the IAM stand-in checks
+//! ElastiCache tokens with botocore) — and DynamoDB in the emulator (over TLS, checking SigV4 and the
+//! signer's policy); one `iamwire run` in front of them, a listener per database, with mTLS client
+//! certificates issued by `iamwire certs` and an access key from `iamwire keys` for the AWS CLI.
 //!
-//! Run it with `scripts/demo.sh`. It prints a psql command that works when pasted (no password: the client
-//! certificate proves who you are, the proxy mints the token); with `--check` it runs that command and exits.
+//! Run it with `scripts/demo.sh`. It prints a `psql`, a `mariadb`, a `redis-cli` and an `aws dynamodb`
+//! command that work when pasted (no database password: the client certificate or the proxy's access key
+//! proves who you are, the proxy mints the token or signs as the role); with `--check` it runs every
+//! printed command, fails if any fails, and exits.
+
+#[path = "demo/stack.rs"]
+mod stack;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitCode, Stdio};
 
-use iamwire_testkit::moto::{DATABASE_ACCOUNT, Moto, PROXY_ACCOUNT};
-use iamwire_testkit::postgres::{self, PgOptions, Postgres};
-use iamwire_testkit::{TestCa, TokenPolicy};
-
-const REGION: &str = "us-west-2";
-const EXTERNAL_ID: &str = "demo-external-id";
+use iamwire_testkit::moto::{DATABASE_ACCOUNT, PROXY_ACCOUNT};
+use stack::{Kind, Stack};
 
 type Error = Box<dyn std::error::Error>;
 
@@ -61,145 +65,98 @@ impl Drop for Proxy {
     }
 }
 
-fn run(check: bool) -> Result<(), Error> {
-    eprintln!("demo: starting the AWS emulator and an RDS-like PostgreSQL ...");
-    let ca = TestCa::new()?;
-    let moto = Moto::start()?;
-    let tokens = TokenPolicy {
-        moto_url: Some(moto.endpoint()),
-        region: Some(REGION.into()),
-        ..Default::default()
-    };
-    let pg = Postgres::start(
-        &ca,
-        PgOptions {
-            tokens,
-            ..PgOptions::default()
-        },
-    )?;
-    let cross = moto.cross_account("iamwire-demo-db", EXTERNAL_ID)?;
-
-    // Everything the proxy needs lives in one directory, as an operator would lay it out.
-    let dir = tempfile::Builder::new().prefix("iamwire-demo-").tempdir()?;
-    let d = dir.path().to_str().ok_or("temp dir is not UTF-8")?;
-    iamwire_ok(&["certs", "init", "--dir", d])?;
-    iamwire_ok(&["certs", "client", "--dir", d, "--name", "alice"])?;
-    std::fs::copy(&pg.tls().ca, dir.path().join("db-ca.crt"))?;
-    std::fs::write(
-        dir.path().join("aws.env"),
-        format!(
-            "# The proxy's own AWS identity (account {PROXY_ACCOUNT}); like /etc/default/teleport\n\
-             AWS_ACCESS_KEY_ID={}\nAWS_SECRET_ACCESS_KEY={}\nAWS_ENDPOINT_URL={}\n",
-            cross.proxy.access_key_id,
-            cross.proxy.secret_access_key,
-            moto.endpoint()
-        ),
-    )?;
-    let config = dir.path().join("iamwire.yaml");
-    std::fs::write(
-        &config,
-        format!(
-            r#"proxy:
-  tls:
-    cert_file: server.crt
-    key_file: server.key
-    client_ca_file: ca.crt
-  listeners:
-    - database: demo-postgres
-      listen: 127.0.0.1:0
-  identities:
-    - name: alice
-      db_labels: {{"*": "*"}}
-      db_users: ["{user}"]
-      db_names: ["*"]
-aws:
-  region: {REGION}
-  env_file: aws.env
-db_service:
-  enabled: "yes"
-  databases:
-  - name: demo-postgres
-    protocol: postgres
-    uri: "localhost:{port}"
-    tls:
-      mode: verify-full
-      ca_cert_file: db-ca.crt
-    aws:
-      region: {REGION}
-      assume_role_arn: "{role}"
-      external_id: "{EXTERNAL_ID}"
-"#,
-            user = postgres::IAM_USER,
-            port = pg.port(),
-            role = cross.role_arn,
-        ),
-    )?;
-    iamwire_ok(&["check-config", "--config", config.to_str().ok_or("path")?])?;
-
+/// Start `iamwire run --config <config>` and wait for a listener line per database
+/// (`iamwire: NAME (protocol) on ADDR -> URI`); the proxy and each database's address, in [`Kind::ALL`]
+/// order. Later lines are passed on to stderr, so the proxy never blocks on a full pipe.
+fn start_proxy(config: &Path) -> Result<(Proxy, Vec<String>), Error> {
     let mut child = Command::new(iamwire()?)
         .args(["run", "--config"])
-        .arg(&config)
+        .arg(config)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()?;
     let stdout = child.stdout.take().ok_or("no stdout")?;
     let proxy = Proxy(child);
     let mut lines = BufReader::new(stdout).lines();
-    let listen = loop {
+    let mut addrs: Vec<Option<String>> = vec![None; Kind::ALL.len()];
+    while addrs.iter().any(Option::is_none) {
         let line = lines
             .next()
             .ok_or("iamwire run exited before listening")??;
         eprintln!("{line}");
-        if let Some(addr) = line
-            .split(" on ")
-            .nth(1)
-            .and_then(|rest| rest.split(' ').next())
-        {
-            break addr.to_string();
+        for (kind, addr) in Kind::ALL.iter().zip(addrs.iter_mut()) {
+            let Some(rest) = line.strip_prefix(&format!("iamwire: {} (", kind.database())) else {
+                continue;
+            };
+            *addr = rest
+                .split(" on ")
+                .nth(1)
+                .and_then(|r| r.split(' ').next())
+                .map(str::to_owned);
         }
-    };
-    let port = listen.rsplit(':').next().ok_or("no port")?;
-    let psql = format!(
-        "psql \"host=localhost port={port} user={user} dbname=app sslmode=verify-full sslrootcert={d}/ca.crt \
-         sslcert={d}/alice.crt sslkey={d}/alice.key\" -c 'SELECT current_user'",
-        user = postgres::IAM_USER
+    }
+    std::thread::spawn(move || {
+        for line in lines.map_while(Result::ok) {
+            eprintln!("{line}");
+        }
+    });
+    Ok((proxy, addrs.into_iter().flatten().collect()))
+}
+
+fn run(check: bool) -> Result<(), Error> {
+    eprintln!(
+        "demo: starting the AWS emulator (with DynamoDB), an RDS-like PostgreSQL and MariaDB, an ElastiCache-like Redis ..."
     );
+    let mut stack = Stack::start()?;
+    let config = stack.write_config()?;
+    let path = config.to_str().ok_or("config path is not UTF-8")?;
+    iamwire_ok(&["check-config", "--config", path])?;
+    let (proxy, addrs) = start_proxy(&config)?;
 
     println!("iamwire demo is up:");
     println!(
-        "  AWS emulator (moto):  {}  (role in {DATABASE_ACCOUNT} trusts {PROXY_ACCOUNT} with an external ID)",
-        moto.endpoint()
+        "  AWS emulator (moto): {}  (role in {DATABASE_ACCOUNT} trusts {PROXY_ACCOUNT} with an external ID)",
+        stack.moto.endpoint()
     );
-    println!(
-        "  RDS-like PostgreSQL:  localhost:{}  (IAM user '{}': RDS IAM tokens only)",
-        pg.port(),
-        postgres::IAM_USER
-    );
-    println!(
-        "  iamwire run:          {listen}  (config {})",
-        config.display()
-    );
+    let mut commands = Vec::new();
+    for (kind, listen) in Kind::ALL.iter().zip(&addrs) {
+        println!(
+            "  {}: iamwire on {listen} -> {}, {}",
+            kind.database(),
+            stack.uri(*kind)?,
+            kind.describe()
+        );
+        let proxy_port = listen.rsplit(':').next().ok_or("no port")?;
+        commands.push((*kind, kind.command(&stack, proxy_port)?));
+    }
+    println!("  config: {path}");
     println!();
     println!(
-        "Connect as alice (client certificate; the proxy assumes the role and mints the token):"
+        "Connect as alice (client certificate or access key; the proxy assumes the role, mints the token or signs):"
     );
-    println!("{psql}");
+    for (_, command) in &commands {
+        println!("{command}");
+    }
     println!();
     if check {
-        let out = Command::new("sh").arg("-c").arg(&psql).output()?;
-        let answer = String::from_utf8_lossy(&out.stdout);
-        if !out.status.success() || !answer.contains(postgres::IAM_USER) {
-            return Err(format!(
-                "the printed psql command failed: {}",
-                String::from_utf8_lossy(&out.stderr)
-            )
-            .into());
+        let mut failed = Vec::new();
+        for (kind, command) in &commands {
+            match run_printed(*kind, command) {
+                Ok(()) => println!(
+                    "check: the printed {} command worked through iamwire (as {})",
+                    kind.database(),
+                    kind.user()
+                ),
+                Err(e) => {
+                    println!("check: the printed {} command FAILED: {e}", kind.database());
+                    failed.push(kind.database());
+                }
+            }
         }
-        println!(
-            "check: the printed command logged in through iamwire as {}",
-            postgres::IAM_USER
-        );
         drop(proxy);
+        if !failed.is_empty() {
+            return Err(format!("printed commands failed: {}", failed.join(", ")).into());
+        }
         return Ok(());
     }
     println!("Press Enter (or Ctrl-C, or send SIGTERM) to stop and delete everything.");
@@ -208,8 +165,28 @@ db_service:
     Ok(())
 }
 
+/// Run a printed command as a user would paste it; it must succeed and answer as [`Kind::answer`] says.
+fn run_printed(kind: Kind, command: &str) -> Result<(), Error> {
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(command)
+        .stdin(Stdio::null())
+        .output()?;
+    let answer = String::from_utf8_lossy(&out.stdout);
+    if !out.status.success() || !answer.contains(kind.answer()) {
+        return Err(format!(
+            "{}; stdout: {}; stderr: {}",
+            out.status,
+            answer.trim(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        )
+        .into());
+    }
+    Ok(())
+}
+
 /// Block until Enter, SIGINT or SIGTERM; what stopped the demo. Handling the signals (rather than dying
-/// of them) lets every drop run: the proxy, the database and the emulator stop, and the PAM service file
+/// of them) lets every drop run: the proxy, the databases and the emulator stop, and the PAM service files
 /// in /etc/pam.d and the temporary directories are removed.
 fn wait_for_stop() -> &'static str {
     let (tx, rx) = std::sync::mpsc::channel();
