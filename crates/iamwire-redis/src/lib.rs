@@ -90,11 +90,13 @@
 //! README for what is missing.
 #![forbid(unsafe_code)]
 
+mod cluster;
 pub mod codec;
 pub mod error;
 mod proxy;
 mod relay;
 
+pub use cluster::{ClusterConfig, DEFAULT_MAX_NODES, NodePorts, RedisCluster};
 pub use codec::Limits;
 pub use error::{RedisError, error_reply};
 pub use proxy::{DEFAULT_REAUTH_INTERVAL, Redis, RedisProxy, RedisState};
