@@ -19,3 +19,9 @@ pub fn upstream(data: &[u8]) {
 pub fn relay(data: &[u8]) {
     crate::relay::fuzz_flow(data);
 }
+
+/// Rewrite arbitrary bytes as a redirection and as each kind of cluster topology reply, against a
+/// map of two nodes, on a first and a last try; must never panic.
+pub fn cluster_rewrite(data: &[u8]) {
+    crate::cluster::rewrite::fuzz_rewrite(data);
+}

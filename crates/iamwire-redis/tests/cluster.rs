@@ -1,6 +1,6 @@
 //! Cluster mode in-process in front of the rig's real Redis Cluster (three masters, TLS everywhere,
-//! `redis-server --cluster-enabled yes`), with real cluster clients: `redis-cli -c` and redis-py's
-//! `RedisCluster`. The proxy logs in to every node with the rig's password for the user the client
+//! `redis-server --cluster-enabled yes`), with real cluster clients: `redis-cli -c`, redis-rs's
+//! cluster client and redis-py's `RedisCluster`. The proxy logs in to every node with the rig's password for the user the client
 //! names (the IAM token path is the standalone crate's and `tests/redis_iam.rs`'s).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -22,7 +22,7 @@ struct Rig {
     proxy: RedisCluster,
     addr: SocketAddr,
     client: PemFiles,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
     _stop: oneshot::Sender<()>,
 }
 
@@ -76,7 +76,7 @@ async fn rig() -> Rig {
         proxy,
         addr,
         client,
-        _dir: dir,
+        dir,
         _stop: stop,
     }
 }
@@ -195,19 +195,19 @@ async fn redis_cli_follows_rewritten_redirections_to_every_node() {
     }
 }
 
-/// redis-py's `RedisCluster` through the proxy: a SET/GET loop for `seconds`, printing how many
-/// round trips went well and the errors.
-fn redis_py_loop(rig: &Rig, seconds: u64) -> Command {
+/// redis-py's `RedisCluster` through the proxy: a SET/GET loop until the file `until` exists (and at
+/// least 300 rounds), printing how many round trips went well and the errors.
+fn redis_py_loop(rig: &Rig, until: &std::path::Path) -> Command {
     let script = r#"
 import sys, time, redis
 from redis.cluster import RedisCluster, ClusterNode
-port, ca, cert, key, seconds = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], float(sys.argv[5])
+import os
+port, ca, cert, key, until = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5]
 rc = RedisCluster(startup_nodes=[ClusterNode("127.0.0.1", port)], ssl=True, ssl_ca_certs=ca,
                   ssl_certfile=cert, ssl_keyfile=key, username="app", password="anything",
                   socket_timeout=30)
 ok, errors, i = 0, [], 0
-end = time.time() + seconds
-while time.time() < end or i < 300:
+while not os.path.exists(until) or i < 300:
     k = f"py:{i % 300}"
     try:
         rc.set(k, str(i))
@@ -228,7 +228,7 @@ for e in errors[:10]:
         .arg(&rig.client.ca)
         .arg(&rig.client.cert)
         .arg(&rig.client.key)
-        .arg(seconds.to_string());
+        .arg(until);
     cmd
 }
 
@@ -236,8 +236,10 @@ for e in errors[:10]:
 async fn redis_py_cluster_keeps_working_across_a_resharding() {
     let rig = rig().await;
     let ports = rig.servers.ports();
-    let client = tokio::spawn(run_with_stdin(redis_py_loop(&rig, 8), String::new()));
+    let until = rig.dir.path().join("resharded");
+    let client = tokio::spawn(run_with_stdin(redis_py_loop(&rig, &until), String::new()));
     tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(!client.is_finished(), "the client ended early");
     // An operator moves a thousand slots (and their keys) from the first master to the second while
     // the client runs: MOVED and ASK redirections to the proxy's addresses throughout.
     let servers = Arc::clone(&rig.servers);
@@ -245,6 +247,7 @@ async fn redis_py_cluster_keeps_working_across_a_resharding() {
         .await
         .unwrap()
         .unwrap();
+    std::fs::write(&until, b"").unwrap();
     let out = client.await.unwrap();
     assert!(out.contains("errors 0"), "{out}");
     let ok: usize = out
@@ -254,6 +257,64 @@ async fn redis_py_cluster_keeps_working_across_a_resharding() {
         .unwrap_or(0);
     assert!(ok >= 300, "{out}");
     // And after it, keys in the moved slots are read through the new owner's proxy address.
-    let out = run_with_stdin(redis_py_loop(&rig, 0), String::new()).await;
+    let out = run_with_stdin(redis_py_loop(&rig, &until), String::new()).await;
     assert!(out.contains("errors 0"), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_rs_cluster_client_reads_and_writes_every_slot_range() {
+    let rig = rig().await;
+    let read = |path: &std::path::Path| std::fs::read(path).unwrap();
+    let client = redis::cluster::ClusterClient::builder(vec![format!(
+        "rediss://127.0.0.1:{}",
+        rig.addr.port()
+    )])
+    .username("app")
+    .password("anything")
+    .certs(redis::TlsCertificates {
+        client_tls: Some(redis::ClientTlsConfig {
+            client_cert: read(&rig.client.cert),
+            client_key: read(&rig.client.key),
+        }),
+        root_cert: Some(read(&rig.client.ca)),
+    })
+    .build()
+    .unwrap();
+    let mut con = client.get_async_connection().await.unwrap();
+    for i in 0..KEYS {
+        let () = redis::cmd("SET")
+            .arg(format!("rs:{i}"))
+            .arg(i)
+            .query_async(&mut con)
+            .await
+            .unwrap();
+    }
+    for i in 0..KEYS {
+        let got: usize = redis::cmd("GET")
+            .arg(format!("rs:{i}"))
+            .query_async(&mut con)
+            .await
+            .unwrap();
+        assert_eq!(got, i);
+    }
+    for node in rig.servers.ports() {
+        let keys: usize = rig.servers.cli(node, &["DBSIZE"]).unwrap().parse().unwrap();
+        assert!(keys > 0, "node {node} got none of the keys");
+    }
+    // A slot moves while the connection is open: its next command is redirected (MOVED through the
+    // proxy's address for the new owner) and succeeds.
+    let ports = rig.servers.ports();
+    let servers = Arc::clone(&rig.servers);
+    tokio::task::spawn_blocking(move || servers.reshard(ports[0], ports[2], 2000))
+        .await
+        .unwrap()
+        .unwrap();
+    for i in 0..KEYS {
+        let got: usize = redis::cmd("GET")
+            .arg(format!("rs:{i}"))
+            .query_async(&mut con)
+            .await
+            .unwrap();
+        assert_eq!(got, i);
+    }
 }

@@ -493,5 +493,38 @@ pub(crate) fn split_host_port(text: &[u8]) -> Option<(&[u8], i64)> {
     Some((host, port))
 }
 
+/// Every frame at the front of `data` (as [`Value::parse`] finds them) through every rewrite, on a
+/// first and a last try, against a map of two nodes.
+pub(crate) fn fuzz_rewrite(data: &[u8]) {
+    struct Two;
+    impl Addresses for Two {
+        fn proxy_port(&self, host: &[u8], port: u16) -> Option<u16> {
+            (host == b"127.0.0.1" && matches!(port, 7001 | 7002)).then_some(port + 1000)
+        }
+        fn announce(&self) -> &str {
+            "proxy"
+        }
+    }
+    let mut rest = data;
+    while let Some((_, used)) = Value::parse(rest) {
+        let frame = &rest[..used];
+        for last_try in [false, true] {
+            let rw = Rewriter {
+                map: &Two,
+                own_host: "127.0.0.1",
+                last_try,
+            };
+            let _ = rw.redirect(frame);
+            for kind in [Topology::Slots, Topology::Shards, Topology::Nodes] {
+                if let Rewritten::New(out) = rw.topology(kind, frame) {
+                    // What is passed on is one whole value again.
+                    assert!(Value::parse_whole(&out).is_some(), "{out:?}");
+                }
+            }
+        }
+        rest = &rest[used..];
+    }
+}
+
 #[cfg(test)]
 mod tests;

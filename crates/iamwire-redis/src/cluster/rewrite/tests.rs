@@ -170,3 +170,30 @@ fn host_port_splits_at_the_last_colon() {
     assert_eq!(split_host_port(b"nocolon"), None);
     assert_eq!(split_host_port(b"a:x"), None);
 }
+
+#[test]
+fn the_fuzz_seeds_rewrite_to_whole_values() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fuzz/corpus/redis_cluster_rewrite");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let data = std::fs::read(entry.unwrap().path()).unwrap();
+        fuzz_rewrite(&data);
+        seen += 1;
+    }
+    assert!(seen >= 5);
+}
+
+proptest::proptest! {
+    #[test]
+    fn arbitrary_bytes_never_panic(data in proptest::collection::vec(proptest::num::u8::ANY, 0..512)) {
+        fuzz_rewrite(&data);
+    }
+
+    #[test]
+    fn a_rewritten_redirection_is_one_error_naming_the_proxy(slot in 0u16..16384, node in 7001u16..7003) {
+        let frame = format!("-MOVED {slot} 127.0.0.1:{node}\r\n");
+        let out = new(rw(false).redirect(frame.as_bytes()));
+        let port = if node == 7001 { 9001 } else { 9002 };
+        proptest::prop_assert_eq!(out, format!("-MOVED {slot} proxy.test:{port}\r\n"));
+    }
+}
