@@ -288,7 +288,11 @@ struct Routed<P: Protocol> {
 
 impl<P: Protocol> Handler for Routed<P> {
     fn handle(self: Arc<Self>, incoming: Incoming) -> impl Future<Output = ()> + Send {
-        session::run_at(Arc::clone(&self.inner), incoming, Some(self.endpoint.clone()))
+        session::run_at(
+            Arc::clone(&self.inner),
+            incoming,
+            Some(self.endpoint.clone()),
+        )
     }
 }
 

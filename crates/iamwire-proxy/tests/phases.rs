@@ -519,16 +519,34 @@ async fn a_listener_served_at_another_endpoint_reaches_it_and_shares_the_proxy()
             .await;
     });
     let mut routed = connect(node_addr, &ca, Some("alice")).await;
-    assert!(routed.hello("app", "app").await.unwrap().starts_with("WELCOME"));
+    assert!(
+        routed
+            .hello("app", "app")
+            .await
+            .unwrap()
+            .starts_with("WELCOME")
+    );
     let mut direct = connect(running.addr, &ca, Some("alice")).await;
-    assert!(direct.hello("app", "app").await.unwrap().starts_with("WELCOME"));
+    assert!(
+        direct
+            .hello("app", "app")
+            .await
+            .unwrap()
+            .starts_with("WELCOME")
+    );
     assert_eq!(second.logins.lock().unwrap().as_slice(), ["app app"]);
     assert_eq!(first.logins.lock().unwrap().as_slice(), ["app app"]);
     // One proxy: its registry holds both sessions, and pausing it pauses the routed listener too.
     assert_eq!(running.proxy.registry().len(), 2);
     running.proxy.pause();
     let mut refused = connect(node_addr, &ca, Some("alice")).await;
-    assert!(refused.hello("app", "app").await.unwrap().contains("paused"));
+    assert!(
+        refused
+            .hello("app", "app")
+            .await
+            .unwrap()
+            .contains("paused")
+    );
     assert_eq!(second.logins.lock().unwrap().len(), 1);
     running.proxy.resume();
     // Stopping the routed listener leaves its live session running.
