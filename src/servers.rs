@@ -14,7 +14,7 @@ use iamwire_http::{HttpLimits, HttpProxy, HttpTimeouts};
 use iamwire_mysql::{MySql, MySqlProxy};
 use iamwire_postgres::{PgProxy, Postgres};
 use iamwire_proxy::Listener;
-use iamwire_redis::{DEFAULT_REAUTH_INTERVAL, Redis, RedisProxy};
+use iamwire_redis::{DEFAULT_REAUTH_INTERVAL, Redis, RedisCluster, RedisProxy};
 
 use crate::proxy_config::{Listener as ListenerConfig, LoadedConfig};
 
@@ -26,6 +26,8 @@ pub(crate) enum Server {
     MySql(MySqlProxy),
     /// Redis / Valkey (ElastiCache, MemoryDB, or a self-hosted Redis with a static password).
     Redis(RedisProxy),
+    /// A Redis cluster (the listener's `cluster` section): one proxy address per node.
+    RedisCluster(RedisCluster),
     /// Cassandra CQL (Amazon Keyspaces).
     Cassandra(CqlProxy),
     /// DynamoDB (with Streams and the DAX API) and OpenSearch: every request re-signed as the
@@ -63,7 +65,7 @@ impl Server {
                 let injector = Arc::new(RdsIamInjector::new(shared.roles.clone()));
                 proxy(MySql::new(), listener, shared, injector).map(Self::MySql)
             }
-            Protocol::Redis => redis(listener, shared).map(Self::Redis),
+            Protocol::Redis => redis(listener, shared),
             // Keyspaces: the database-user role's credentials answer the SigV4 challenge.
             Protocol::Cassandra => {
                 let injector = injector_for(
@@ -91,6 +93,7 @@ impl Server {
             Self::Postgres(p) => p.database(),
             Self::MySql(p) => p.database(),
             Self::Redis(p) => p.database(),
+            Self::RedisCluster(c) => c.proxy().database(),
             Self::Cassandra(p) => p.database(),
             Self::Http(h) => h.database(),
         }
@@ -104,6 +107,7 @@ impl Server {
                 Self::Postgres(p) => p.warm_up().await,
                 Self::MySql(p) => p.warm_up().await,
                 Self::Redis(p) => p.warm_up().await,
+                Self::RedisCluster(c) => c.proxy().warm_up().await,
                 Self::Cassandra(p) => p.warm_up().await,
                 // HTTP databases assume a role per identity and role, known only when a request comes.
                 Self::Http(_) => Ok(()),
@@ -123,6 +127,13 @@ impl Server {
                 Self::Postgres(p) => p.serve(listener, shutdown).await,
                 Self::MySql(p) => p.serve(listener, shutdown).await,
                 Self::Redis(p) => p.serve(listener, shutdown).await,
+                Self::RedisCluster(c) => match listener {
+                    Listener::Tcp(tcp) => c.serve(tcp, shutdown).await,
+                    _ => tracing::error!(
+                        database = %c.proxy().database().name,
+                        "Redis cluster mode needs a TCP listener; not serving"
+                    ),
+                },
                 Self::Cassandra(p) => p.serve(listener, shutdown).await,
                 Self::Http(h) => h.serve(listener, shutdown).await,
             }
@@ -135,6 +146,7 @@ impl Server {
             Self::Postgres(p) => Self::Postgres(p.clone()),
             Self::MySql(p) => Self::MySql(p.clone()),
             Self::Redis(p) => Self::Redis(p.clone()),
+            Self::RedisCluster(c) => Self::RedisCluster(c.clone()),
             Self::Cassandra(p) => Self::Cassandra(p.clone()),
             Self::Http(h) => Self::Http(h.clone()),
         }
@@ -166,8 +178,9 @@ fn proxy<P: iamwire_proxy::Protocol>(
 }
 
 /// The Redis proxy of `listener`: ElastiCache / MemoryDB IAM tokens when the database names a cache
-/// (re-AUTH every hour unless the listener says otherwise), else the listener's static password.
-fn redis(listener: &ListenerConfig, shared: &Shared<'_>) -> Result<RedisProxy, String> {
+/// (re-AUTH every hour unless the listener says otherwise), else the listener's static password; a
+/// cluster when the listener has a `cluster` section.
+fn redis(listener: &ListenerConfig, shared: &Shared<'_>) -> Result<Server, String> {
     let database = &listener.database;
     let aws = &database.aws;
     let (injector, reauth): (Arc<dyn AuthInjector>, _) = if aws.elasticache.is_some()
@@ -191,12 +204,17 @@ fn redis(listener: &ListenerConfig, shared: &Shared<'_>) -> Result<RedisProxy, S
             database.name
         ));
     };
-    proxy(
-        Redis::new().reauth_interval(reauth),
-        listener,
-        shared,
-        injector,
-    )
+    let mut redis = Redis::new().reauth_interval(reauth);
+    if let Some(cluster) = &listener.cluster {
+        redis = redis.cluster(cluster.clone());
+    }
+    let proxy = proxy(redis, listener, shared, injector)?;
+    if listener.cluster.is_none() {
+        return Ok(Server::Redis(proxy));
+    }
+    RedisCluster::new(proxy)
+        .map(Server::RedisCluster)
+        .map_err(|e| format!("database {:?}: {e}", listener.database.name))
 }
 
 /// The HTTP proxy for `listener`'s DynamoDB or OpenSearch database.

@@ -173,7 +173,10 @@ fn host_port_splits_at_the_last_colon() {
 
 #[test]
 fn the_fuzz_seeds_rewrite_to_whole_values() {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fuzz/corpus/redis_cluster_rewrite");
+    let dir = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../fuzz/corpus/redis_cluster_rewrite"
+    );
     let mut seen = 0;
     for entry in std::fs::read_dir(dir).unwrap() {
         let data = std::fs::read(entry.unwrap().path()).unwrap();
