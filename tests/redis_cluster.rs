@@ -9,12 +9,14 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod e2e_run_support;
+mod redis_support;
 
 use std::process::{Command, Output};
 
 use e2e_run_support::{ALLOWED_CLIENT, Proxy, REGION, iamwire_ok};
 use iamwire_testkit::TestCa;
 use iamwire_testkit::redis::RedisCluster;
+use redis_support::text;
 
 struct ClusterStack {
     proxy: Proxy,
@@ -152,12 +154,25 @@ for e in errors[:10]:
     }
 }
 
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
+impl ClusterStack {
+    /// `redis-benchmark --cluster` through the proxy as `app`: 50 clients, SET and GET, server errors
+    /// shown (`-e`), CSV; `extra` adds pipelining.
+    fn benchmark(&self, requests: u32, extra: &[&str]) -> Output {
+        Command::new("redis-benchmark")
+            .args(["--tls", "--cluster", "-h", "127.0.0.1"])
+            .arg("--cacert")
+            .arg(self.file("ca.crt"))
+            .arg("--cert")
+            .arg(self.file(&format!("{ALLOWED_CLIENT}.crt")))
+            .arg("--key")
+            .arg(self.file(&format!("{ALLOWED_CLIENT}.key")))
+            .args(["-p", &self.proxy.port().to_string()])
+            .args(["--user", "app", "-a", "not-a-db-password", "-c", "50"])
+            .args(["-n", &requests.to_string(), "-t", "set,get", "-e", "--csv"])
+            .args(extra)
+            .output()
+            .unwrap()
+    }
 }
 
 #[test]
@@ -206,4 +221,27 @@ fn cluster_clients_through_iamwire_run_across_a_resharding() {
     assert!(out.contains("errors 0"), "{out}\n{}", stack.proxy.stderr());
     // The proxy served a listener per node and said so.
     assert!(stack.proxy.stderr().contains("serving a cluster node"));
+}
+
+#[test]
+fn redis_benchmark_cluster_mode_through_iamwire_run() {
+    let stack = ClusterStack::start();
+    for extra in [&[][..], &["-P", "16"][..]] {
+        let out = stack.benchmark(20_000, extra);
+        let shown = text(&out);
+        assert!(out.status.success(), "{extra:?}: {shown}");
+        assert!(
+            !shown.contains("ERR") && !shown.contains("Error"),
+            "{extra:?}: {shown}"
+        );
+        // One CSV row per test, with its requests per second.
+        for test in ["\"SET\"", "\"GET\""] {
+            let row = shown.lines().find(|l| l.starts_with(test));
+            assert!(row.is_some(), "{extra:?}: {shown}");
+            eprintln!(
+                "redis-benchmark --cluster {extra:?}: {}",
+                row.unwrap_or_default()
+            );
+        }
+    }
 }

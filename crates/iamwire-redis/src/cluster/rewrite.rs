@@ -93,7 +93,7 @@ impl Rewriter<'_> {
         for host in hosts {
             let host = match host {
                 None => self.own_host.as_bytes(),
-                Some(h) if h.is_empty() => self.own_host.as_bytes(),
+                Some([]) => self.own_host.as_bytes(),
                 Some(h) => h,
             };
             for port in ports {
@@ -239,9 +239,11 @@ impl Rewriter<'_> {
         };
         let mut hosts = vec![fields[0].text()];
         if let Some(meta) = fields.get(3).and_then(Value::items) {
-            hosts.extend(pairs(meta).filter_map(|(k, v)| {
-                matches!(k.text(), Some(b"ip" | b"hostname")).then(|| v.text())
-            }));
+            hosts.extend(
+                pairs(meta)
+                    .filter(|(k, _)| matches!(k.text(), Some(b"ip" | b"hostname")))
+                    .map(|(_, v)| v.text()),
+            );
         }
         let port = fields[1].int().unwrap_or(0);
         let Found::Port(p) = self.find(&hosts, &[port])? else {
@@ -363,112 +365,6 @@ impl Rewriter<'_> {
         });
         Ok(true)
     }
-
-    /// `CLUSTER NODES`' text, or `CLUSTER REPLICAS`' array of lines.
-    fn nodes(&self, value: &Value<'_>, out: &mut Vec<u8>) -> Step<()> {
-        if let Some(text) = value.text() {
-            let rewritten = self.node_lines(text)?;
-            value.write_text_like(&rewritten, out);
-            return Ok(());
-        }
-        let Some(items) = value.items() else {
-            value.write_raw(out);
-            return Ok(());
-        };
-        value.write_agg_header(items.len(), out);
-        for item in items {
-            match item.text() {
-                Some(text) => item.write_text_like(&self.node_lines(text)?, out),
-                None => item.write_raw(out),
-            }
-        }
-        Ok(())
-    }
-
-    /// Lines of `<id> <ip:port@cport[,hostname[,aux=value...]]> <flags> ...`: the address field of
-    /// each names the proxy.
-    fn node_lines(&self, text: &[u8]) -> Step<Vec<u8>> {
-        let mut out = Vec::with_capacity(text.len() + 64);
-        for (i, line) in text.split(|b| *b == b'\n').enumerate() {
-            if i > 0 {
-                out.push(b'\n');
-            }
-            let mut fields = line.splitn(3, |b| *b == b' ');
-            let (Some(id), Some(addr)) = (fields.next(), fields.next()) else {
-                out.extend_from_slice(line);
-                continue;
-            };
-            out.extend_from_slice(id);
-            out.push(b' ');
-            self.node_address(addr, &mut out)?;
-            if let Some(rest) = fields.next() {
-                out.push(b' ');
-                out.extend_from_slice(rest);
-            }
-        }
-        Ok(out)
-    }
-
-    /// `ip:port@cport[,hostname[,aux=value...]]`.
-    fn node_address(&self, field: &[u8], out: &mut Vec<u8>) -> Step<()> {
-        let (addr, bus) = match field.iter().position(|b| *b == b'@') {
-            Some(at) => (&field[..at], &field[at + 1..]),
-            None => (field, &b""[..]),
-        };
-        let mut extra = bus.split(|b| *b == b',');
-        let _cport = extra.next();
-        let hostname = extra.next();
-        let aux: Vec<&[u8]> = extra.collect();
-        let Some((host, port)) = split_host_port(addr) else {
-            out.extend_from_slice(field);
-            return Ok(());
-        };
-        if port == 0 {
-            // A node with no address (`noaddr`): nothing to rewrite.
-            out.extend_from_slice(field);
-            return Ok(());
-        }
-        let mut hosts = vec![Some(host)];
-        hosts.extend(hostname.filter(|h| !h.is_empty()).map(Some));
-        let mut ports = vec![port];
-        for kv in &aux {
-            if let Some(v) = kv
-                .strip_prefix(b"tls-port=")
-                .or(kv.strip_prefix(b"tcp-port="))
-            {
-                ports.extend(
-                    std::str::from_utf8(v)
-                        .ok()
-                        .and_then(|v| v.parse::<i64>().ok()),
-                );
-            }
-        }
-        let Found::Port(p) = self.find(&hosts, &ports)? else {
-            out.extend_from_slice(b":0@0");
-            return Ok(());
-        };
-        out.extend_from_slice(self.announce());
-        out.extend_from_slice(format!(":{p}@0").as_bytes());
-        if let Some(h) = hostname {
-            out.push(b',');
-            if !h.is_empty() {
-                out.extend_from_slice(self.announce());
-            }
-        }
-        for kv in aux {
-            out.push(b',');
-            match kv.iter().position(|b| *b == b'=') {
-                Some(eq)
-                    if matches!(&kv[..eq], b"tls-port" | b"tcp-port") && &kv[eq + 1..] != b"0" =>
-                {
-                    out.extend_from_slice(&kv[..=eq]);
-                    out.extend_from_slice(p.to_string().as_bytes());
-                }
-                _ => out.extend_from_slice(kv),
-            }
-        }
-        Ok(())
-    }
 }
 
 /// A map's (or RESP2 flat array's) items as key, value pairs (an odd last item is left out).
@@ -493,38 +389,7 @@ pub(crate) fn split_host_port(text: &[u8]) -> Option<(&[u8], i64)> {
     Some((host, port))
 }
 
-/// Every frame at the front of `data` (as [`Value::parse`] finds them) through every rewrite, on a
-/// first and a last try, against a map of two nodes.
-pub(crate) fn fuzz_rewrite(data: &[u8]) {
-    struct Two;
-    impl Addresses for Two {
-        fn proxy_port(&self, host: &[u8], port: u16) -> Option<u16> {
-            (host == b"127.0.0.1" && matches!(port, 7001 | 7002)).then_some(port + 1000)
-        }
-        fn announce(&self) -> &str {
-            "proxy"
-        }
-    }
-    let mut rest = data;
-    while let Some((_, used)) = Value::parse(rest) {
-        let frame = &rest[..used];
-        for last_try in [false, true] {
-            let rw = Rewriter {
-                map: &Two,
-                own_host: "127.0.0.1",
-                last_try,
-            };
-            let _ = rw.redirect(frame);
-            for kind in [Topology::Slots, Topology::Shards, Topology::Nodes] {
-                if let Rewritten::New(out) = rw.topology(kind, frame) {
-                    // What is passed on is one whole value again.
-                    assert!(Value::parse_whole(&out).is_some(), "{out:?}");
-                }
-            }
-        }
-        rest = &rest[used..];
-    }
-}
+mod lines;
 
 #[cfg(test)]
 mod tests;

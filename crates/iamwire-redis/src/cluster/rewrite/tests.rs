@@ -180,7 +180,7 @@ fn the_fuzz_seeds_rewrite_to_whole_values() {
     let mut seen = 0;
     for entry in std::fs::read_dir(dir).unwrap() {
         let data = std::fs::read(entry.unwrap().path()).unwrap();
-        fuzz_rewrite(&data);
+        crate::fuzzing::cluster_rewrite(&data);
         seen += 1;
     }
     assert!(seen >= 5);
@@ -189,7 +189,7 @@ fn the_fuzz_seeds_rewrite_to_whole_values() {
 proptest::proptest! {
     #[test]
     fn arbitrary_bytes_never_panic(data in proptest::collection::vec(proptest::num::u8::ANY, 0..512)) {
-        fuzz_rewrite(&data);
+        crate::fuzzing::cluster_rewrite(&data);
     }
 
     #[test]
