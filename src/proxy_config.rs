@@ -4,6 +4,7 @@
 //! Parsing ([`ProxyConfigFile::parse`]) only reads YAML; [`load`] resolves relative paths against the config
 //! file's directory, reads the PEM files, validates everything and builds the TLS configurations.
 
+mod cluster;
 mod duration;
 mod error;
 mod load;
@@ -19,6 +20,7 @@ use iamwire_core::{AllowList, Database, DbService, IdentityRules, YamlLimits, pa
 use iamwire_proxy::{Limits, Timeouts};
 use serde::Deserialize;
 
+pub(crate) use cluster::ClusterSection;
 pub(crate) use duration::parse_duration;
 pub(crate) use error::{ConfigError, chain};
 pub(crate) use load::{load, load_with};
@@ -159,6 +161,10 @@ pub(crate) struct ListenerSection {
     /// database user is the one the client asks for.
     #[serde(default)]
     pub(crate) password_file: Option<PathBuf>,
+    /// Redis cluster mode: the database's address is a cluster's configuration endpoint, and each of its
+    /// nodes gets an address of the proxy's (see `cluster.rs`).
+    #[serde(default)]
+    pub(crate) cluster: Option<ClusterSection>,
 }
 
 /// `proxy.access_keys`: the keys `iamwire keys create` issued. No secret is stored here: each key's
@@ -298,6 +304,8 @@ pub(crate) struct Listener {
     pub(crate) reauth_interval: Option<std::time::Duration>,
     /// The static password from `password_file`, if configured (redacted in `Debug`).
     pub(crate) password: Option<iamwire_core::Secret>,
+    /// Redis cluster mode, if configured.
+    pub(crate) cluster: Option<iamwire_redis::ClusterConfig>,
 }
 
 /// The listener's TLS setup, without key material.

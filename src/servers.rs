@@ -15,7 +15,7 @@ use iamwire_mongodb::{Mongo, MongoProxy};
 use iamwire_mysql::{MySql, MySqlProxy};
 use iamwire_postgres::{PgProxy, Postgres};
 use iamwire_proxy::{Drain, Listener, MetricsSnapshot, SessionId, SessionInfo};
-use iamwire_redis::{DEFAULT_REAUTH_INTERVAL, Redis, RedisProxy};
+use iamwire_redis::{DEFAULT_REAUTH_INTERVAL, Redis, RedisCluster, RedisProxy};
 
 use crate::proxy_config::{Listener as ListenerConfig, LoadedConfig};
 
@@ -27,6 +27,8 @@ pub(crate) enum Server {
     MySql(MySqlProxy),
     /// Redis / Valkey (ElastiCache, MemoryDB, or a self-hosted Redis with a static password).
     Redis(RedisProxy),
+    /// A Redis cluster (the listener's `cluster` section): one proxy address per node.
+    RedisCluster(RedisCluster),
     /// Cassandra CQL (Amazon Keyspaces).
     Cassandra(CqlProxy),
     /// MongoDB (Amazon DocumentDB with MONGODB-AWS).
@@ -43,6 +45,10 @@ macro_rules! framework {
             Server::Postgres($p) => $body,
             Server::MySql($p) => $body,
             Server::Redis($p) => $body,
+            Server::RedisCluster(cluster) => {
+                let $p = cluster.proxy();
+                $body
+            }
             Server::Cassandra($p) => $body,
             Server::MongoDb($p) => $body,
             Server::Http(_) => $http,
@@ -106,7 +112,7 @@ impl Server {
                     Self::Redis(p) => Some(p),
                     _ => None,
                 });
-                redis(listener, shared, before).map(Self::Redis)
+                redis(listener, shared, before)
             }
             // Keyspaces: the database-user role's credentials answer the SigV4 challenge.
             Protocol::Cassandra => {
@@ -156,6 +162,7 @@ impl Server {
             Self::Postgres(p) => p.database(),
             Self::MySql(p) => p.database(),
             Self::Redis(p) => p.database(),
+            Self::RedisCluster(c) => c.proxy().database(),
             Self::Cassandra(p) => p.database(),
             Self::MongoDb(p) => p.database(),
             Self::Http(h) => h.database(),
@@ -170,6 +177,7 @@ impl Server {
                 Self::Postgres(p) => p.warm_up().await,
                 Self::MySql(p) => p.warm_up().await,
                 Self::Redis(p) => p.warm_up().await,
+                Self::RedisCluster(c) => c.proxy().warm_up().await,
                 Self::Cassandra(p) => p.warm_up().await,
                 Self::MongoDb(p) => p.warm_up().await,
                 // HTTP databases assume a role per identity and role, known only when a request comes.
@@ -192,6 +200,13 @@ impl Server {
                 Self::Postgres(p) => p.serve_until(listener, stop, &drain).await,
                 Self::MySql(p) => p.serve_until(listener, stop, &drain).await,
                 Self::Redis(p) => p.serve_until(listener, stop, &drain).await,
+                Self::RedisCluster(c) => match listener {
+                    Listener::Tcp(tcp) => c.serve_until(tcp, stop, &drain).await,
+                    Listener::Unix(_) => tracing::error!(
+                        database = %c.proxy().database().name,
+                        "Redis cluster mode needs a TCP listener; not serving"
+                    ),
+                },
                 Self::Cassandra(p) => p.serve_until(listener, stop, &drain).await,
                 Self::MongoDb(p) => p.serve_until(listener, stop, &drain).await,
                 Self::Http(h) => h.serve_until(listener, stop, &drain).await,
@@ -252,6 +267,7 @@ impl Server {
             Self::Postgres(p) => Self::Postgres(p.clone()),
             Self::MySql(p) => Self::MySql(p.clone()),
             Self::Redis(p) => Self::Redis(p.clone()),
+            Self::RedisCluster(c) => Self::RedisCluster(c.clone()),
             Self::Cassandra(p) => Self::Cassandra(p.clone()),
             Self::MongoDb(p) => Self::MongoDb(p.clone()),
             Self::Http(h) => Self::Http(h.clone()),
@@ -294,7 +310,7 @@ fn redis(
     listener: &ListenerConfig,
     shared: &Shared<'_>,
     previous: Option<&RedisProxy>,
-) -> Result<RedisProxy, String> {
+) -> Result<Server, String> {
     let database = &listener.database;
     let aws = &database.aws;
     let (injector, reauth): (Arc<dyn AuthInjector>, _) = if aws.elasticache.is_some()
@@ -318,13 +334,15 @@ fn redis(
             database.name
         ));
     };
-    proxy(
-        Redis::new().reauth_interval(reauth),
-        listener,
-        shared,
-        injector,
-        previous,
-    )
+    let mut redis = Redis::new().reauth_interval(reauth);
+    let Some(cluster) = &listener.cluster else {
+        return proxy(redis, listener, shared, injector, previous).map(Server::Redis);
+    };
+    redis = redis.cluster(cluster.clone());
+    let proxy = proxy(redis, listener, shared, injector, None)?;
+    RedisCluster::new(proxy)
+        .map(Server::RedisCluster)
+        .map_err(|e| format!("database {:?}: {e}", listener.database.name))
 }
 
 /// The HTTP proxy for `listener`'s DynamoDB or OpenSearch database.

@@ -161,6 +161,14 @@ pub(crate) enum ConfigError {
         /// The database's protocol.
         protocol: iamwire_core::Protocol,
     },
+    /// A listener's `cluster` section that cannot be served.
+    #[error("listener for {database:?}: cluster: {problem}")]
+    Cluster {
+        /// The database of the listener.
+        database: String,
+        /// What is wrong.
+        problem: String,
+    },
     /// A password file that holds no password.
     #[error("{}: the password file is empty", path.display())]
     EmptyPassword {

@@ -83,12 +83,19 @@ fn build(mut file: ProxyConfigFile, path: &Path, base: &Path) -> Result<LoadedCo
             });
         }
         let (reauth_interval, password) = redis_settings(entry, database, base)?;
+        let cluster = super::cluster::cluster_config(
+            entry.cluster.as_ref(),
+            &entry.database,
+            database.protocol,
+            &listen,
+        )?;
         listeners.push(Listener {
             database: database.clone(),
             listen,
             upstream_tls: upstream_tls(database, base)?,
             reauth_interval,
             password,
+            cluster,
         });
     }
     let (server_tls, tls_summary) = server_tls(&proxy.tls, base)?;

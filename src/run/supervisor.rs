@@ -166,9 +166,23 @@ impl Supervisor {
         };
         // Build and bind first, without touching what runs.
         let mut next = Vec::with_capacity(loaded.listeners.len());
+        let mut kept = Vec::new();
         for listener in &loaded.listeners {
             let name = &listener.database.name;
             let previous = self.running.get(name);
+            let fingerprint = fingerprint(listener);
+            // A Redis cluster's node listeners hold their ports while it runs: it is kept as started.
+            if let Some(running) = previous.filter(|r| matches!(r.server, Server::RedisCluster(_)))
+            {
+                if running.fingerprint != fingerprint {
+                    tracing::warn!(
+                        database = %name,
+                        "a Redis cluster database keeps the settings it started with; restart iamwire to apply its changes"
+                    );
+                }
+                kept.push(name.clone());
+                continue;
+            }
             let server = Server::for_listener(listener, &shared, previous.map(|r| &r.server))?;
             let socket = match previous {
                 Some(r) if r.listen == listener.listen => Arc::clone(&r.socket),
@@ -176,13 +190,6 @@ impl Supervisor {
                     format!("cannot listen on {} for {name:?}: {e}", listener.listen)
                 })?),
             };
-            let fingerprint = format!(
-                "{:?}|{}|{:?}|{}",
-                listener.database,
-                listener.listen,
-                listener.reauth_interval,
-                listener.password.is_some()
-            );
             next.push((server, fingerprint, listener.listen.clone(), socket));
         }
         // Then switch: start every new proxy, then stop what it replaces or what is gone.
@@ -196,6 +203,11 @@ impl Supervisor {
         );
         let mut changes = Changes::default();
         let mut old = std::mem::take(&mut self.running);
+        for name in kept {
+            if let Some(running) = old.remove(&name) {
+                self.running.insert(name, running);
+            }
+        }
         for (server, fingerprint, listen, socket) in next {
             let name = server.database().name.clone();
             let running = self.start(server, fingerprint, listen, socket)?;
@@ -319,6 +331,18 @@ impl Supervisor {
         self.drain.shutdown(deadline, CLOSE_GRACE).await;
         self.running.clear();
     }
+}
+
+/// What a listener's database was built from, to tell a changed database from an unchanged one.
+fn fingerprint(listener: &crate::proxy_config::Listener) -> String {
+    format!(
+        "{:?}|{}|{:?}|{}|{:?}",
+        listener.database,
+        listener.listen,
+        listener.reauth_interval,
+        listener.password.is_some(),
+        listener.cluster
+    )
 }
 
 /// What a reload changed, by database name.

@@ -185,6 +185,25 @@ impl<P: Protocol> Proxy<P> {
         .await;
     }
 
+    /// Accept from `listener` like [`serve_until`](Self::serve_until), but its sessions reach the
+    /// database at `endpoint` instead of the proxy's own (the policy, limits, registry, metrics and
+    /// pause are this proxy's): for a database that is many nodes, each given an address of the
+    /// proxy's (Redis cluster mode). `endpoint` should come from [`UpstreamEndpoint::at`] on
+    /// [`endpoint`](Self::endpoint), so it keeps the database's TLS policy.
+    pub async fn serve_until_at(
+        &self,
+        listener: impl Into<Listener>,
+        endpoint: UpstreamEndpoint,
+        stop: impl Future<Output = ()> + Send,
+        drain: &Drain,
+    ) {
+        let routed = Arc::new(Routed {
+            inner: Arc::clone(&self.inner),
+            endpoint,
+        });
+        listener::serve_until(listener, self.inner.limits.listener, routed, stop, drain).await;
+    }
+
     /// Fetch what every login will need ahead of the first client (the database's role credentials),
     /// so a broken trust policy shows up now.
     ///
@@ -197,6 +216,16 @@ impl<P: Protocol> Proxy<P> {
     /// The database served.
     pub fn database(&self) -> &Database {
         &self.inner.database
+    }
+
+    /// How the database is reached (its address, TLS name and policy).
+    pub fn endpoint(&self) -> &UpstreamEndpoint {
+        &self.inner.endpoint
+    }
+
+    /// The proxy's bounds (sessions, handshakes, drain time).
+    pub fn limits(&self) -> &Limits {
+        &self.inner.limits
     }
 
     /// The live sessions.
@@ -249,6 +278,22 @@ impl<P: Protocol> Proxy<P> {
 impl<P: Protocol> Handler for Inner<P> {
     fn handle(self: Arc<Self>, incoming: Incoming) -> impl Future<Output = ()> + Send {
         session::run(self, incoming)
+    }
+}
+
+/// The sessions of a listener served by [`Proxy::serve_until_at`]: the proxy's, reaching `endpoint`.
+struct Routed<P: Protocol> {
+    inner: Arc<Inner<P>>,
+    endpoint: UpstreamEndpoint,
+}
+
+impl<P: Protocol> Handler for Routed<P> {
+    fn handle(self: Arc<Self>, incoming: Incoming) -> impl Future<Output = ()> + Send {
+        session::run_at(
+            Arc::clone(&self.inner),
+            incoming,
+            Some(self.endpoint.clone()),
+        )
     }
 }
 

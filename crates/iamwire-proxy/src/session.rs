@@ -20,6 +20,7 @@ use crate::proxy::Inner;
 use crate::registry::{Registration, SessionWho};
 use crate::relay::{RelayEnd, StopSignal};
 use crate::shutdown::{Stage, StageWatch};
+use crate::upstream::UpstreamEndpoint;
 
 /// How long each phase took, for the outcome lines.
 #[derive(Debug, Default, Clone, Copy)]
@@ -51,6 +52,15 @@ impl<E> From<SessionError<E>> for Short<E> {
 }
 
 pub(crate) async fn run<P: Protocol>(inner: Arc<Inner<P>>, incoming: Incoming) {
+    run_at(inner, incoming, None).await;
+}
+
+/// A session whose database is reached at `routed` instead of the proxy's endpoint, if given.
+pub(crate) async fn run_at<P: Protocol>(
+    inner: Arc<Inner<P>>,
+    incoming: Incoming,
+    routed: Option<UpstreamEndpoint>,
+) {
     let db = &inner.database;
     let Some(registration) =
         inner
@@ -69,13 +79,18 @@ pub(crate) async fn run<P: Protocol>(inner: Arc<Inner<P>>, incoming: Incoming) {
         identity = field::Empty,
         db_user = field::Empty,
         db_name = field::Empty,
+        upstream = field::Empty,
     );
     if let Some(peer) = incoming.peer {
         span.record("peer", field::display(peer));
     }
+    if let Some(endpoint) = &routed {
+        span.record("upstream", endpoint.addr());
+    }
     inner.metrics.handshake_started();
     let mut in_handshake = HandshakeGauge(Some(&inner.metrics));
-    drive(&inner, incoming, &registration, &mut in_handshake)
+    let endpoint = routed.as_ref().unwrap_or(&inner.endpoint);
+    drive(&inner, endpoint, incoming, &registration, &mut in_handshake)
         .instrument(span)
         .await;
 }
@@ -99,6 +114,7 @@ impl Drop for HandshakeGauge<'_> {
 
 async fn drive<P: Protocol>(
     inner: &Inner<P>,
+    endpoint: &UpstreamEndpoint,
     incoming: Incoming,
     registration: &Registration<P::Registered>,
     in_handshake: &mut HandshakeGauge<'_>,
@@ -114,7 +130,7 @@ async fn drive<P: Protocol>(
     let mut state = P::State::default();
     let cx = Cx {
         database: &inner.database,
-        endpoint: &inner.endpoint,
+        endpoint,
         dialer: &*inner.dialer,
         random: &*inner.random,
         session: registration.info(),
@@ -327,7 +343,7 @@ async fn establish<P: Protocol>(
 
     // Connect: TCP, then the protocol's negotiation and TLS.
     let begun = Instant::now();
-    let endpoint = &inner.endpoint;
+    let endpoint = cx.endpoint;
     let mut upstream = within(
         Bound::For(timeouts.connect),
         || SessionError::ConnectTimeout {

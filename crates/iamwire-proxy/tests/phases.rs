@@ -575,3 +575,73 @@ async fn a_successor_shares_the_registry_counters_and_pause_of_its_predecessor()
     live.send("echo still here").await;
     assert_eq!(live.line().await.as_deref(), Some("still here"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_listener_served_at_another_endpoint_reaches_it_and_shares_the_proxy() {
+    let ca = ca();
+    let first = FakeDb::start(&ca, DbMode::Normal).await;
+    let second = FakeDb::start(&ca, DbMode::Normal).await;
+    let running = run(builder(&ca, first.addr, TestInjector::Password("right"))).await;
+    let node = running
+        .proxy
+        .endpoint()
+        .at("127.0.0.1", second.addr.port())
+        .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let node_addr = listener.local_addr().unwrap();
+    let drain = iamwire_proxy::Drain::new();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving = running.proxy.clone();
+    let served = tokio::spawn(async move {
+        serving
+            .serve_until_at(
+                listener,
+                node,
+                async {
+                    let _ = stopped.await;
+                },
+                &drain,
+            )
+            .await;
+    });
+    let mut routed = connect(node_addr, &ca, Some("alice")).await;
+    assert!(
+        routed
+            .hello("app", "app")
+            .await
+            .unwrap()
+            .starts_with("WELCOME")
+    );
+    let mut direct = connect(running.addr, &ca, Some("alice")).await;
+    assert!(
+        direct
+            .hello("app", "app")
+            .await
+            .unwrap()
+            .starts_with("WELCOME")
+    );
+    assert_eq!(second.logins.lock().unwrap().as_slice(), ["app app"]);
+    assert_eq!(first.logins.lock().unwrap().as_slice(), ["app app"]);
+    // One proxy: its registry holds both sessions, and pausing it pauses the routed listener too.
+    assert_eq!(running.proxy.registry().len(), 2);
+    running.proxy.pause();
+    let mut refused = connect(node_addr, &ca, Some("alice")).await;
+    assert!(
+        refused
+            .hello("app", "app")
+            .await
+            .unwrap()
+            .contains("paused")
+    );
+    assert_eq!(second.logins.lock().unwrap().len(), 1);
+    running.proxy.resume();
+    // Stopping the routed listener leaves its live session running.
+    let _ = stop.send(());
+    tokio::time::timeout(Duration::from_secs(10), served)
+        .await
+        .expect("the listener stops")
+        .unwrap();
+    assert!(tokio::net::TcpStream::connect(node_addr).await.is_err());
+    routed.send("echo still here").await;
+    assert_eq!(routed.line().await.as_deref(), Some("still here"));
+}

@@ -46,12 +46,43 @@ pub enum RedisError {
         /// What it sent.
         what: &'static str,
     },
+    /// A cluster redirected a command to an address that is not a node of the cluster, as its
+    /// configuration endpoint reports it: the redirection is not passed on, so no client follows it.
+    #[error(
+        "the cluster redirected this command ({code}) to {target}, which is not a node of this \
+         cluster as its configuration endpoint reports it; the proxy does not follow such a \
+         redirection (if the node was just added, try again in a second)"
+    )]
+    UnknownNode {
+        /// `MOVED` or `ASK`.
+        code: String,
+        /// The address the redirection named.
+        target: String,
+    },
+    /// A `CLUSTER` reply the proxy could not read, so could not rewrite: it is not passed on (it would
+    /// name node addresses the client cannot reach).
+    #[error("the cluster's reply to CLUSTER {what} could not be read, so it is not passed on")]
+    UnreadableTopology {
+        /// The subcommand.
+        what: &'static str,
+    },
+    /// The proxy's own topology query to the configuration endpoint did not give the cluster's nodes.
+    #[error("asking the configuration endpoint for the cluster's nodes gave {what}")]
+    Topology {
+        /// What came back instead.
+        what: String,
+    },
+    /// [`RedisCluster::new`](crate::RedisCluster::new) was given a proxy whose [`Redis`](crate::Redis)
+    /// has no cluster mode.
+    #[error("this proxy's Redis has no cluster mode: build it with Redis::cluster")]
+    NotACluster,
 }
 
 impl ProtocolError for RedisError {
     fn side(&self) -> Side {
         match self {
             Self::ClientProtocol { .. } | Self::WrongPass { .. } | Self::Quit => Side::Client,
+            Self::NotACluster => Side::Internal,
             _ => Side::Upstream,
         }
     }

@@ -16,6 +16,7 @@
 mod auth_args;
 mod handshake;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -29,7 +30,9 @@ use tokio::net::TcpStream;
 pub(crate) use auth_args::{
     AuthForm, AuthRequest, hello_auth, login_command, parse_auth, parse_hello,
 };
+pub(crate) use handshake::{read_reply, wipe};
 
+use crate::cluster::{ClusterConfig, ClusterShared};
 use crate::codec::Limits;
 use crate::error::{RedisError, error_reply};
 
@@ -46,6 +49,7 @@ pub struct Redis {
     pub(crate) limits: Limits,
     pub(crate) reauth: Option<Duration>,
     pub(crate) default_user: Option<String>,
+    pub(crate) cluster: Option<Arc<ClusterShared>>,
 }
 
 impl Default for Redis {
@@ -54,6 +58,7 @@ impl Default for Redis {
             limits: Limits::default(),
             reauth: Some(DEFAULT_REAUTH_INTERVAL),
             default_user: None,
+            cluster: None,
         }
     }
 }
@@ -83,6 +88,15 @@ impl Redis {
     #[must_use]
     pub fn default_user(mut self, user: impl Into<String>) -> Self {
         self.default_user = Some(user.into());
+        self
+    }
+
+    /// Serve the database as a cluster (its address is the configuration endpoint): node addresses in
+    /// redirections and topology replies are rewritten to the proxy's, one per node, served by
+    /// [`RedisCluster`](crate::RedisCluster). See [cluster mode](crate#cluster-mode).
+    #[must_use]
+    pub fn cluster(mut self, config: ClusterConfig) -> Self {
+        self.cluster = Some(Arc::new(ClusterShared::new(config)));
         self
     }
 }

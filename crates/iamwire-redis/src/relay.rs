@@ -8,6 +8,7 @@ mod pubsub;
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -19,7 +20,7 @@ use tokio::time::Instant;
 
 use crate::error::RedisError;
 use crate::proxy::{Redis, RedisState};
-pub(crate) use flow::{Flow, Need};
+pub(crate) use flow::{ClusterView, Flow, Need};
 
 type LoginResult = Result<UpstreamLogin, SessionError<RedisError>>;
 type LoginFuture<'a> = Pin<Box<dyn Future<Output = LoginResult> + Send + 'a>>;
@@ -73,6 +74,13 @@ pub(crate) async fn run(
     let (mut cr, mut cw) = tokio::io::split(client);
     let (mut ur, mut uw) = tokio::io::split(upstream);
     let mut flow = Flow::new(redis.limits, state.proto, state.db_user.clone());
+    if let Some(shared) = &redis.cluster {
+        flow.set_cluster(ClusterView {
+            shared: Arc::clone(shared),
+            own_host: cx.endpoint.host().to_owned(),
+        });
+    }
+    let mut refresh: Option<Pin<Box<dyn Future<Output = ()> + Send + '_>>> = None;
     let identity = cx.session.who().map(|w| w.identity.clone());
     let authorize = |user: &str| -> Result<(), Denied> {
         let identity = identity.as_ref().ok_or_else(|| Denied::UnknownIdentity {
@@ -111,6 +119,16 @@ pub(crate) async fn run(
         {
             let fut = fetch(cx, need.user.clone());
             login = Some((need, fut));
+        }
+        if refresh.is_none()
+            && let Some(seen) = flow.take_refresh()
+            && let Some(shared) = &redis.cluster
+        {
+            let user = flow.user().to_owned();
+            let limits = redis.limits;
+            refresh = Some(Box::pin(async move {
+                shared.refresh_after(seen, cx, &user, limits).await;
+            }));
         }
         match &reauth {
             ReAuth::Ready(ready, for_user, since) if flow.can_reauth() => {
@@ -227,6 +245,11 @@ pub(crate) async fn run(
             () = sleep_until(reauth_due), if reauth_due.is_some() => {
                 let user = flow.user().to_owned();
                 reauth = ReAuth::Fetching(fetch(cx, user.clone()), user);
+            }
+            () = async { match refresh.as_mut() { Some(fut) => fut.await, None => std::future::pending().await } },
+                if refresh.is_some() => {
+                refresh = None;
+                flow.refreshed();
             }
             () = sleep_until(grace_end), if grace_end.is_some() => {}
         }

@@ -1,5 +1,5 @@
 //! A throwaway Redis 7 with TLS only (no plaintext port) and ACL users, and [`IamStandIn`], which puts
-//! ElastiCache's IAM token check in front of it.
+//! ElastiCache's IAM token check in front of it, and [`RedisCluster`], a cluster of them.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -9,8 +9,10 @@ use crate::certs::{LOCAL_NAMES, PemFiles, TestCa};
 use crate::error::{Result, RigError};
 use crate::process::{ChildGuard, accepts, free_port, run, wait_until, write_file};
 
+mod cluster;
 mod iam;
 
+pub use cluster::RedisCluster;
 pub use iam::{CacheTokenPolicy, IamStandIn, create_cache_user};
 
 /// ACL users every server has: `(user, password)`. `admin` may do anything; `app` only keys `app:*`.

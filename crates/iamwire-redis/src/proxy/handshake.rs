@@ -8,7 +8,7 @@ use iamwire_proxy::{ClientConn, Hello, SessionError, UpstreamConn};
 use super::{AuthForm, AuthRequest, Redis, RedisState, Result, hello_auth, login_command};
 use super::{parse_auth, parse_hello};
 use crate::codec::{
-    Command, CommandDecoder, FrameScanner, Profile, Reply, ReplyKind, Scan, error_line,
+    Command, CommandDecoder, FrameScanner, Limits, Profile, Reply, ReplyKind, Scan, error_line,
 };
 use crate::error::RedisError;
 
@@ -108,7 +108,7 @@ pub(super) async fn login(
     let sent = upstream.send(&out).await;
     wipe(&mut out);
     sent.map_err(|source| SessionError::UpstreamIo { source })?;
-    let reply = read_reply(redis, upstream).await?;
+    let reply = read_reply(redis.limits, upstream).await?;
     let resp3 = matches!(form, AuthForm::Hello { proto: 3, .. });
     match Reply::decode(reply.clone(), resp3) {
         ReplyKind::Error { code, message } => {
@@ -126,9 +126,9 @@ pub(super) async fn login(
     Ok(())
 }
 
-/// One whole reply frame from the database.
-async fn read_reply(redis: &Redis, upstream: &mut UpstreamConn) -> Result<Bytes> {
-    let mut scanner = FrameScanner::new(Profile::Reply, redis.limits);
+/// One whole reply frame from the database, within `limits`.
+pub(crate) async fn read_reply(limits: Limits, upstream: &mut UpstreamConn) -> Result<Bytes> {
+    let mut scanner = FrameScanner::new(Profile::Reply, limits);
     let mut scanned = 0;
     loop {
         match scanner.scan(&upstream.buf[scanned..]) {
@@ -136,10 +136,10 @@ async fn read_reply(redis: &Redis, upstream: &mut UpstreamConn) -> Result<Bytes>
             Ok(Scan::Partial(n)) => scanned += n,
             Err(violation) => return Err(RedisError::UpstreamProtocol { violation }.into()),
         }
-        if scanned > redis.limits.max_inspected_len {
+        if scanned > limits.max_inspected_len {
             return Err(RedisError::UpstreamProtocol {
                 violation: crate::codec::RespViolation::ReplyTooLong {
-                    max: redis.limits.max_inspected_len,
+                    max: limits.max_inspected_len,
                 },
             }
             .into());

@@ -9,9 +9,10 @@ use iamwire_core::{Denied, UpstreamLogin};
 use iamwire_proxy::SessionError;
 
 use super::pubsub::{SubKind, Subscriptions};
+use crate::cluster::rewrite::Topology;
 use crate::codec::{
-    Command, CommandDecoder, FrameScanner, Limits, Profile, RespViolation, encode_command,
-    error_line,
+    Command, CommandDecoder, FrameScanner, Limits, Profile, ReplyKind, RespViolation,
+    encode_command, error_line,
 };
 use crate::error::{RedisError, error_reply};
 use crate::proxy::{AuthForm, AuthRequest, hello_auth, login_command, parse_auth, parse_hello};
@@ -54,6 +55,8 @@ enum Track {
     },
     /// `RESET`: back to RESP2, no transaction, no subscriptions.
     Reset,
+    /// A cluster topology query (cluster mode): its reply names nodes, rewritten.
+    Topology(Topology),
 }
 
 /// The proxy's own commands.
@@ -116,6 +119,9 @@ pub(crate) struct Flow {
     reauth_outcome: Option<Result<(), String>>,
     quit: bool,
     violation: Option<RespViolation>,
+    cluster: Option<ClusterView>,
+    held: Option<(Bytes, ReplyKind)>,
+    refresh: Option<u64>,
 }
 
 impl Flow {
@@ -141,6 +147,9 @@ impl Flow {
             reauth_outcome: None,
             quit: false,
             violation: None,
+            cluster: None,
+            held: None,
+            refresh: None,
         }
     }
 
@@ -186,7 +195,7 @@ impl Flow {
 
     /// Whether replies may be read now.
     pub(crate) fn accepts_replies(&self) -> bool {
-        self.to_client.len() < HIGH_WATER
+        self.to_client.len() < HIGH_WATER && !self.holding()
     }
 
     /// Process the complete commands at the front of `buf`, while commands may be read. `authorize`
@@ -278,6 +287,10 @@ impl Flow {
                      stream that is not replies; connect to the database directly"
                 );
                 self.local(error_line("ERR", &text).into());
+            }
+            b"CLUSTER" if self.cluster.is_some() => {
+                let track = cluster::topology_of(cmd).map_or(Track::None, Track::Topology);
+                self.forward(cmd, Entry::Reply(track));
             }
             b"CLIENT" if is_reply_off(cmd) => self.local(
                 error_line(
@@ -417,7 +430,10 @@ fn is_reply_off(cmd: &Command) -> bool {
         && cmd.arg(2).is_some_and(|a| !a.eq_ignore_ascii_case(b"ON"))
 }
 
+mod cluster;
 mod replies;
+
+pub(crate) use cluster::ClusterView;
 
 #[cfg(test)]
 mod tests;

@@ -34,7 +34,10 @@ impl Flow {
 
     /// How to handle a frame that starts with `first`.
     fn mode_for(&self, first: u8) -> Mode {
-        if first == b'>' || (first == b'*' && self.resp2_pubsub_possible()) {
+        if first == b'>'
+            || (first == b'*' && self.resp2_pubsub_possible())
+            || self.cluster_inspects(first)
+        {
             return Mode::Inspect;
         }
         match self.queue.front() {
@@ -102,7 +105,9 @@ impl Flow {
                 _ => {}
             }
         }
-        self.reply(&frame, &kind);
+        if let Some(frame) = self.for_cluster(frame, &kind, false) {
+            self.reply(&frame, &kind);
+        }
     }
 
     /// A pub/sub frame: a confirmation the front entry waits for counts toward it; messages and
@@ -137,7 +142,7 @@ impl Flow {
     }
 
     /// A reply: for the entry at the front of the queue.
-    fn reply(&mut self, frame: &Bytes, kind: &ReplyKind) {
+    pub(super) fn reply(&mut self, frame: &Bytes, kind: &ReplyKind) {
         let is_error = matches!(kind, ReplyKind::Error { .. });
         match self.queue.pop_front() {
             None => {
@@ -162,7 +167,7 @@ impl Flow {
 
     fn learn(&mut self, track: Track, is_error: bool) {
         match track {
-            Track::None => {}
+            Track::None | Track::Topology(_) => {}
             Track::Multi { was_in_tx } => {
                 if is_error && !was_in_tx {
                     self.in_tx = false;
