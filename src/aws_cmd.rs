@@ -149,16 +149,13 @@ pub(crate) async fn whoami(args: &AwsArgs) -> Result<String, String> {
                 return Err(e);
             }
         };
-        let id = sts
-            .caller_identity(&creds)
-            .await
-            .map_err(|e| {
-                format!(
-                    "hop {}: {}",
-                    index + 1,
-                    aws_messages::one_line(aws_messages::sts(&e))
-                )
-            })?;
+        let id = sts.caller_identity(&creds).await.map_err(|e| {
+            format!(
+                "hop {}: {}",
+                index + 1,
+                aws_messages::one_line(aws_messages::sts(&e))
+            )
+        })?;
         let _ = writeln!(
             out,
             "hop {} via {}: {} (account {})",

@@ -87,7 +87,10 @@ pub(crate) fn run(args: &DoctorArgs) -> Result<String, String> {
     let loaded = match proxy_config::load(&args.config) {
         Ok(loaded) => loaded,
         Err(e) => {
-            println!("  ✗ config: {}", crate::config_messages::describe(&args.config, &e));
+            println!(
+                "  ✗ config: {}",
+                crate::config_messages::describe(&args.config, &e)
+            );
             println!(
                 "    fix: correct the file, then `iamwire check-config --config {}`",
                 args.config.display()
@@ -125,9 +128,15 @@ fn select<'a>(loaded: &'a LoadedConfig, names: &[String]) -> Result<Vec<&'a List
                 .iter()
                 .find(|l| &l.database.name == name)
                 .ok_or_else(|| {
-                    let known: Vec<_> =
-                        loaded.listeners.iter().map(|l| l.database.name.as_str()).collect();
-                    format!("no listener serves database {name:?} (known: {})", known.join(", "))
+                    let known: Vec<_> = loaded
+                        .listeners
+                        .iter()
+                        .map(|l| l.database.name.as_str())
+                        .collect();
+                    format!(
+                        "no listener serves database {name:?} (known: {})",
+                        known.join(", ")
+                    )
                 })
         })
         .collect()
@@ -153,7 +162,10 @@ async fn check_all(
         report.failed |= before;
     }
     if failed.is_empty() {
-        Ok(format!("all checks passed for {} database(s)\n", listeners.len()))
+        Ok(format!(
+            "all checks passed for {} database(s)\n",
+            listeners.len()
+        ))
     } else {
         Err(format!("checks failed for: {}", failed.join(", ")))
     }
@@ -168,7 +180,10 @@ async fn check_one(
     report: &mut Report,
 ) {
     let db = &listener.database;
-    let user = args.db_user.clone().or_else(|| first_literal(loaded, db, Users));
+    let user = args
+        .db_user
+        .clone()
+        .or_else(|| first_literal(loaded, db, Users));
     let timeouts = loaded.timeouts;
     let Some(aws) = aws::Aws::start(loaded, env, timeouts.credentials, report).await else {
         return;
@@ -201,7 +216,10 @@ async fn check_one(
                 return;
             };
             if let Some(login) = login {
-                report.step("login", pg::login(db, tls, login, &db_name, timeouts.login).await);
+                report.step(
+                    "login",
+                    pg::login(db, tls, login, &db_name, timeouts.login).await,
+                );
             }
         }
         Protocol::Redis | Protocol::DynamoDb | Protocol::OpenSearch | Protocol::Cassandra => {

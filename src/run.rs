@@ -20,7 +20,11 @@ use crate::servers::{Server, Shared};
 /// Load the config, set up logging, bind every listener, and serve until a shutdown signal.
 pub(crate) fn run(path: &std::path::Path, log_format: LogFormat) -> Result<(), String> {
     logging::init(log_format)?;
-    let loaded = proxy_config::load(path).map_err(|e| proxy_config::chain(&e))?;
+    let loaded =
+        proxy_config::load(path).map_err(|e| crate::config_messages::describe(path, &e))?;
+    for note in crate::config_messages::unserved(&loaded) {
+        tracing::warn!("{note}");
+    }
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

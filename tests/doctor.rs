@@ -14,9 +14,9 @@ use std::process::{Command, Output};
 
 use e2e_run_support::{EXTERNAL_ID, Served, both, operator_dir};
 use iamwire_testkit::TestCa;
+use iamwire_testkit::TokenPolicy;
 use iamwire_testkit::moto::{CrossAccount, Moto};
 use iamwire_testkit::postgres::{self, PgOptions, Postgres};
-use iamwire_testkit::TokenPolicy;
 
 /// The emulator, the database and the role, without `iamwire run`.
 struct Rig {
@@ -41,7 +41,9 @@ impl Rig {
             },
         )
         .unwrap();
-        let cross = moto.cross_account("iamwire-doctor-db", EXTERNAL_ID).unwrap();
+        let cross = moto
+            .cross_account("iamwire-doctor-db", EXTERNAL_ID)
+            .unwrap();
         Self { pg, cross, moto }
     }
 
@@ -112,7 +114,10 @@ fn first_failure(out: &Output) -> (String, String) {
         .unwrap_or_else(|| panic!("no fix after the ✗ line:\n{}", both(out)));
     // Nothing after the first failure is tried.
     assert_eq!(
-        lines.iter().filter(|l| l.trim_start().starts_with('✗')).count(),
+        lines
+            .iter()
+            .filter(|l| l.trim_start().starts_with('✗'))
+            .count(),
         1,
         "{}",
         both(out)
@@ -149,12 +154,19 @@ fn doctor_passes_every_step_for_a_good_database_and_names_the_first_broken_one()
         let steps = steps(&out);
         assert_eq!(steps.len(), ALL_STEPS.len(), "{}", both(&out));
         for (step, want) in steps.iter().zip(ALL_STEPS) {
-            assert!(step.starts_with(want), "{step:?} is not {want:?}:\n{}", both(&out));
+            assert!(
+                step.starts_with(want),
+                "{step:?} is not {want:?}:\n{}",
+                both(&out)
+            );
         }
         let text = String::from_utf8_lossy(&out.stdout);
         assert!(text.contains(&rig.cross.role_arn), "{text}");
         assert!(text.contains("logged in as iam_user"), "{text}");
-        assert!(!text.contains(EXTERNAL_ID), "the external ID is never printed:\n{text}");
+        assert!(
+            !text.contains(EXTERNAL_ID),
+            "the external ID is never printed:\n{text}"
+        );
     }
     // The database's connection log shows the doctor's login.
     assert!(rig.pg.log().contains("iam_user"), "{}", rig.pg.log());
@@ -207,7 +219,10 @@ fn doctor_stops_at_the_hop_a_wrong_external_id_breaks_and_gives_the_trust_policy
     );
     assert!(line.contains("AccessDenied"), "{line}");
     assert!(fix.contains("sts:ExternalId"), "{fix}");
-    assert!(fix.contains(&rig.cross.proxy.arn), "the fix names the caller: {fix}");
+    assert!(
+        fix.contains(&rig.cross.proxy.arn),
+        "the fix names the caller: {fix}"
+    );
     let text = both(&out);
     assert!(!text.contains("ext-wrong-value"), "{text}");
     assert!(!text.contains("✓ token"), "{text}");

@@ -94,7 +94,12 @@ impl Aws {
     }
 
     /// Each AssumeRole hop of `db`'s chain, with the identity it gives; `false` after a failed step.
-    pub(super) async fn hops(&self, db: &Database, user: Option<&str>, report: &mut Report) -> bool {
+    pub(super) async fn hops(
+        &self,
+        db: &Database,
+        user: Option<&str>,
+        report: &mut Report,
+    ) -> bool {
         let user_role = if db.logs_in_as_iam_role() {
             match user {
                 Some(user) => Some(user),
@@ -170,7 +175,8 @@ impl Aws {
                 report.step(
                     "token",
                     Step::NotChecked(
-                        "HTTP databases re-sign each request with the role's credentials above".into(),
+                        "HTTP databases re-sign each request with the role's credentials above"
+                            .into(),
                     ),
                 );
                 return Some(None);

@@ -157,5 +157,8 @@ pub(super) fn tls_failure(db: &Database, endpoint: &UpstreamEndpoint, e: &std::i
             endpoint.addr()
         ),
     };
-    Step::failed(format!("handshake with {} failed: {e}", endpoint.addr()), fix)
+    Step::failed(
+        format!("handshake with {} failed: {e}", endpoint.addr()),
+        fix,
+    )
 }

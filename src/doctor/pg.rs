@@ -120,10 +120,12 @@ fn refused(db: &Database, user: &str, db_name: &str, e: &tokio_postgres::Error) 
     );
     let aws = &db.aws;
     let fix = match code {
-        "28P01" | "28000" if aws.redshift.is_some() || aws.redshift_serverless.is_some() => format!(
-            "the Redshift credentials were refused for {user}: the role's policy must allow \
+        "28P01" | "28000" if aws.redshift.is_some() || aws.redshift_serverless.is_some() => {
+            format!(
+                "the Redshift credentials were refused for {user}: the role's policy must allow \
              redshift:GetClusterCredentials (or redshift-serverless:GetCredentials) for this user"
-        ),
+            )
+        }
         "28P01" | "28000" => {
             let region = aws.region.as_deref().unwrap_or("REGION");
             let account = aws.account_id.as_deref().unwrap_or("ACCOUNT");
@@ -131,7 +133,11 @@ fn refused(db: &Database, user: &str, db_name: &str, e: &tokio_postgres::Error) 
                 .rds
                 .as_ref()
                 .and_then(|r| r.resource_id.as_deref())
-                .or_else(|| aws.rds_proxy.as_ref().and_then(|p| p.resource_id.as_deref()))
+                .or_else(|| {
+                    aws.rds_proxy
+                        .as_ref()
+                        .and_then(|p| p.resource_id.as_deref())
+                })
                 .unwrap_or("RESOURCE_ID");
             format!(
                 "let {user} log in with IAM (GRANT rds_iam TO \"{user}\"), and let the database role's \

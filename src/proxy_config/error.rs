@@ -40,19 +40,21 @@ pub(crate) enum ConfigError {
         source: iamwire_core::Error,
     },
     /// A listener names a database that is not a static database of `db_service`.
-    #[error("listener for {database:?}: no such database in db_service.databases")]
+    #[error("proxy.listeners[].database: {database:?} is not a name in db_service.databases")]
     UnknownDatabase {
         /// The name as written.
         database: String,
     },
     /// Two listeners for one database.
-    #[error("database {database:?} has more than one listener")]
+    #[error("proxy.listeners[].database: database {database:?} has more than one listener")]
     DuplicateListener {
         /// The database.
         database: String,
     },
     /// A listen address that is not `ip:port`.
-    #[error("listener for {database:?}: {value:?} is not an ip:port address")]
+    #[error(
+        "proxy.listeners[].listen: {value:?} (the listener for {database:?}) is not an ip:port address"
+    )]
     ListenAddress {
         /// The database of the listener.
         database: String,
@@ -60,7 +62,7 @@ pub(crate) enum ConfigError {
         value: String,
     },
     /// Two listeners on one address.
-    #[error("listen address {addr} is used by more than one listener")]
+    #[error("proxy.listeners[].listen: {addr} is used by more than one listener")]
     DuplicateListenAddress {
         /// The address.
         addr: SocketAddr,
@@ -80,13 +82,13 @@ pub(crate) enum ConfigError {
         field: &'static str,
     },
     /// An identity with an empty name.
-    #[error("proxy.identities[{index}]: the name is empty")]
+    #[error("proxy.identities[{index}].name: the name is empty")]
     EmptyIdentityName {
         /// Its position in the list.
         index: usize,
     },
     /// Two identities with one name.
-    #[error("identity {name:?} is listed more than once")]
+    #[error("proxy.identities[].name: identity {name:?} is listed more than once")]
     DuplicateIdentity {
         /// The name.
         name: String,
@@ -120,7 +122,8 @@ pub(crate) enum ConfigError {
     },
     /// A listened-for database verifies its upstream but names no CA to verify it with.
     #[error(
-        "database {database:?}: tls.mode {mode:?} needs tls.ca_cert_file (e.g. the RDS global bundle)"
+        "database {database:?}: tls.mode {} needs tls.ca_cert_file (e.g. the RDS global bundle)",
+        crate::config_messages::tls_mode(*mode)
     )]
     UpstreamCaRequired {
         /// The database.
@@ -129,7 +132,7 @@ pub(crate) enum ConfigError {
         mode: TlsMode,
     },
     /// A database's upstream TLS configuration was refused.
-    #[error("database {database:?}: upstream TLS")]
+    #[error("database {database:?}: tls: the upstream TLS settings were refused")]
     UpstreamTls {
         /// The database.
         database: String,
@@ -138,7 +141,9 @@ pub(crate) enum ConfigError {
         source: Box<TlsError>,
     },
     /// A listener setting that the database's protocol does not use.
-    #[error("listener for {database:?}: {field} is not used by protocol {protocol}")]
+    #[error(
+        "proxy.listeners[].{field}: not used by protocol {protocol} (the listener for {database:?})"
+    )]
     NotForProtocol {
         /// The database of the listener.
         database: String,
@@ -148,11 +153,17 @@ pub(crate) enum ConfigError {
         protocol: iamwire_core::Protocol,
     },
     /// A password file that holds no password.
-    #[error("{}: the password file is empty", path.display())]
+    #[error("proxy.listeners[].password_file: {} is empty", path.display())]
     EmptyPassword {
         /// The file.
         path: PathBuf,
     },
+    /// `db_service.enabled` is written and false: the proxy would serve nothing.
+    #[error(
+        "db_service.enabled is off: iamwire run serves no database while the service is disabled; \
+         set db_service.enabled: yes to serve the listeners"
+    )]
+    Disabled,
     /// `aws.region` is not a region name.
     #[error("aws.region: {region:?} is not a region name")]
     Region {

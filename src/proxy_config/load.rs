@@ -31,6 +31,10 @@ pub(crate) fn load(path: &Path) -> Result<LoadedConfig, ConfigError> {
 /// Like [`load`], for config text already read from `path` (which still anchors relative paths).
 fn load_bytes(yaml: &[u8], path: &Path) -> Result<LoadedConfig, ConfigError> {
     let file = ProxyConfigFile::parse(yaml)?;
+    // Absent means served (this is iamwire's own file); written and false means what it says.
+    if !file.db_service.enabled && super::report::enabled_is_written(yaml) {
+        return Err(ConfigError::Disabled);
+    }
     let base = path.parent().unwrap_or_else(|| Path::new(""));
     build(file, path, base)
 }
