@@ -337,6 +337,9 @@ fn scrubbing_replaces_whole_occurrences_only() {
     assert!(text.contains("Value '** redacted **' at"), "{text}");
     assert!(text.contains("(** redacted **)"), "{text}");
     assert!(!text.contains("'ro'"), "{text}");
-    assert_eq!(super::error::scrub("a-ro ro-b ro", "ro"), "a-ro ro-b ** redacted **");
+    assert_eq!(
+        super::error::scrub("a-ro ro-b ro", "ro"),
+        "a-ro ro-b ** redacted **"
+    );
     assert_eq!(super::error::scrub("x", "x"), "x");
 }

@@ -859,7 +859,9 @@ fn an_unknown_key_suggests_the_nearest_valid_one() {
     let text = err.to_string();
     assert!(text.contains("at line 2"), "{text}");
     assert!(text.ends_with("did you mean `databases`?"), "{text}");
-    let far = Config::parse(b"db_service:\n  zzzzzzzz: []\n").unwrap_err().to_string();
+    let far = Config::parse(b"db_service:\n  zzzzzzzz: []\n")
+        .unwrap_err()
+        .to_string();
     assert!(far.contains("valid keys here: "), "{far}");
     assert!(far.contains("databases"), "{far}");
 }
