@@ -5,6 +5,7 @@
 //! only fail for the same reason.
 
 mod aws;
+mod mysql;
 mod net;
 mod pg;
 
@@ -208,10 +209,16 @@ async fn check_one(
     let db_name = args
         .db_name
         .clone()
-        .or_else(|| first_literal(loaded, db, Names))
-        .unwrap_or_else(|| "postgres".to_owned());
+        .or_else(|| first_literal(loaded, db, Names));
     match db.protocol {
+        Protocol::MySql => {
+            let dir = loaded.path.parent().unwrap_or_else(|| Path::new(""));
+            drop(tcp);
+            let name = db_name.as_deref();
+            mysql::tls_and_login(db, dir, &endpoint, login, name, timeouts.login, report).await;
+        }
         Protocol::Postgres => {
+            let db_name = db_name.unwrap_or_else(|| "postgres".to_owned());
             let Some(tls) = pg::tls(db, &endpoint, tcp, connect, report).await else {
                 return;
             };
@@ -227,8 +234,8 @@ async fn check_one(
                 report.step(
                     "login",
                     Step::NotChecked(format!(
-                        "iamwire doctor logs in to postgres databases only; {} sessions log in as the \
-                         steps above show",
+                        "iamwire doctor logs in to postgres and mysql databases only; {} sessions log \
+                         in with what the steps above got",
                         db.protocol
                     )),
                 );

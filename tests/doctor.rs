@@ -227,3 +227,53 @@ fn doctor_stops_at_the_hop_a_wrong_external_id_breaks_and_gives_the_trust_policy
     assert!(!text.contains("ext-wrong-value"), "{text}");
     assert!(!text.contains("✓ token"), "{text}");
 }
+
+#[test]
+fn doctor_logs_in_to_mariadb_with_the_token_and_names_a_refused_user() {
+    use iamwire_testkit::mariadb::{self, MariaDb, MariaDbOptions};
+    let ca = TestCa::new().unwrap();
+    let moto = Moto::start().unwrap();
+    let db = MariaDb::start(
+        &ca,
+        MariaDbOptions {
+            tokens: TokenPolicy {
+                moto_url: Some(moto.endpoint()),
+                region: Some(e2e_run_support::REGION.into()),
+                ..TokenPolicy::default()
+            },
+        },
+    )
+    .unwrap();
+    let cross = moto
+        .cross_account("iamwire-doctor-my", EXTERNAL_ID)
+        .unwrap();
+    let served = Served {
+        protocol: "mariadb",
+        port: db.port(),
+        ca: &db.tls().ca,
+        user: mariadb::IAM_USER,
+        db_names: "app",
+    };
+    let (_dir, config) = operator_dir(&served, &cross, &moto.endpoint(), EXTERNAL_ID, "");
+
+    let out = doctor(&config, &[]);
+    println!("{}", String::from_utf8_lossy(&out.stdout));
+    assert!(out.status.success(), "{}", both(&out));
+    let steps = steps(&out);
+    assert_eq!(steps.len(), ALL_STEPS.len(), "{}", both(&out));
+    for (step, want) in steps.iter().zip(ALL_STEPS) {
+        assert!(
+            step.starts_with(want),
+            "{step:?} is not {want:?}:\n{}",
+            both(&out)
+        );
+    }
+
+    // A password user: the token is refused with ER_ACCESS_DENIED_ERROR, after TLS passed.
+    let out = doctor(&config, &["--db-user", mariadb::NATIVE_USER.0]);
+    let (line, fix) = first_failure(&out);
+    assert!(line.starts_with("✗ login:"), "{line}");
+    assert!(line.contains("ERROR 1045"), "{line}");
+    assert!(fix.contains("rds-db:connect"), "{fix}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("✓ TLS:"));
+}

@@ -116,7 +116,12 @@ pub(super) fn verified(
     endpoint: &UpstreamEndpoint,
     version: Option<rustls::ProtocolVersion>,
 ) -> Step {
-    let version = version.map_or_else(|| "TLS".to_owned(), |v| format!("{v:?}"));
+    let version = match version {
+        Some(rustls::ProtocolVersion::TLSv1_3) => "TLS 1.3".to_owned(),
+        Some(rustls::ProtocolVersion::TLSv1_2) => "TLS 1.2".to_owned(),
+        Some(other) => format!("{other:?}"),
+        None => "TLS".to_owned(),
+    };
     let ca = db.tls.ca_cert_file.as_deref().unwrap_or("no CA file");
     let name = endpoint.server_name().to_str().into_owned();
     Step::Ok(match db.tls.mode {
@@ -132,12 +137,22 @@ pub(super) fn verified(
 
 /// A failed handshake, said as what the certificate check found and what to change.
 pub(super) fn tls_failure(db: &Database, endpoint: &UpstreamEndpoint, e: &std::io::Error) -> Step {
-    use rustls::CertificateError as C;
-    let ca = db.tls.ca_cert_file.as_deref().unwrap_or("(none)");
-    let name = endpoint.server_name().to_str().into_owned();
     let rustls_error = e
         .get_ref()
         .and_then(|inner| inner.downcast_ref::<rustls::Error>());
+    tls_refused(db, endpoint, rustls_error, &e.to_string())
+}
+
+/// A refused certificate (`rustls_error`, if known; `shown` is the error as text) and what to change.
+pub(super) fn tls_refused(
+    db: &Database,
+    endpoint: &UpstreamEndpoint,
+    rustls_error: Option<&rustls::Error>,
+    shown: &str,
+) -> Step {
+    use rustls::CertificateError as C;
+    let ca = db.tls.ca_cert_file.as_deref().unwrap_or("(none)");
+    let name = endpoint.server_name().to_str().into_owned();
     let fix = match rustls_error {
         Some(rustls::Error::InvalidCertificate(C::UnknownIssuer | C::BadSignature)) => format!(
             "the database's certificate is not issued by a CA in tls.ca_cert_file ({ca}): point it at \
@@ -158,7 +173,7 @@ pub(super) fn tls_failure(db: &Database, endpoint: &UpstreamEndpoint, e: &std::i
         ),
     };
     Step::failed(
-        format!("handshake with {} failed: {e}", endpoint.addr()),
+        format!("handshake with {} failed: {shown}", endpoint.addr()),
         fix,
     )
 }
