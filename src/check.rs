@@ -16,11 +16,7 @@ fn read(path: &Path) -> Result<Vec<u8>, String> {
 pub(crate) fn config(path: &Path) -> Result<String, String> {
     let yaml = read(path)?;
     if crate::config_messages::is_empty(&String::from_utf8_lossy(&yaml)) {
-        return Err(format!(
-            "{}: the file is empty: nothing is configured (iamwire run needs proxy.tls, proxy.listeners \
-             and db_service.databases; a Teleport file needs db_service)",
-            path.display()
-        ));
+        return Err(crate::config_messages::empty_file(path));
     }
     let has_proxy = crate::proxy_config::has_proxy_section(&yaml)
         .map_err(|e| format!("{}: {e}", path.display()))?;

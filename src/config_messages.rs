@@ -13,17 +13,22 @@ use crate::proxy_config::{ConfigError, LoadedConfig};
 pub(crate) fn describe(path: &Path, error: &ConfigError) -> String {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     if matches!(error, ConfigError::Parse { .. }) && is_empty(&text) {
-        return format!(
-            "{}: the file is empty: nothing is configured (iamwire run needs proxy.tls, proxy.listeners \
-             and db_service.databases; see docs/config.md)",
-            path.display()
-        );
+        return empty_file(path);
     }
     let message = crate::proxy_config::chain(error);
     match locate(error, &text) {
         Some(line) => format!("{}:{line}: {message}", path.display()),
         None => format!("{}: {message}", path.display()),
     }
+}
+
+/// The error for a file with nothing in it (`check-config` and `run` say the same).
+pub(crate) fn empty_file(path: &Path) -> String {
+    format!(
+        "{}: the file is empty: nothing is configured (iamwire run needs proxy.tls, proxy.listeners and \
+         db_service.databases; a Teleport file needs db_service)",
+        path.display()
+    )
 }
 
 /// Whether a YAML text holds nothing but blanks, comments and document markers.

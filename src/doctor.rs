@@ -275,6 +275,24 @@ fn first_literal(loaded: &LoadedConfig, db: &Database, which: Which) -> Option<S
         .map(|glob| glob.as_str().to_owned())
 }
 
+/// The `rds-db:connect` resource for `user` on `db` (placeholders where the config does not say).
+pub(crate) fn rds_connect_arn(db: &Database, user: &str) -> String {
+    let aws = &db.aws;
+    let region = aws.region.as_deref().unwrap_or("REGION");
+    let account = aws.account_id.as_deref().unwrap_or("ACCOUNT");
+    let resource = aws
+        .rds
+        .as_ref()
+        .and_then(|r| r.resource_id.as_deref())
+        .or_else(|| {
+            aws.rds_proxy
+                .as_ref()
+                .and_then(|p| p.resource_id.as_deref())
+        })
+        .unwrap_or("RESOURCE_ID");
+    format!("arn:aws:rds-db:{region}:{account}:dbuser:{resource}/{user}")
+}
+
 /// `run --check`: the doctor for every database of `config`.
 pub(crate) fn check_before_run(config: &Path) -> Result<String, String> {
     run(&DoctorArgs {

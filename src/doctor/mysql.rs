@@ -120,23 +120,10 @@ fn refused(db: &Database, user: &str, server: &mysql_async::ServerError) -> Step
     );
     let fix = match server.code {
         1045 | 1698 => {
-            let aws = &db.aws;
-            let region = aws.region.as_deref().unwrap_or("REGION");
-            let account = aws.account_id.as_deref().unwrap_or("ACCOUNT");
-            let resource = aws
-                .rds
-                .as_ref()
-                .and_then(|r| r.resource_id.as_deref())
-                .or_else(|| {
-                    aws.rds_proxy
-                        .as_ref()
-                        .and_then(|p| p.resource_id.as_deref())
-                })
-                .unwrap_or("RESOURCE_ID");
+            let arn = super::rds_connect_arn(db, user);
             format!(
                 "let {user} log in with IAM (CREATE USER '{user}' IDENTIFIED WITH AWSAuthenticationPlugin \
-                 AS 'RDS', REQUIRE SSL), and let the database role's policy allow rds-db:connect on \
-                 arn:aws:rds-db:{region}:{account}:dbuser:{resource}/{user}"
+                 AS 'RDS', REQUIRE SSL), and let the database role's policy allow rds-db:connect on {arn}"
             )
         }
         1049 => "the database does not exist: pass --db-name with one that does".to_owned(),

@@ -127,21 +127,10 @@ fn refused(db: &Database, user: &str, db_name: &str, e: &tokio_postgres::Error) 
             )
         }
         "28P01" | "28000" => {
-            let region = aws.region.as_deref().unwrap_or("REGION");
-            let account = aws.account_id.as_deref().unwrap_or("ACCOUNT");
-            let resource = aws
-                .rds
-                .as_ref()
-                .and_then(|r| r.resource_id.as_deref())
-                .or_else(|| {
-                    aws.rds_proxy
-                        .as_ref()
-                        .and_then(|p| p.resource_id.as_deref())
-                })
-                .unwrap_or("RESOURCE_ID");
+            let arn = super::rds_connect_arn(db, user);
             format!(
                 "let {user} log in with IAM (GRANT rds_iam TO \"{user}\"), and let the database role's \
-                 policy allow rds-db:connect on arn:aws:rds-db:{region}:{account}:dbuser:{resource}/{user}"
+                 policy allow rds-db:connect on {arn}"
             )
         }
         "3D000" => format!(
