@@ -17,6 +17,26 @@ use iamwire_aws::sts::StsRoleProvider;
 use iamwire_aws::token::{self, ElastiCacheKind};
 use iamwire_core::{ExternalId, RoleArn};
 
+use crate::aws_messages;
+
+/// The external ID rules of STS (and of the config validator): 2 to 1224 characters of
+/// `[A-Za-z0-9_+=,.@:/-]`.
+fn check_external_id(id: &str) -> Result<(), String> {
+    let ok = (2..=1224).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_+=,.@:/-".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "--external-id must be 2 to 1224 characters of letters, digits and _+=,.@:/- \
+             (as STS and the config's aws.external_id require); the one given has {} characters",
+            id.chars().count()
+        ))
+    }
+}
+
 /// Where credentials come from and which roles to assume on the way.
 #[derive(Debug, Args)]
 pub(crate) struct AwsArgs {
@@ -60,7 +80,9 @@ impl AwsArgs {
             .map(str::to_owned)
             .ok_or("no region: pass --region or set AWS_REGION")?;
         let cache = CredentialCache::new(CacheConfig::default(), Arc::new(SystemClock));
-        let provider = base.role_provider(cache).map_err(|e| e.to_string())?;
+        let provider = base
+            .role_provider(cache)
+            .map_err(|e| aws_messages::one_line(aws_messages::sts(&e)))?;
         Ok(Resolved {
             chain: self.chain()?,
             base,
@@ -82,6 +104,7 @@ impl AwsArgs {
             builder = builder.assume_role(arn);
         }
         if let Some(id) = &self.external_id {
+            check_external_id(id)?;
             builder = builder.external_id(ExternalId::new(id.clone()));
         }
         if let Some(user) = &self.user_role {
@@ -97,8 +120,8 @@ async fn credentials_at(r: &Resolved, hops: usize) -> Result<Credentials, String
         .credentials(&chain)
         .await
         .map_err(|e| match chain.last_role_arn() {
-            Some(arn) => format!("hop {hops} ({arn}) failed: {e}"),
-            None => format!("base credentials failed: {e}"),
+            Some(arn) => format!("hop {hops} ({arn}) failed: {}", aws_messages::role(&e)),
+            None => format!("base credentials: {}", aws_messages::role(&e)),
         })
 }
 
@@ -110,7 +133,7 @@ pub(crate) async fn whoami(args: &AwsArgs) -> Result<String, String> {
         .base
         .caller_identity()
         .await
-        .map_err(|e| format!("base credentials: {e}"))?;
+        .map_err(|e| aws_messages::one_line(aws_messages::sts(&e)))?;
     let _ = writeln!(
         out,
         "base credentials: {} (account {})",
@@ -126,10 +149,13 @@ pub(crate) async fn whoami(args: &AwsArgs) -> Result<String, String> {
                 return Err(e);
             }
         };
-        let id = sts
-            .caller_identity(&creds)
-            .await
-            .map_err(|e| format!("hop {}: {e}", index + 1))?;
+        let id = sts.caller_identity(&creds).await.map_err(|e| {
+            format!(
+                "hop {}: {}",
+                index + 1,
+                aws_messages::one_line(aws_messages::sts(&e))
+            )
+        })?;
         let _ = writeln!(
             out,
             "hop {} via {}: {} (account {})",

@@ -98,7 +98,7 @@ pub(crate) async fn run(args: &IamPolicyArgs) -> Result<String, String> {
 pub(crate) fn read_config(path: &Path) -> Result<Input, String> {
     let yaml = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let at = |e: String| format!("{}: {e}", path.display());
-    if crate::proxy_config::has_proxy_section(&yaml) {
+    if crate::proxy_config::has_proxy_section(&yaml).map_err(|e| at(e.to_string()))? {
         let mut file = crate::proxy_config::ProxyConfigFile::parse(&yaml)
             .map_err(|e| at(crate::proxy_config::chain(&e)))?;
         file.db_service.validate().map_err(|e| at(e.to_string()))?;

@@ -14,8 +14,11 @@ use clap::{Parser, Subcommand};
 mod admin;
 mod admin_cmd;
 mod aws_cmd;
+mod aws_messages;
 mod certs;
 mod check;
+mod config_messages;
+mod doctor;
 mod envfile;
 mod iam_policy;
 mod keys_cmd;
@@ -46,6 +49,9 @@ enum Command {
         /// How log lines are written.
         #[arg(long, value_enum, default_value_t = logging::LogFormat::Text, env = "IAMWIRE_LOG_FORMAT")]
         log_format: logging::LogFormat,
+        /// Check every database as `iamwire doctor` does, then exit (non-zero if a check failed).
+        #[arg(long)]
+        check: bool,
         #[command(flatten)]
         overrides: run::Overrides,
     },
@@ -62,6 +68,9 @@ enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Check each database step by step (AWS identity, each AssumeRole hop, token, DNS, TCP, TLS, login)
+    /// and say how to fix the first step that fails.
+    Doctor(doctor::DoctorArgs),
     /// AWS helpers for debugging a cross-account setup.
     Aws {
         #[command(subcommand)]
@@ -119,11 +128,14 @@ fn block_on<T>(future: impl std::future::Future<Output = Result<T, String>>) -> 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Run { config, check, .. } if check => doctor::check_before_run(&config),
         Command::Run {
             config,
             log_format,
             overrides,
+            ..
         } => run::run(&config, log_format, overrides).map(|()| String::new()),
+        Command::Doctor(args) => doctor::run(&args),
         Command::CheckConfig { config } => check::config(&config),
         Command::CheckResource { files } => check::resources(&files),
         Command::Aws {

@@ -43,7 +43,16 @@ pub(crate) struct ProxyConfigFile {
 impl ProxyConfigFile {
     /// Parses the file within the default [`YamlLimits`], without validating or reading anything else.
     pub(crate) fn parse(yaml: &[u8]) -> Result<Self, ConfigError> {
-        parse_yaml(yaml, &YamlLimits::default()).map_err(|source| ConfigError::Parse { source })
+        let limits = YamlLimits::default();
+        parse_yaml(yaml, &limits).map_err(|source| {
+            // The parser streams: a syntax error further down (bad indentation) can surface first as a
+            // missing field of the section it cut short. The syntax error, with its line, is the news.
+            let source = match parse_yaml::<serde::de::IgnoredAny>(yaml, &limits) {
+                Err(syntax) => syntax,
+                Ok(_) => source,
+            };
+            ConfigError::Parse { source }
+        })
     }
 }
 

@@ -27,7 +27,10 @@ use supervisor::Supervisor;
 pub(crate) fn run(path: &Path, log_format: LogFormat, overrides: Overrides) -> Result<(), String> {
     logging::init(log_format)?;
     let loaded = proxy_config::load_with(path, &|file| overrides.apply(file))
-        .map_err(|e| proxy_config::chain(&e))?;
+        .map_err(|e| crate::config_messages::describe(path, &e))?;
+    for note in crate::config_messages::unserved(&loaded) {
+        tracing::warn!("{note}");
+    }
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

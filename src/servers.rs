@@ -392,7 +392,7 @@ fn http_proxy(
 /// `DescribeUsers`), honouring the SDKs' endpoint variables (`AWS_ENDPOINT_URL_REDSHIFT[_SERVERLESS]`,
 /// `AWS_ENDPOINT_URL_ELASTICACHE`, `AWS_ENDPOINT_URL_MEMORYDB`, then `AWS_ENDPOINT_URL`); an `http://`
 /// endpoint there is the operator's explicit choice (an emulator), so plaintext is allowed for it only.
-fn aws_api(
+pub(crate) fn aws_api(
     database: &Database,
     tls: &Arc<rustls::ClientConfig>,
     env: &BTreeMap<String, String>,

@@ -39,19 +39,21 @@ pub(crate) enum ConfigError {
         source: iamwire_core::Error,
     },
     /// A listener names a database that is not a static database of `db_service`.
-    #[error("listener for {database:?}: no such database in db_service.databases")]
+    #[error("proxy.listeners[].database: {database:?} is not a name in db_service.databases")]
     UnknownDatabase {
         /// The name as written.
         database: String,
     },
     /// Two listeners for one database.
-    #[error("database {database:?} has more than one listener")]
+    #[error("proxy.listeners[].database: database {database:?} has more than one listener")]
     DuplicateListener {
         /// The database.
         database: String,
     },
     /// A listen address that is not `ip:port`.
-    #[error("listener for {database:?}: {value:?} is not an ip:port address or unix:/path")]
+    #[error(
+        "proxy.listeners[].listen: {value:?} (the listener for {database:?}) is not an ip:port address or unix:/path"
+    )]
     ListenAddress {
         /// The database of the listener.
         database: String,
@@ -59,14 +61,14 @@ pub(crate) enum ConfigError {
         value: String,
     },
     /// Two listeners on one address.
-    #[error("listen address {addr} is used by more than one listener")]
+    #[error("proxy.listeners[].listen: {addr} is used by more than one listener")]
     DuplicateListenAddress {
         /// The address.
         addr: String,
     },
     /// A unix socket mode that is not octal permission bits, or one on a TCP listener.
     #[error(
-        "listener for {database:?}: socket_mode {value:?} is not octal permission bits like \"0660\" for a unix: listener"
+        "proxy.listeners[].socket_mode: {value:?} (the listener for {database:?}) is not octal permission bits like \"0660\" for a unix: listener"
     )]
     SocketMode {
         /// The database of the listener.
@@ -94,13 +96,13 @@ pub(crate) enum ConfigError {
         field: &'static str,
     },
     /// An identity with an empty name.
-    #[error("proxy.identities[{index}]: the name is empty")]
+    #[error("proxy.identities[{index}].name: the name is empty")]
     EmptyIdentityName {
         /// Its position in the list.
         index: usize,
     },
     /// Two identities with one name.
-    #[error("identity {name:?} is listed more than once")]
+    #[error("proxy.identities[].name: identity {name:?} is listed more than once")]
     DuplicateIdentity {
         /// The name.
         name: String,
@@ -134,7 +136,8 @@ pub(crate) enum ConfigError {
     },
     /// A listened-for database verifies its upstream but names no CA to verify it with.
     #[error(
-        "database {database:?}: tls.mode {mode:?} needs tls.ca_cert_file (e.g. the RDS global bundle)"
+        "database {database:?}: tls.mode {} needs tls.ca_cert_file (e.g. the RDS global bundle)",
+        crate::config_messages::tls_mode(*mode)
     )]
     UpstreamCaRequired {
         /// The database.
@@ -143,7 +146,7 @@ pub(crate) enum ConfigError {
         mode: TlsMode,
     },
     /// A database's upstream TLS configuration was refused.
-    #[error("database {database:?}: upstream TLS")]
+    #[error("database {database:?}: tls: the upstream TLS settings were refused")]
     UpstreamTls {
         /// The database.
         database: String,
@@ -152,7 +155,9 @@ pub(crate) enum ConfigError {
         source: Box<TlsError>,
     },
     /// A listener setting that the database's protocol does not use.
-    #[error("listener for {database:?}: {field} is not used by protocol {protocol}")]
+    #[error(
+        "proxy.listeners[].{field}: not used by protocol {protocol} (the listener for {database:?})"
+    )]
     NotForProtocol {
         /// The database of the listener.
         database: String,
@@ -170,11 +175,17 @@ pub(crate) enum ConfigError {
         problem: String,
     },
     /// A password file that holds no password.
-    #[error("{}: the password file is empty", path.display())]
+    #[error("proxy.listeners[].password_file: {} is empty", path.display())]
     EmptyPassword {
         /// The file.
         path: PathBuf,
     },
+    /// `db_service.enabled` is written and false: the proxy would serve nothing.
+    #[error(
+        "db_service.enabled is off: iamwire run serves no database while the service is disabled; \
+         set db_service.enabled: yes to serve the listeners"
+    )]
+    Disabled,
     /// `aws.region` is not a region name.
     #[error("aws.region: {region:?} is not a region name")]
     Region {

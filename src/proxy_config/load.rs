@@ -42,6 +42,10 @@ fn load_bytes(
     adjust: &dyn Fn(&mut ProxyConfigFile),
 ) -> Result<LoadedConfig, ConfigError> {
     let mut file = ProxyConfigFile::parse(yaml)?;
+    // Absent means served (this is iamwire's own file); written and false means what it says.
+    if !file.db_service.enabled && super::report::enabled_is_written(yaml) {
+        return Err(ConfigError::Disabled);
+    }
     adjust(&mut file);
     let base = path.parent().unwrap_or_else(|| Path::new(""));
     build(file, path, base)

@@ -16,11 +16,31 @@ struct Probe {
     proxy: Option<IgnoredAny>,
 }
 
-/// Whether `yaml` has a top-level `proxy` key (the demo proxy's full file) rather than only `db_service`.
-/// Malformed YAML answers `false`, and the `db_service`-only parser reports the problem.
-pub(crate) fn has_proxy_section(yaml: &[u8]) -> bool {
+/// Whether `yaml` has a top-level `proxy` key (the demo proxy's full file) rather than only `db_service`;
+/// malformed YAML is the parser's error, with its line.
+pub(crate) fn has_proxy_section(yaml: &[u8]) -> Result<bool, iamwire_core::Error> {
     iamwire_core::parse_yaml::<Probe>(yaml, &iamwire_core::YamlLimits::default())
-        .is_ok_and(|probe| probe.proxy.is_some())
+        .map(|probe| probe.proxy.is_some())
+}
+
+/// Just enough of a config file to see whether `db_service.enabled` is written at all.
+#[derive(Deserialize)]
+struct EnabledProbe {
+    #[serde(default)]
+    db_service: Option<ServiceProbe>,
+}
+
+#[derive(Deserialize)]
+struct ServiceProbe {
+    #[serde(default)]
+    enabled: Option<IgnoredAny>,
+}
+
+/// Whether `db_service.enabled` is written in `yaml` (absent and written-false mean different things to
+/// `iamwire run`).
+pub(crate) fn enabled_is_written(yaml: &[u8]) -> bool {
+    iamwire_core::parse_yaml::<EnabledProbe>(yaml, &iamwire_core::YamlLimits::default())
+        .is_ok_and(|probe| probe.db_service.is_some_and(|s| s.enabled.is_some()))
 }
 
 /// A human-readable summary of a loaded config file, without the database section (the caller describes
@@ -63,11 +83,11 @@ pub(crate) fn report(config: &LoadedConfig) -> String {
     for listener in &config.listeners {
         let _ = writeln!(
             out,
-            "  - {} -> {} ({}, upstream TLS {:?})",
+            "  - {} -> {} ({}, upstream TLS {})",
             listener.listen,
             listener.database.name,
             listener.database.protocol,
-            listener.database.tls.mode
+            crate::config_messages::tls_mode(listener.database.tls.mode)
         );
     }
     let _ = writeln!(out, "identities: {}", config.identities.len());

@@ -279,7 +279,7 @@ impl Supervisor {
         tracing::info!(config = %path.display(), "SIGHUP: reloading the configuration");
         let overrides = &self.overrides;
         let loaded = proxy_config::load_with(path, &|file| overrides.apply(file));
-        let loaded = match loaded.map_err(|e| proxy_config::chain(&e)) {
+        let loaded = match loaded.map_err(|e| crate::config_messages::describe(path, &e)) {
             Ok(loaded) if loaded.listeners.is_empty() => {
                 Err("no listeners configured (proxy.listeners)".to_owned())
             }

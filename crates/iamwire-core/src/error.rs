@@ -26,12 +26,15 @@ pub enum Error {
     },
     /// A mapping holds a key that the schema does not know (typo, or a Teleport option iamwire
     /// does not support).
-    #[error("unknown field `{field}`{}", LocationSuffix(*.location))]
+    #[error("unknown field `{field}`{}{}", LocationSuffix(*.location), Suggestion(field, expected))]
     UnknownField {
         /// The key as written.
         field: String,
         /// Where it is, when known.
         location: Option<Location>,
+        /// The keys valid at that place (empty when the parser did not say); `Display` suggests the
+        /// nearest one for a typo, else lists them.
+        expected: Vec<String>,
     },
     /// The input is not YAML, or does not have the expected shape.
     #[error("invalid YAML{}: {message}", LocationSuffix(*.location))]
@@ -262,6 +265,46 @@ impl fmt::Display for Location {
 
 /// Renders " at line L, column C" when a location is known, nothing otherwise.
 struct LocationSuffix(Option<Location>);
+
+/// `; did you mean `x`?` for a key within two edits of a valid one, else `; valid keys here: ...`.
+struct Suggestion<'a>(&'a str, &'a [String]);
+
+impl fmt::Display for Suggestion<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Self(field, expected) = *self;
+        if expected.is_empty() {
+            return Ok(());
+        }
+        let nearest = expected
+            .iter()
+            .map(|key| (edit_distance(field, key), key))
+            .min_by_key(|(distance, _)| *distance);
+        match nearest {
+            Some((distance, key)) if distance <= 2.max(field.chars().count() / 4) => {
+                write!(f, "; did you mean `{key}`?")
+            }
+            _ => write!(f, "; valid keys here: {}", expected.join(", ")),
+        }
+    }
+}
+
+/// Levenshtein distance between `a` and `b`, by characters (case-insensitive).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.to_lowercase().chars().collect();
+    let b: Vec<char> = b.to_lowercase().chars().collect();
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.iter().enumerate() {
+        let mut current = vec![i.saturating_add(1)];
+        for (j, cb) in b.iter().enumerate() {
+            let substitute = previous[j].saturating_add(usize::from(ca != cb));
+            let insert = current[j].saturating_add(1);
+            let delete = previous[j.saturating_add(1)].saturating_add(1);
+            current.push(substitute.min(insert).min(delete));
+        }
+        previous = current;
+    }
+    previous.last().copied().unwrap_or(0)
+}
 
 impl fmt::Display for LocationSuffix {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -91,9 +91,12 @@ fn from_saphyr(err: &serde_saphyr::Error) -> Error {
     });
     let message = DefaultMessageFormatter.format_message(err).into_owned();
     match err {
-        E::SerdeUnknownField { field, .. } => Error::UnknownField {
+        E::SerdeUnknownField {
+            field, expected, ..
+        } => Error::UnknownField {
             field: field.clone(),
             location,
+            expected: expected.iter().map(|key| (*key).to_owned()).collect(),
         },
         E::Budget { .. }
         | E::AliasReplayCounterOverflow { .. }

@@ -177,10 +177,8 @@ impl RoleError {
         retryable: bool,
     ) -> Self {
         let mut message = message.into();
-        if let Some(id) = hop.external_id().map(|e| e.expose())
-            && !id.is_empty()
-        {
-            message = message.replace(id, "** redacted **");
+        if let Some(id) = hop.external_id().map(|e| e.expose()) {
+            message = scrub(&message, id);
         }
         Self::AssumeRole(Box::new(AssumeRoleFailure {
             hop: hop.kind(),
@@ -221,6 +219,39 @@ impl RoleError {
             Self::Interrupted { .. } | Self::Timeout { .. } => true,
         }
     }
+}
+
+/// The shortest external ID STS accepts; shorter values are never sent, so there is nothing to scrub.
+const MIN_EXTERNAL_ID_LEN: usize = 2;
+
+/// `message` with every whole occurrence of `secret` replaced by `** redacted **`: an occurrence counts
+/// only where it is not part of a longer run of the characters an external ID may contain
+/// (`[A-Za-z0-9_+=,.@:/-]`), so a short ID such as `ro` is scrubbed where STS echoes it (`'ro'`) and
+/// never turns "error" into "er** redacted **r".
+pub(super) fn scrub(message: &str, secret: &str) -> String {
+    if secret.len() < MIN_EXTERNAL_ID_LEN {
+        return message.to_owned();
+    }
+    let id_char = |c: char| c.is_ascii_alphanumeric() || "_+=,.@:/-".contains(c);
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(at) = rest.find(secret) {
+        let end = at.saturating_add(secret.len());
+        let before = rest[..at].chars().next_back();
+        let after = rest[end..].chars().next();
+        out.push_str(&rest[..at]);
+        if before.is_some_and(id_char) || after.is_some_and(id_char) {
+            // Part of a longer word: keep one character and look again after it.
+            let step = rest[at..].chars().next().map_or(1, char::len_utf8);
+            out.push_str(&rest[at..at.saturating_add(step)]);
+            rest = &rest[at.saturating_add(step)..];
+        } else {
+            out.push_str("** redacted **");
+            rest = &rest[end..];
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// A failed `sts:AssumeRole` call, as [`RoleError::AssumeRole`] carries it.
@@ -293,7 +324,10 @@ impl fmt::Display for AssumeRoleFailure {
                 "check the session duration (it must not exceed the role's maximum session duration, \
                  nor 1 hour for a chained role), the session name and the session tags",
             ),
-            _ if *retryable => f.write_str("STS may be unreachable or busy; the proxy tries again"),
+            _ if *retryable => f.write_str(
+                "STS may be unreachable or busy: check the network path to STS (AWS_ENDPOINT_URL_STS, proxies, \
+                 VPC endpoints) and try again",
+            ),
             _ => f.write_str("check the role and the STS endpoint"),
         }
     }

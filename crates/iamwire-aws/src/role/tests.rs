@@ -279,7 +279,7 @@ fn role_errors_scrub_the_external_id_and_say_what_to_do() {
     assert!(!err.is_retryable());
     let throttled = RoleError::assume_role(hop, Some("Throttling"), "Rate exceeded", true);
     assert!(throttled.is_retryable());
-    assert!(throttled.to_string().contains("tries again"));
+    assert!(throttled.to_string().contains("try again"));
 }
 
 #[test]
@@ -316,4 +316,30 @@ fn a_databases_aws_settings_make_its_chain() {
         RoleChain::for_database(&aws, None, "alice"),
         Err(ChainError::BadAssumeRole { .. })
     ));
+}
+
+#[test]
+fn scrubbing_replaces_whole_occurrences_only() {
+    let chain = RoleChain::builder()
+        .assume_role(db_role())
+        .external_id(ExternalId::new("ro"))
+        .build()
+        .unwrap();
+    let hop = &chain.hops()[0];
+    let text = RoleError::assume_role(
+        hop,
+        None,
+        "io error: connection error; Value 'ro' at 'externalId' (ro)",
+        true,
+    )
+    .to_string();
+    assert!(text.contains("io error: connection error"), "{text}");
+    assert!(text.contains("Value '** redacted **' at"), "{text}");
+    assert!(text.contains("(** redacted **)"), "{text}");
+    assert!(!text.contains("'ro'"), "{text}");
+    assert_eq!(
+        super::error::scrub("a-ro ro-b ro", "ro"),
+        "a-ro ro-b ** redacted **"
+    );
+    assert_eq!(super::error::scrub("x", "x"), "x");
 }

@@ -2,7 +2,7 @@
 
 use crate::aws_api::wire::{Element, parse_xml};
 use aws_sdk_sts::config::http::HttpResponse;
-use aws_sdk_sts::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_sts::error::{ProvideErrorMetadata, SdkError};
 
 /// Why an STS call other than AssumeRole failed (AssumeRole failures are
 /// [`RoleError`](crate::role::RoleError)s, which carry the hop).
@@ -135,20 +135,36 @@ where
         }
         SdkError::DispatchFailure(failure) => Failure {
             code: None,
-            message: DisplayErrorContext(err).to_string(),
+            message: causes(err),
             retryable: !failure.is_user(),
         },
         SdkError::TimeoutError(_) | SdkError::ResponseError(_) => Failure {
             code: None,
-            message: DisplayErrorContext(err).to_string(),
+            message: causes(err),
             retryable: true,
         },
         _ => Failure {
             code: None,
-            message: DisplayErrorContext(err).to_string(),
+            message: causes(err),
             retryable: false,
         },
     }
+}
+
+/// `err` and its causes on one line, each cause's `Display` once (a cause whose text its parent already
+/// shows is left out): what the SDK's `DisplayErrorContext` says, without the `Debug` dump it appends.
+fn causes(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !text.is_empty() && !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = cause.source();
+    }
+    out
 }
 
 /// The text of the first `<name>` element of `xml` (depth-first), unescaped; `None` if absent, empty, or not
@@ -190,5 +206,19 @@ mod tests {
             error_type("Throttling:http://internal.amazon.com/"),
             "Throttling"
         );
+    }
+
+    #[test]
+    fn causes_are_one_line_without_debug() {
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "Connection refused");
+        let outer = std::io::Error::other(io);
+        let text = causes(&outer);
+        assert_eq!(text, "Connection refused");
+        #[derive(Debug, thiserror::Error)]
+        #[error("dispatch failure")]
+        struct Outer(#[source] std::io::Error);
+        let text = causes(&Outer(std::io::Error::other("tcp connect error")));
+        assert_eq!(text, "dispatch failure: tcp connect error");
+        assert!(!text.contains('{'));
     }
 }

@@ -188,7 +188,9 @@ fn unknown_fields_are_rejected_with_their_name() {
     ];
     for (yaml, want) in cases {
         match Config::parse(yaml.as_bytes()) {
-            Err(Error::UnknownField { field, location }) => {
+            Err(Error::UnknownField {
+                field, location, ..
+            }) => {
                 assert_eq!(field, want, "{yaml}");
                 assert!(location.is_some(), "{yaml}");
             }
@@ -840,4 +842,26 @@ fn host_port_forms() {
     assert_eq!(host_port("", 5432), None);
     let db = Database::new("r", Protocol::Redis, "cache.example.com");
     assert_eq!(db.host_port(), Some(("cache.example.com", 6379)));
+}
+
+#[test]
+fn an_unknown_key_suggests_the_nearest_valid_one() {
+    let err = Config::parse(b"db_service:\n  databses: []\n").unwrap_err();
+    match &err {
+        Error::UnknownField {
+            field, expected, ..
+        } => {
+            assert_eq!(field, "databses");
+            assert!(expected.iter().any(|k| k == "databases"), "{expected:?}");
+        }
+        other => panic!("{other:?}"),
+    }
+    let text = err.to_string();
+    assert!(text.contains("at line 2"), "{text}");
+    assert!(text.ends_with("did you mean `databases`?"), "{text}");
+    let far = Config::parse(b"db_service:\n  zzzzzzzz: []\n")
+        .unwrap_err()
+        .to_string();
+    assert!(far.contains("valid keys here: "), "{far}");
+    assert!(far.contains("databases"), "{far}");
 }
