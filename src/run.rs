@@ -39,6 +39,9 @@ pub(crate) fn run(path: &Path, log_format: LogFormat, overrides: Overrides) -> R
 }
 
 async fn serve(path: PathBuf, loaded: LoadedConfig, overrides: Overrides) -> Result<(), String> {
+    // Before anything is printed or bound: a signal from whoever waits for the listener lines must
+    // never meet the default action (SIGHUP would end the process).
+    let signals = Signals::install()?;
     let env = crate::envfile::environment(loaded.aws.env_file.as_deref(), false)?;
     let roles = Arc::new(role_provider(&loaded, &env).await?);
     let tokens = Arc::new(TokenMap::new(TokenReuse::default()));
@@ -66,23 +69,41 @@ async fn serve(path: PathBuf, loaded: LoadedConfig, overrides: Overrides) -> Res
             Arc::clone(&state),
         ));
     }
-    wait_for_signals(&path, supervisor, loaded).await
+    wait_for_signals(&path, signals, supervisor, loaded).await
+}
+
+/// The signals `iamwire run` handles.
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install() -> Result<Self, String> {
+        let install =
+            |kind: SignalKind| signal(kind).map_err(|e| format!("cannot handle signals: {e}"));
+        Ok(Self {
+            term: install(SignalKind::terminate())?,
+            int: install(SignalKind::interrupt())?,
+            hup: install(SignalKind::hangup())?,
+        })
+    }
 }
 
 /// Until every listener has drained: SIGTERM / SIGINT start the drain (a second one exits at once),
 /// SIGHUP reloads the config file.
 async fn wait_for_signals(
     path: &Path,
+    signals: Signals,
     mut supervisor: Supervisor,
     mut current: LoadedConfig,
 ) -> Result<(), String> {
-    let install =
-        |kind: SignalKind| signal(kind).map_err(|e| format!("cannot handle signals: {e}"));
-    let (mut term, mut int, mut hup) = (
-        install(SignalKind::terminate())?,
-        install(SignalKind::interrupt())?,
-        install(SignalKind::hangup())?,
-    );
+    let Signals {
+        mut term,
+        mut int,
+        mut hup,
+    } = signals;
     let name = loop {
         tokio::select! {
             _ = term.recv() => break "SIGTERM",
