@@ -191,6 +191,10 @@ pub(crate) struct Options {
     pub(crate) db_names: Option<Vec<String>>,
     /// Put a fault relay between the proxy and the AWS endpoint, starting in this mode.
     pub(crate) sts_fault: Option<Fault>,
+    /// Put a fault relay between the proxy and the database, starting in this mode.
+    pub(crate) db_fault: Option<Fault>,
+    /// Cap the lifetime of the role sessions the emulator issues (seconds), before the proxy starts.
+    pub(crate) sts_duration: Option<u64>,
     /// Extra arguments for `iamwire run`.
     pub(crate) args: Vec<String>,
     /// Extra environment for `iamwire run`.
@@ -216,6 +220,8 @@ pub(crate) struct Stack {
     pub(crate) cross: CrossAccount,
     /// The relay between the proxy and the AWS emulator, if the options asked for one.
     pub(crate) sts_relay: Option<FaultRelay>,
+    /// The relay between the proxy and the database, if the options asked for one.
+    pub(crate) db_relay: Option<FaultRelay>,
     /// The AWS emulator.
     pub(crate) moto: Moto,
     /// The operator's directory: CA, server and client certificates, aws.env, iamwire.yaml.
@@ -243,10 +249,19 @@ impl Stack {
         let external_id = options.external_id.as_deref().unwrap_or(EXTERNAL_ID);
         let ca = TestCa::new().expect("rig CA");
         let moto = Moto::start().expect("moto");
+        // The relay's port must be known first: RDS checks the host:port a token was signed for, and
+        // the proxy signs for the address it dials.
+        let db_relay = options.db_fault.map(|fault| {
+            FaultRelay::start(([127, 0, 0, 1], 9).into(), fault).expect("fault relay")
+        });
         let pg = Postgres::start(
             &ca,
             PgOptions {
                 tokens: TokenPolicy {
+                    hosts: db_relay
+                        .as_ref()
+                        .map(|relay| vec![format!("localhost:{}", relay.port())])
+                        .unwrap_or_default(),
                     moto_url: Some(moto.endpoint()),
                     region: Some(REGION.into()),
                     connect_check: options.bare_iam.then(|| ConnectCheck {
@@ -259,6 +274,9 @@ impl Stack {
             },
         )
         .expect("postgres");
+        if let Some(relay) = &db_relay {
+            relay.retarget(pg.addr());
+        }
         let cross = if options.bare_iam {
             bare_cross_account(&moto)
         } else {
@@ -277,6 +295,9 @@ impl Stack {
         let aws_endpoint = sts_relay
             .as_ref()
             .map_or_else(|| moto.endpoint(), FaultRelay::http_url);
+        if let Some(seconds) = options.sts_duration {
+            moto.cap_sts_duration(seconds).expect("cap STS lifetimes");
+        }
         let db_names = options.db_names.as_ref().map_or_else(
             || "\"*\"".to_owned(),
             |names| {
@@ -289,7 +310,9 @@ impl Stack {
         );
         let served = Served {
             protocol: "postgres",
-            port: pg.port(),
+            port: db_relay
+                .as_ref()
+                .map_or_else(|| pg.port(), FaultRelay::port),
             ca: &pg.tls().ca,
             user: postgres::IAM_USER,
             db_names: &db_names,
@@ -308,6 +331,7 @@ impl Stack {
             pg,
             cross,
             sts_relay,
+            db_relay,
             moto,
             dir,
             spawn: (config, home, options.args, options.env),
