@@ -160,6 +160,7 @@ fn sts_refusing_erring_or_silent_serves_from_cache_then_names_the_role_and_recov
         sts_fault: Some(Fault::Forward),
         sts_duration: Some(STS_LIFETIME),
         proxy_extra: "  credential_timeout: 3s".into(),
+        env: vec![("RUST_LOG".into(), "trace".into())],
         ..Options::default()
     });
     let stderr = stack.proxy.wait_stderr("AWS credentials ready");
@@ -169,7 +170,7 @@ fn sts_refusing_erring_or_silent_serves_from_cache_then_names_the_role_and_recov
     let role = stack.cross.role_arn.clone();
     let rt = runtime();
     let relay = stack.sts_relay.take().unwrap();
-    rt.block_on(async {
+    let told = rt.block_on(async {
         let steady = Steady::start(&stack).await;
         let sts_calls = relay.accepted();
 
@@ -215,6 +216,7 @@ fn sts_refusing_erring_or_silent_serves_from_cache_then_names_the_role_and_recov
         );
         // Every login is refused promptly, naming the role. The cache answers with the last error
         // until its next attempt is due (backoff), so wait for an attempt made under each fault.
+        let mut seen = vec![first.message.clone()];
         let mut last = first.message.clone();
         check_sts_failure(&first, &role, "503");
         for (fault, sign) in [(Fault::Reset, "reset"), (Fault::Blackhole, "silent")] {
@@ -229,6 +231,7 @@ fn sts_refusing_erring_or_silent_serves_from_cache_then_names_the_role_and_recov
                 let took = started.elapsed();
                 assert!(took < PROMPT, "{fault:?}: {took:?}");
                 check_sts_failure(&failure, &role, sign);
+                seen.push(failure.message.clone());
                 if relay.accepted() > calls && failure.message != last {
                     eprintln!("STS {fault:?} after expiry: {failure:?} after {took:?}");
                     last = failure.message;
@@ -247,7 +250,41 @@ fn sts_refusing_erring_or_silent_serves_from_cache_then_names_the_role_and_recov
 
         // The open session outlived its credentials and every fault without a single error.
         steady.assert_clean(100).await;
+        seen
     });
+    // No secret in what clients were told or in the proxy's trace-level logs: the proxy's own key,
+    // the external ID, and every secret key and session token STS handed out (read off the wire).
+    let recorded = String::from_utf8_lossy(&relay.recorded()).into_owned();
+    let mut secrets = vec![
+        stack.cross.proxy.secret_access_key.clone(),
+        e2e_run_support::EXTERNAL_ID.to_owned(),
+    ];
+    for tag in ["SecretAccessKey", "SessionToken"] {
+        let open = format!("<{tag}>");
+        let issued: Vec<String> = recorded
+            .split(&open)
+            .skip(1)
+            .filter_map(|rest| rest.split('<').next())
+            .map(str::to_owned)
+            .collect();
+        assert!(!issued.is_empty(), "no {tag} recorded from STS");
+        secrets.extend(issued);
+    }
+    let stderr = stack.proxy.stderr();
+    assert!(
+        stderr.contains("TRACE") || stderr.contains("trace"),
+        "not a trace-level log"
+    );
+    for secret in &secrets {
+        assert!(
+            !stderr.contains(secret.as_str()),
+            "a secret in the proxy's logs"
+        );
+        assert!(
+            !told.iter().any(|m| m.contains(secret.as_str())),
+            "a secret in a client's error"
+        );
+    }
     assert!(stack.proxy.is_running());
 }
 

@@ -290,7 +290,8 @@ impl Stack {
                 .trim_start_matches("http://")
                 .parse()
                 .expect("the emulator's address");
-            FaultRelay::start(target, fault).expect("fault relay")
+            // Recording: a test can learn the credentials STS handed out, to look for them.
+            FaultRelay::recording(target, fault).expect("fault relay")
         });
         let aws_endpoint = sts_relay
             .as_ref()
