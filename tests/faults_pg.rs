@@ -66,14 +66,7 @@ async fn connect(
     stack: &Stack,
     port: u16,
 ) -> Result<tokio_postgres::Client, tokio_postgres::Error> {
-    let mut config = tokio_postgres::Config::new();
-    config
-        .host("localhost")
-        .port(port)
-        .user(IAM_USER)
-        .dbname("app")
-        .ssl_mode(tokio_postgres::config::SslMode::Require)
-        .connect_timeout(PROMPT);
+    let config = stack.tokio_pg_config(port);
     let (client, connection) = config.connect(stack.tokio_pg_tls("alice")).await?;
     tokio::spawn(connection);
     Ok(client)

@@ -99,18 +99,10 @@ fn concurrent_sessions_run_without_an_error_and_memory_and_descriptors_stay_flat
         // Churn: log in, query, log out, over and over.
         let churn = {
             let tls = stack.tokio_pg_tls("alice");
-            let port = stack.port();
+            let config = stack.tokio_pg_config(stack.port());
             let (stop, logins, errors) = (stop.clone(), logins.clone(), errors.clone());
             tokio::spawn(async move {
                 while !stop.load(Ordering::SeqCst) {
-                    let mut config = tokio_postgres::Config::new();
-                    config
-                        .host("localhost")
-                        .port(port)
-                        .user(IAM_USER)
-                        .dbname("app")
-                        .ssl_mode(tokio_postgres::config::SslMode::Require)
-                        .connect_timeout(Duration::from_secs(30));
                     match config.connect(tls.clone()).await {
                         Ok((client, connection)) => {
                             let task = tokio::spawn(connection);

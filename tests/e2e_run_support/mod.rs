@@ -422,6 +422,20 @@ impl Stack {
         Ok(pg)
     }
 
+    /// tokio-postgres settings for a login as [`postgres::IAM_USER`] on `app` over TLS through `port`
+    /// (the proxy's, or a relay's in front of it); connect with [`tokio_pg_tls`](Self::tokio_pg_tls).
+    pub(crate) fn tokio_pg_config(&self, port: u16) -> tokio_postgres::Config {
+        let mut config = tokio_postgres::Config::new();
+        config
+            .host("localhost")
+            .port(port)
+            .user(postgres::IAM_USER)
+            .dbname("app")
+            .ssl_mode(tokio_postgres::config::SslMode::Require)
+            .connect_timeout(Duration::from_secs(30));
+        config
+    }
+
     /// The TLS connector tokio-postgres uses for `client`'s certificate (cancel requests need it too).
     pub(crate) fn tokio_pg_tls(&self, client: &str) -> tokio_postgres_rustls::MakeRustlsConnect {
         let read = |name: &str| std::fs::read(self.file(name)).expect("read a certificate file");
