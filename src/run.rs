@@ -154,8 +154,10 @@ async fn role_provider(
         config = config.region(region);
     }
     let base = config.load().await;
-    // A fetch may not outlast a client's wait for credentials: the next client then tries again.
-    let cache_config = CacheConfig::default().fetch_timeout(loaded.timeouts.credentials);
+    // A fetch may not outlast a client's wait for credentials: the next client then tries again. It
+    // ends a tenth sooner, so a silent STS reaches the client as the cache's error, naming the role.
+    let wait = loaded.timeouts.credentials;
+    let cache_config = CacheConfig::default().fetch_timeout(wait.saturating_sub(wait / 10));
     let cache = CredentialCache::new(cache_config, Arc::new(SystemClock));
     base.role_provider(cache)
         .map_err(|e| format!("AWS credentials: {e}"))

@@ -248,6 +248,10 @@ pub(crate) struct Options {
     pub(crate) db_names: Option<Vec<String>>,
     /// Put a fault relay between the proxy and the AWS endpoint, starting in this mode.
     pub(crate) sts_fault: Option<Fault>,
+    /// Put a fault relay between the proxy and the database, starting in this mode.
+    pub(crate) db_fault: Option<Fault>,
+    /// Cap the lifetime of the role sessions the emulator issues (seconds), before the proxy starts.
+    pub(crate) sts_duration: Option<u64>,
     /// Extra arguments for `iamwire run`.
     pub(crate) args: Vec<String>,
     /// Extra environment for `iamwire run`.
@@ -273,6 +277,8 @@ pub(crate) struct Stack {
     pub(crate) cross: CrossAccount,
     /// The relay between the proxy and the AWS emulator, if the options asked for one.
     pub(crate) sts_relay: Option<FaultRelay>,
+    /// The relay between the proxy and the database, if the options asked for one.
+    pub(crate) db_relay: Option<FaultRelay>,
     /// The AWS emulator.
     pub(crate) moto: Moto,
     /// The operator's directory: CA, server and client certificates, aws.env, iamwire.yaml.
@@ -300,10 +306,19 @@ impl Stack {
         let external_id = options.external_id.as_deref().unwrap_or(EXTERNAL_ID);
         let ca = TestCa::new().expect("rig CA");
         let moto = Moto::start().expect("moto");
+        // The relay's port must be known first: RDS checks the host:port a token was signed for, and
+        // the proxy signs for the address it dials.
+        let db_relay = options.db_fault.map(|fault| {
+            FaultRelay::start(([127, 0, 0, 1], 9).into(), fault).expect("fault relay")
+        });
         let pg = Postgres::start(
             &ca,
             PgOptions {
                 tokens: TokenPolicy {
+                    hosts: db_relay
+                        .as_ref()
+                        .map(|relay| vec![format!("localhost:{}", relay.port())])
+                        .unwrap_or_default(),
                     moto_url: Some(moto.endpoint()),
                     region: Some(REGION.into()),
                     connect_check: options.bare_iam.then(|| ConnectCheck {
@@ -316,6 +331,9 @@ impl Stack {
             },
         )
         .expect("postgres");
+        if let Some(relay) = &db_relay {
+            relay.retarget(pg.addr());
+        }
         let cross = if options.bare_iam {
             bare_cross_account(&moto)
         } else {
@@ -329,11 +347,15 @@ impl Stack {
                 .trim_start_matches("http://")
                 .parse()
                 .expect("the emulator's address");
-            FaultRelay::start(target, fault).expect("fault relay")
+            // Recording: a test can learn the credentials STS handed out, to look for them.
+            FaultRelay::recording(target, fault).expect("fault relay")
         });
         let aws_endpoint = sts_relay
             .as_ref()
             .map_or_else(|| moto.endpoint(), FaultRelay::http_url);
+        if let Some(seconds) = options.sts_duration {
+            moto.cap_sts_duration(seconds).expect("cap STS lifetimes");
+        }
         let db_names = options.db_names.as_ref().map_or_else(
             || "\"*\"".to_owned(),
             |names| {
@@ -346,7 +368,9 @@ impl Stack {
         );
         let served = Served {
             protocol: "postgres",
-            port: pg.port(),
+            port: db_relay
+                .as_ref()
+                .map_or_else(|| pg.port(), FaultRelay::port),
             ca: &pg.tls().ca,
             user: postgres::IAM_USER,
             db_names: &db_names,
@@ -365,6 +389,7 @@ impl Stack {
             pg,
             cross,
             sts_relay,
+            db_relay,
             moto,
             dir,
             spawn: (config, home, options.args, options.env),
@@ -452,6 +477,20 @@ impl Stack {
             .await?;
         tokio::spawn(connection);
         Ok(pg)
+    }
+
+    /// tokio-postgres settings for a login as [`postgres::IAM_USER`] on `app` over TLS through `port`
+    /// (the proxy's, or a relay's in front of it); connect with [`tokio_pg_tls`](Self::tokio_pg_tls).
+    pub(crate) fn tokio_pg_config(&self, port: u16) -> tokio_postgres::Config {
+        let mut config = tokio_postgres::Config::new();
+        config
+            .host("localhost")
+            .port(port)
+            .user(postgres::IAM_USER)
+            .dbname("app")
+            .ssl_mode(tokio_postgres::config::SslMode::Require)
+            .connect_timeout(Duration::from_secs(30));
+        config
     }
 
     /// The TLS connector tokio-postgres uses for `client`'s certificate (cancel requests need it too).

@@ -12,9 +12,9 @@
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
-use iamwire_testkit::TestCa;
 use iamwire_testkit::moto::{CrossAccount, Moto};
 use iamwire_testkit::redis::{CacheTokenPolicy, IamStandIn, Redis, create_cache_user};
+use iamwire_testkit::{Fault, FaultRelay, TestCa};
 
 use crate::e2e_run_support::{ALLOWED_CLIENT, EXTERNAL_ID, Proxy, REGION, iamwire_ok};
 
@@ -33,11 +33,15 @@ pub(crate) struct CacheOptions {
     /// A self-hosted Redis instead: the proxy logs in to the real Redis (no stand-in in the path) with
     /// this password from the listener's `password_file`, and the database has no `aws` section.
     pub(crate) static_password: Option<String>,
+    /// Put a fault relay between the proxy and the cache (the IAM stand-in), starting in this mode.
+    pub(crate) db_fault: Option<Fault>,
 }
 
 /// Everything one test needs; dropped in field order, so the proxy stops first.
 pub(crate) struct CacheStack {
     pub(crate) proxy: Proxy,
+    /// The relay between the proxy and the cache, if the options asked for one.
+    pub(crate) db_relay: Option<FaultRelay>,
     pub(crate) standin: IamStandIn,
     pub(crate) redis: Redis,
     pub(crate) cross: CrossAccount,
@@ -67,6 +71,10 @@ impl CacheStack {
         let mut policy = CacheTokenPolicy::elasticache(CACHE, REGION, moto.endpoint());
         policy.max_auth_age = options.max_auth_age;
         let standin = IamStandIn::start(&redis, &policy).expect("stand-in");
+        // ElastiCache tokens name the cache, not an address: the relay can come after the stand-in.
+        let db_relay = options.db_fault.map(|fault| {
+            FaultRelay::start(([127, 0, 0, 1], standin.port()).into(), fault).expect("fault relay")
+        });
 
         let dir = tempfile::Builder::new()
             .prefix("iamwire-e2e-redis-")
@@ -101,7 +109,9 @@ impl CacheStack {
                 (redis.port(), String::new())
             }
             None => (
-                standin.port(),
+                db_relay
+                    .as_ref()
+                    .map_or_else(|| standin.port(), FaultRelay::port),
                 format!(
                     "    aws:\n      region: {db_region}\n      assume_role_arn: \"{}\"\n      \
                      external_id: \"{EXTERNAL_ID}\"\n      elasticache:\n        \
@@ -149,6 +159,7 @@ db_service:
         let proxy = Proxy::spawn(&path, &home, &[], &[("RUST_LOG".into(), "info".into())]);
         Self {
             proxy,
+            db_relay,
             standin,
             redis,
             cross,

@@ -43,6 +43,9 @@ pub const MAX_USER_LEN: usize = 1024;
 pub struct AuthToken {
     value: String,
     issued_at: SystemTime,
+    /// When the credentials that signed it expire: AWS refuses a token signed with expired temporary
+    /// credentials, however young the token.
+    credentials_expire: Option<SystemTime>,
 }
 
 impl AuthToken {
@@ -61,14 +64,23 @@ impl AuthToken {
         self.issued_at
     }
 
-    /// The time the token stops being accepted.
+    /// The time the token stops being accepted: [`TOKEN_LIFETIME`] after it was signed, or when the
+    /// temporary credentials that signed it expire, whichever comes first.
     pub fn expires_at(&self) -> SystemTime {
-        self.issued_at + TOKEN_LIFETIME
+        let lifetime = self.issued_at + TOKEN_LIFETIME;
+        self.credentials_expire
+            .map_or(lifetime, |expire| expire.min(lifetime))
     }
 
-    /// Whether this token may still be handed out at `now` under `policy`.
+    /// Whether this token may still be handed out at `now` under `policy`: the token has more than the
+    /// policy's margin left, and so do the credentials that signed it.
     pub fn is_reusable(&self, policy: TokenReuse, now: SystemTime) -> bool {
         policy.can_reuse(self.issued_at, now)
+            && self.credentials_expire.is_none_or(|expire| {
+                expire
+                    .duration_since(now)
+                    .is_ok_and(|left| left > policy.margin())
+            })
     }
 }
 
@@ -77,6 +89,7 @@ impl fmt::Debug for AuthToken {
         f.debug_struct("AuthToken")
             .field("value", &"** redacted **")
             .field("issued_at", &self.issued_at)
+            .field("credentials_expire", &self.credentials_expire)
             .finish()
     }
 }

@@ -13,6 +13,8 @@ It also answers what stock moto does not: iam:SimulatePrincipalPolicy, evaluated
 engine (access_control.IAMPolicy) over the principal's inline and attached policies; and, for the rig's
 token verifiers only, GET /iamwire-rig/evaluate?access_key=..&action=..&resource=.. (the same evaluation for
 the principal an access key belongs to: what RDS does when it checks rds-db:connect for a token's signer).
+For tests of credential expiry, GET /iamwire-rig/sts-duration?seconds=N caps the lifetime of every session
+AssumeRole issues from then on (AWS's own floor is 900 s, far too long for a test; 0 lifts the cap).
 
 Stock moto also authorizes every DynamoDB call against the resource "*", so a role whose policy names tables
 is refused everything; here DynamoDB and DynamoDB Streams calls are authorized against the table (or stream)
@@ -44,7 +46,7 @@ from moto.iam.models import iam_backends
 from moto.iam.responses import IamResponse
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
-from moto.sts.models import sts_backends
+from moto.sts.models import STSBackend, sts_backends
 from werkzeug.serving import make_server
 
 
@@ -273,11 +275,31 @@ IamResponse.simulate_principal_policy = _simulate_principal_policy
 IamResponse._determine_resource = _determine_resource
 
 
+_STS_DURATION_CAP = {"seconds": 0}
+_original_assume_role = STSBackend.assume_role
+
+
+def _assume_role(self, *args, **kwargs):
+    cap = _STS_DURATION_CAP["seconds"]
+    if cap and kwargs.get("duration", cap) > cap:
+        kwargs["duration"] = cap
+    return _original_assume_role(self, *args, **kwargs)
+
+
+STSBackend.assume_role = _assume_role
+
+
 def _rig_routes(app):
     def wrapped(environ, start_response):
-        if environ.get("PATH_INFO") != "/iamwire-rig/evaluate":
-            return app(environ, start_response)
+        path = environ.get("PATH_INFO")
         query = {k: v[0] for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()}
+        if path == "/iamwire-rig/sts-duration":
+            _STS_DURATION_CAP["seconds"] = int(query.get("seconds", "0"))
+            body = json.dumps(_STS_DURATION_CAP).encode()
+            start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+            return [body]
+        if path != "/iamwire-rig/evaluate":
+            return app(environ, start_response)
         principal = _key_principal(query.get("access_key", ""))
         decision = "implicitDeny"
         if principal:

@@ -247,6 +247,37 @@ impl Moto {
         format!("http://127.0.0.1:{}", self.port)
     }
 
+    /// Cap the lifetime of every session AssumeRole issues from now on at `seconds` (0 lifts the cap).
+    /// AWS's own floor is 900 s; tests of credential expiry need far less.
+    ///
+    /// # Errors
+    /// If the emulator does not answer, or refuses.
+    pub fn cap_sts_duration(&self, seconds: u64) -> Result<()> {
+        use std::io::Read;
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", self.port))
+            .map_err(RigError::io("connecting to moto"))?;
+        stream
+            .set_read_timeout(Some(std::time::Duration::from_secs(30)))
+            .map_err(RigError::io("moto read timeout"))?;
+        write!(
+            stream,
+            "GET /iamwire-rig/sts-duration?seconds={seconds} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+        )
+        .map_err(RigError::io("asking moto to cap STS lifetimes"))?;
+        let mut answer = String::new();
+        stream
+            .read_to_string(&mut answer)
+            .map_err(RigError::io("reading moto's answer"))?;
+        if answer.starts_with("HTTP/1.1 200") || answer.starts_with("HTTP/1.0 200") {
+            Ok(())
+        } else {
+            Err(RigError::Protocol {
+                what: "sts-duration".into(),
+                detail: answer.lines().next().unwrap_or_default().to_owned(),
+            })
+        }
+    }
+
     /// The emulator over HTTPS (`https://localhost:<port>`), if started with TLS.
     pub fn tls_endpoint(&self) -> Option<String> {
         self.tls_ports

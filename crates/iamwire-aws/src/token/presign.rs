@@ -83,6 +83,7 @@ pub(super) fn presign(
     Ok(AuthToken {
         value: token,
         issued_at: time,
+        credentials_expire: credentials.expiry(),
     })
 }
 

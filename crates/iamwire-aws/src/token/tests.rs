@@ -177,3 +177,26 @@ fn reuse_keeps_a_margin_and_distrusts_a_clock_that_went_back() {
     assert!(token.is_reusable(tight, at(839)));
     assert!(!token.is_reusable(tight, at(840)));
 }
+
+#[test]
+fn a_token_is_not_reused_past_the_expiry_of_the_credentials_that_signed_it() {
+    // Role credentials with 5 minutes left sign a token good for 15: AWS refuses the token once the
+    // credentials expire, so it is reused only while they have more than the margin left.
+    let expiring = Credentials::new(
+        "ASIAEXAMPLE",
+        "secret",
+        Some("session".into()),
+        Some(t0() + Duration::from_secs(300)),
+        "test",
+    );
+    let token = rds_auth_token(&expiring, "db", 5432, "app", "us-east-1", t0()).unwrap();
+    assert_eq!(token.expires_at(), t0() + Duration::from_secs(300));
+    let reuse = TokenReuse::default();
+    assert!(token.is_reusable(reuse, t0() + Duration::from_secs(100)));
+    assert!(!token.is_reusable(reuse, t0() + Duration::from_secs(200)));
+    assert!(!token.is_reusable(reuse, t0() + Duration::from_secs(400)));
+    // Long-lived credentials leave the token's own lifetime in charge.
+    let lasting = rds_auth_token(&creds(None), "db", 5432, "app", "us-east-1", t0()).unwrap();
+    assert!(lasting.is_reusable(reuse, t0() + Duration::from_secs(700)));
+    assert_eq!(lasting.expires_at(), t0() + Duration::from_secs(900));
+}
