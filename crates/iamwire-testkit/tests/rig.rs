@@ -68,12 +68,19 @@ fn trust_users_log_in_over_tls_only_and_max_connections_is_set() {
     .unwrap();
     let dsn = postgres::verify_full_dsn(&pg, "bench", "app");
     assert_eq!(
-        postgres::psql(&dsn, None, "SELECT current_user || ' ' || current_setting('max_connections')")
-            .unwrap(),
+        postgres::psql(
+            &dsn,
+            None,
+            "SELECT current_user || ' ' || current_setting('max_connections')"
+        )
+        .unwrap(),
         "bench 321"
     );
     // Without TLS the same user is refused: trust is for `hostssl` only.
-    let plain = format!("host=127.0.0.1 port={} user=bench dbname=app sslmode=disable", pg.port());
+    let plain = format!(
+        "host=127.0.0.1 port={} user=bench dbname=app sslmode=disable",
+        pg.port()
+    );
     assert!(postgres::psql(&plain, None, "SELECT 1").is_err());
     // Other users still need their passwords.
     let scram = postgres::verify_full_dsn(&pg, "scram_user", "app");
