@@ -19,7 +19,7 @@ mod procfs;
 mod report;
 mod targets;
 
-#[allow(dead_code, unreachable_pub, clippy::expect_used, clippy::unwrap_used)]
+#[allow(unreachable_pub, clippy::expect_used, clippy::unwrap_used)]
 #[path = "../../tests/e2e_run_support/mod.rs"]
 mod support;
 
@@ -40,7 +40,8 @@ cargo bench --bench overhead -- [options]
   --connect N     clients for pgbench -S -C, 0 to skip (default 10)
   --idle N        idle connections held per target for memory (default 200, 0 to skip)
   --scale N       pgbench scale (default 10)
-  --only LIST     targets to run (direct,relay,pgbouncer,iamwire; default all)
+  --only LIST     targets to run (direct,relay,pgbouncer,iamwire; default all; also
+                  iamwire-1worker: iamwire run with TOKIO_WORKER_THREADS=1)
   --smoke         1 second, 1 round, 2 clients, scale 1, 20 idle: does it all work
   --iamwire-arg A extra argument for `iamwire run` (repeatable)";
 
@@ -145,7 +146,8 @@ fn main() {
             "direct" => Some(Target::direct(&pg)),
             "relay" => Some(Target::relay(&pg)),
             "pgbouncer" => Target::pgbouncer(&pg, (max_clients as usize).max(args.idle) + 10),
-            "iamwire" => Some(Target::iamwire(&pg, &args.iamwire_args)),
+            "iamwire" => Some(Target::iamwire(&pg, &args.iamwire_args, None)),
+            "iamwire-1worker" => Some(Target::iamwire(&pg, &args.iamwire_args, Some(1))),
             other => panic!("unknown target {other}\n{HELP}"),
         };
         all.extend(t);

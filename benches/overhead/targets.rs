@@ -144,7 +144,9 @@ impl Target {
 
     /// `iamwire run` with the e2e deployment: an operator directory from `iamwire certs`, a role in
     /// the AWS emulator assumed with an external ID, the client identity `alice` by certificate.
-    pub(crate) fn iamwire(pg: &Postgres, args: &[String]) -> Self {
+    ///
+    /// `workers`: the runtime's worker threads (`TOKIO_WORKER_THREADS`; `None`: one per core).
+    pub(crate) fn iamwire(pg: &Postgres, args: &[String], workers: Option<usize>) -> Self {
         let moto = Moto::start().expect("the AWS emulator");
         let cross = moto
             .cross_account("iamwire-bench-db", support::EXTERNAL_ID)
@@ -158,13 +160,21 @@ impl Target {
         };
         let (dir, config) =
             support::operator_dir(&served, &cross, &moto.endpoint(), support::EXTERNAL_ID, "");
-        let proxy = Proxy::run(&dir, &config, args, &[]);
+        let env: Vec<(String, String)> = workers
+            .map(|n| ("TOKIO_WORKER_THREADS".to_owned(), n.to_string()))
+            .into_iter()
+            .collect();
+        let proxy = Proxy::run(&dir, &config, args, &env);
         let file = |name: &str| dir.path().join(name).display().to_string();
         let mut env = libpq(proxy.port(), &dir.path().join("ca.crt"));
         env.push(("PGSSLCERT", file("alice.crt")));
         env.push(("PGSSLKEY", file("alice.key")));
         Self {
-            name: "iamwire run",
+            name: if workers == Some(1) {
+                "iamwire run, 1 worker"
+            } else {
+                "iamwire run"
+            },
             env,
             pid: Some(proxy.pid()),
             _keep: Box::new((proxy, dir, moto, cross)),
