@@ -5,6 +5,11 @@
 //! Each direction has one buffer; a chunk read is written in full before the next read, and the writer
 //! is flushed whenever the reader has nothing more for now (one TLS record per burst, not per read).
 //! Byte counts go to the session's atomics; nothing else happens on the byte path.
+//!
+//! A direction holds its buffer only while bytes are in flight: when its reader has nothing for now
+//! and everything read was written, the buffer goes back to a small per-thread pool (no lock, no
+//! allocation per message) and the next read takes one from there. An idle connection holds no relay
+//! buffer at all.
 
 use std::future::Future;
 use std::io;
@@ -17,6 +22,9 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 
 use crate::conn::{ClientConn, ClientStream, UpstreamConn};
 use crate::registry::SessionInfo;
+
+mod pool;
+use pool::{give_back, take_buffer};
 
 /// Size of each direction's buffer.
 const BUF_SIZE: usize = 16 * 1024;
@@ -215,7 +223,8 @@ pub enum RelayEnd {
 
 /// One direction: a buffer, what is in it, and whether the reader is done.
 struct Pipe {
-    buf: Box<[u8]>,
+    /// Held only while bytes are in flight (see the module's notes).
+    buf: Option<Box<[u8]>>,
     start: usize,
     end: usize,
     read_done: bool,
@@ -226,7 +235,7 @@ struct Pipe {
 impl Pipe {
     fn new() -> Self {
         Self {
-            buf: vec![0; BUF_SIZE].into_boxed_slice(),
+            buf: None,
             start: 0,
             end: 0,
             read_done: false,
@@ -255,11 +264,16 @@ impl Pipe {
     {
         loop {
             if self.start == self.end && !self.read_done {
-                let mut read = ReadBuf::new(&mut self.buf);
+                let buf = self.buf.get_or_insert_with(take_buffer);
+                let mut read = ReadBuf::new(buf);
                 match reader.as_mut().poll_read(cx, &mut read) {
                     Poll::Ready(Ok(())) => {}
                     Poll::Ready(Err(e)) => return Poll::Ready(Err(Side::Read(e))),
                     Poll::Pending => {
+                        // Nothing read, everything written: the buffer is free until the next read.
+                        if let Some(buf) = self.buf.take() {
+                            give_back(buf);
+                        }
                         if self.need_flush {
                             ready!(writer.as_mut().poll_flush(cx)).map_err(Side::Write)?;
                             self.need_flush = false;
@@ -271,19 +285,20 @@ impl Pipe {
                 if n == 0 {
                     self.read_done = true;
                 } else {
-                    let (pass, stop) = on_read(&self.buf[..n]);
+                    let (pass, stop) = on_read(&buf[..n]);
                     self.start = 0;
                     self.end = pass.min(n);
                     self.read_done = stop;
                 }
             }
             while self.start < self.end {
-                let n = ready!(
-                    writer
-                        .as_mut()
-                        .poll_write(cx, &self.buf[self.start..self.end])
-                )
-                .map_err(Side::Write)?;
+                let Some(buf) = self.buf.as_deref() else {
+                    // Bytes in flight always have their buffer; never reached.
+                    self.start = self.end;
+                    break;
+                };
+                let n = ready!(writer.as_mut().poll_write(cx, &buf[self.start..self.end]))
+                    .map_err(Side::Write)?;
                 if n == 0 {
                     return Poll::Ready(Err(Side::Write(io::ErrorKind::WriteZero.into())));
                 }
@@ -291,12 +306,23 @@ impl Pipe {
                 self.need_flush = true;
             }
             if self.read_done {
+                if let Some(buf) = self.buf.take() {
+                    give_back(buf);
+                }
                 if self.need_flush {
                     ready!(writer.as_mut().poll_flush(cx)).map_err(Side::Write)?;
                     self.need_flush = false;
                 }
                 return Poll::Ready(Ok(()));
             }
+        }
+    }
+}
+
+impl Drop for Pipe {
+    fn drop(&mut self) {
+        if let Some(buf) = self.buf.take() {
+            give_back(buf);
         }
     }
 }
@@ -481,6 +507,52 @@ mod tests {
         let mut f = LengthPrefixed::postgres();
         f.advance(&stream);
         assert_eq!(f.rest_of_message(&[]), Some(0));
+    }
+
+    #[tokio::test]
+    async fn a_direction_holds_its_buffer_only_while_bytes_are_in_flight() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let (mut client, mut reader) = tokio::io::duplex(64);
+        let (mut writer, mut sink) = tokio::io::duplex(16);
+        client.write_all(b"hello").await.unwrap();
+        let mut pipe = Pipe::new();
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        let mut pass = |c: &[u8]| (c.len(), false);
+        let polled = pipe.poll_copy(
+            &mut cx,
+            Pin::new(&mut reader),
+            Pin::new(&mut writer),
+            &mut pass,
+        );
+        assert!(polled.is_pending());
+        assert!(pipe.buf.is_none(), "idle with a buffer");
+        let mut got = [0u8; 5];
+        sink.read_exact(&mut got).await.unwrap();
+        assert_eq!(&got, b"hello");
+        // A writer that cannot take the bytes: the buffer stays with them until they are written.
+        client.write_all(&[7; 64]).await.unwrap();
+        drop(client);
+        assert!(
+            pipe.poll_copy(
+                &mut cx,
+                Pin::new(&mut reader),
+                Pin::new(&mut writer),
+                &mut pass
+            )
+            .is_pending()
+        );
+        assert!(pipe.buf.is_some(), "bytes in flight without their buffer");
+        let mut rest = vec![0u8; 64];
+        let copied = async {
+            std::future::poll_fn(|cx| {
+                pipe.poll_copy(cx, Pin::new(&mut reader), Pin::new(&mut writer), &mut pass)
+            })
+            .await
+        };
+        let (done, read) = tokio::join!(copied, sink.read_exact(&mut rest));
+        assert!(done.is_ok() && read.is_ok());
+        assert_eq!(rest, [7; 64]);
+        assert!(pipe.buf.is_none(), "a finished direction kept its buffer");
     }
 
     #[test]

@@ -44,6 +44,11 @@ pub struct PgOptions {
     /// What tokens the IAM users' PAM service accepts; `hosts` defaults to this server's
     /// `127.0.0.1:<port>` and `localhost:<port>`.
     pub tokens: TokenPolicy,
+    /// Users who log in over TLS with no password at all (`hostssl ... trust`): for measuring what a
+    /// proxy's own connection setup costs without the database's authentication in the numbers.
+    pub trust_users: Vec<String>,
+    /// `max_connections` (200 when `None`).
+    pub max_connections: Option<u32>,
 }
 
 /// A running throwaway cluster, stopped and deleted on drop.
@@ -96,7 +101,7 @@ impl Postgres {
             } else {
                 opts.iam_users.clone()
             };
-            write_config(&data, port, &socket_dir, &tls, &pam, &iam_users)?;
+            write_config(&data, port, &socket_dir, &tls, &pam, &iam_users, &opts)?;
             chown_to(&root, SERVER_USER)?;
             let started = run(command_as(SERVER_USER, Path::new(PG_BIN).join("pg_ctl"))
                 .args(["-w", "-t", "120", "-D"])
@@ -115,7 +120,7 @@ impl Postgres {
                         socket_dir,
                         dir,
                     };
-                    pg.create_users(&iam_users)?;
+                    pg.create_users(&iam_users, &opts.trust_users)?;
                     return Ok(pg);
                 }
                 Ok(_) => {
@@ -135,7 +140,7 @@ impl Postgres {
         }))
     }
 
-    fn create_users(&self, iam_users: &[String]) -> Result<()> {
+    fn create_users(&self, iam_users: &[String], trust_users: &[String]) -> Result<()> {
         // psql -c runs one transaction, and CREATE DATABASE may not run inside one.
         self.sql("CREATE DATABASE app")?;
         let mut sql = String::new();
@@ -150,7 +155,7 @@ impl Postgres {
                 "SET password_encryption = '{encryption}'; CREATE ROLE {user} LOGIN PASSWORD '{password}';"
             );
         }
-        for user in iam_users {
+        for user in iam_users.iter().chain(trust_users) {
             let _ = writeln!(sql, "CREATE ROLE {} LOGIN;", quote_ident(user));
         }
         sql.push_str("GRANT ALL ON DATABASE app TO PUBLIC;\n");
@@ -238,16 +243,18 @@ fn write_config(
     tls: &PemFiles,
     pam: &PamService,
     iam: &[String],
+    opts: &PgOptions,
 ) -> Result<()> {
     let conf = format!(
         "listen_addresses = '127.0.0.1'\nport = {port}\nunix_socket_directories = '{}'\nssl = on\n\
          ssl_cert_file = '{}'\nssl_key_file = '{}'\nssl_ca_file = '{}'\npassword_encryption = 'scram-sha-256'\n\
-         fsync = off\nsynchronous_commit = off\nfull_page_writes = off\nshared_buffers = 32MB\nmax_connections = 200\n\
+         fsync = off\nsynchronous_commit = off\nfull_page_writes = off\nshared_buffers = 32MB\nmax_connections = {}\n\
          log_connections = on\nlog_min_messages = warning\n",
         socket_dir.display(),
         tls.cert.display(),
         tls.key.display(),
-        tls.ca.display()
+        tls.ca.display(),
+        opts.max_connections.unwrap_or(200),
     );
     write_file(&data.join("postgresql.auto.conf"), conf, 0o600)?;
     let mut hba = String::from("local all all trust\n");
@@ -259,6 +266,9 @@ fn write_config(
             quote_ident(user),
             pam.name()
         );
+    }
+    for user in &opts.trust_users {
+        let _ = writeln!(hba, "hostssl all {} 127.0.0.1/32 trust", quote_ident(user));
     }
     for (user, _, auth) in PASSWORD_USERS {
         let method = match auth {

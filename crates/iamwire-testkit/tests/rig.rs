@@ -55,6 +55,39 @@ fn psql_verify_full_reaches_postgres_and_wrong_password_is_refused() {
 }
 
 #[test]
+fn trust_users_log_in_over_tls_only_and_max_connections_is_set() {
+    let ca = TestCa::new().unwrap();
+    let pg = Postgres::start(
+        &ca,
+        PgOptions {
+            trust_users: vec!["bench".into()],
+            max_connections: Some(321),
+            ..PgOptions::default()
+        },
+    )
+    .unwrap();
+    let dsn = postgres::verify_full_dsn(&pg, "bench", "app");
+    assert_eq!(
+        postgres::psql(
+            &dsn,
+            None,
+            "SELECT current_user || ' ' || current_setting('max_connections')"
+        )
+        .unwrap(),
+        "bench 321"
+    );
+    // Without TLS the same user is refused: trust is for `hostssl` only.
+    let plain = format!(
+        "host=127.0.0.1 port={} user=bench dbname=app sslmode=disable",
+        pg.port()
+    );
+    assert!(postgres::psql(&plain, None, "SELECT 1").is_err());
+    // Other users still need their passwords.
+    let scram = postgres::verify_full_dsn(&pg, "scram_user", "app");
+    assert!(postgres::psql(&scram, Some("wrong"), "SELECT 1").is_err());
+}
+
+#[test]
 fn assumed_role_rds_token_logs_in_to_postgres_and_mariadb_and_tampered_is_refused() {
     let ca = TestCa::new().unwrap();
     let moto = Moto::start().unwrap();

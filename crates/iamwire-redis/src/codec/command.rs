@@ -1,5 +1,5 @@
-//! Client commands: [`CommandDecoder`] (scan with limits, then decode with `redis-protocol`) and
-//! [`encode_command`].
+//! Client commands: [`CommandDecoder`] (scan with limits, then cut the checked frame into its
+//! arguments in place) and [`encode_command`].
 
 use bytes::{Bytes, BytesMut};
 use redis_protocol::resp2::types::BytesFrame;
@@ -102,25 +102,46 @@ impl CommandDecoder {
             if raw.starts_with(b"*-") || raw.starts_with(b"*0\r") {
                 continue;
             }
-            let decoded = redis_protocol::resp2::decode::decode_bytes(&raw)
-                .map_err(|_| RespViolation::Malformed("a command that does not decode"))?;
-            let args = match decoded {
-                Some((BytesFrame::Array(items), used)) if used == raw.len() => items
-                    .into_iter()
-                    .map(|item| match item {
-                        BytesFrame::BulkString(b) => Ok(b),
-                        _ => Err(RespViolation::Malformed(
-                            "a command argument that is not a bulk string",
-                        )),
-                    })
-                    .collect::<Result<Vec<_>, _>>()?,
-                _ => return Err(RespViolation::Malformed("a command that does not decode")),
-            };
+            let args = split_args(&raw)
+                .ok_or(RespViolation::Malformed("a command that does not decode"))?;
             if !args.is_empty() {
                 return Ok(Some(Command { raw, args }));
             }
         }
     }
+}
+
+/// The arguments of `raw`, a whole command the scanner has checked (`*<n>`, then `n` bulk strings
+/// `$<len>`, digits only, each payload followed by CRLF): each a slice of `raw`, nothing copied and
+/// nothing parsed twice. `None` if `raw` is not exactly that (never for a scanned frame).
+fn split_args(raw: &Bytes) -> Option<Vec<Bytes>> {
+    let (count, mut at) = header(raw, 0, b'*')?;
+    // Each argument takes at least 6 bytes (`$0\r\n\r\n`): the frame bounds the allocation.
+    let mut args = Vec::with_capacity(count.min(raw.len() / 6));
+    for _ in 0..count {
+        let (len, start) = header(raw, at, b'$')?;
+        let end = start.checked_add(len)?;
+        if raw.get(end..end.checked_add(2)?)? != b"\r\n" {
+            return None;
+        }
+        args.push(raw.slice(start..end));
+        at = end + 2;
+    }
+    (at == raw.len()).then_some(args)
+}
+
+/// A `kind` header line at `at` (`*3\r\n`, `$5\r\n`): its number and where the line ends.
+fn header(raw: &[u8], at: usize, kind: u8) -> Option<(usize, usize)> {
+    let rest = raw.get(at..)?;
+    let nl = memchr::memchr(b'\n', rest)?;
+    let line = rest.get(..nl)?.strip_suffix(b"\r")?.strip_prefix(&[kind])?;
+    if line.is_empty() || line.len() > 19 || !line.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let n = line.iter().try_fold(0usize, |n, d| {
+        n.checked_mul(10)?.checked_add(usize::from(d - b'0'))
+    })?;
+    Some((n, at + nl + 1))
 }
 
 /// Append `args` as a RESP command (an array of bulk strings) to `out`.
