@@ -11,6 +11,9 @@
 //!   Redshift, Redshift Serverless), one token-reuse map, and AWS failures as classified
 //!   [`InjectError`](iamwire_core::InjectError)s.
 //! - [`sigv4`]: SigV4 signing and verification; [`endpoint`]: AWS database endpoint parsing.
+//! - [`discovery`]: the databases a `db_service.aws` matcher finds through its role (RDS, Aurora, RDS
+//!   Proxy, Redshift, Redshift Serverless, ElastiCache, MemoryDB, OpenSearch, DocumentDB), results and
+//!   errors side by side.
 //!
 //! Signing is a pure function of credentials and time:
 //!
@@ -32,6 +35,7 @@ pub mod aws_api;
 pub mod base;
 pub mod cache;
 pub mod cache_users;
+pub mod discovery;
 pub mod endpoint;
 pub mod iam;
 pub mod inject;
