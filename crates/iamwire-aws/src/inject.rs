@@ -1,14 +1,18 @@
 //! The AWS [`AuthInjector`]s every protocol shares: RDS IAM tokens (Postgres, MySQL, Aurora, RDS Proxy),
 //! Redshift temporary credentials (`GetClusterCredentials`, `GetClusterCredentialsWithIAM`) and Redshift
 //! Serverless `GetCredentials`, with [`injector_for`] to pick the one a database needs, one token-reuse
-//! map ([`TokenMap`]), and the translation of AWS failures into [`InjectError`]s classified by kind.
+//! map ([`TokenMap`]), the translation of AWS failures into [`InjectError`]s classified by kind, and
+//! [`GuardedInjector`], which confirms a discovered or dynamic database's endpoint
+//! ([`crate::endpoint_check`]) before any of them runs.
 
+mod guard;
 mod rds;
 mod redshift;
 mod tokens;
 
 use iamwire_core::{InjectError, InjectErrorKind, RoleArn};
 
+pub use guard::{GuardedInjector, refusal as endpoint_refusal};
 pub use iamwire_core::{AuthInjector, LoginFuture, StaticPasswordInjector, UpstreamLogin};
 pub use rds::RdsIamInjector;
 pub use redshift::{RedshiftApi, RedshiftInjector, RedshiftServerlessInjector, injector_for};

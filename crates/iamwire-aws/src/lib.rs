@@ -13,7 +13,9 @@
 //! - [`sigv4`]: SigV4 signing and verification; [`endpoint`]: AWS database endpoint parsing.
 //! - [`discovery`]: the databases a `db_service.aws` matcher finds through its role (RDS, Aurora, RDS
 //!   Proxy, Redshift, Redshift Serverless, ElastiCache, MemoryDB, OpenSearch, DocumentDB), results and
-//!   errors side by side.
+//!   errors side by side; [`endpoint_check`]: confirming that a discovered or dynamic database's
+//!   endpoint belongs to the account and region it claims, before anything is signed for it
+//!   ([`inject::GuardedInjector`]).
 //!
 //! Signing is a pure function of credentials and time:
 //!
@@ -37,6 +39,7 @@ pub mod cache;
 pub mod cache_users;
 pub mod discovery;
 pub mod endpoint;
+pub mod endpoint_check;
 pub mod iam;
 pub mod inject;
 pub mod redshift;

@@ -1,0 +1,411 @@
+//! Endpoint safety: before a token or signature for a discovered or dynamic database is sent anywhere,
+//! confirm that the database's endpoint belongs to the AWS account and region the database claims.
+//!
+//! A database's URI and its `aws` section come from different places (a `kind: db` document, a
+//! discovery answer), and an IAM token signed for the claimed account is a credential: sent to a host
+//! in another account, it would hand that account a login. [`EndpointGuard::confirm`]:
+//!
+//! 1. reads the URI's host ([`crate::endpoint::parse`]): a host whose region (or, for Redshift
+//!    Serverless and account-based DynamoDB endpoints, account) differs from the claim is refused at once,
+//!    naming both;
+//! 2. asks the claimed account, through the database's own role (`assume_role_arn` with its external ID)
+//!    in the claimed region, about the resource the host names (`DescribeDBInstances`,
+//!    `DescribeDBClusters`, `DescribeDBClusterEndpoints`, `DescribeDBProxies`,
+//!    `DescribeDBProxyEndpoints`, `redshift:DescribeClusters`, `redshift-serverless:GetWorkgroup` /
+//!    `GetEndpointAccess`, `DescribeReplicationGroups`, `DescribeServerlessCaches`,
+//!    `memorydb:DescribeClusters`, `es:DescribeDomain`);
+//! 3. confirms only if that resource exists there, answers to exactly this host name, and its ARN names
+//!    the claimed account and region.
+//!
+//! Verdicts are cached ([`EndpointGuard::ttl`], bounded by [`EndpointGuard::max_entries`]), one check
+//! per key runs at a time, and failures to check (throttling, a network error) are not cached. Hosts
+//! that are not AWS endpoints (custom DNS names, IP addresses) cannot be checked: the
+//! [`UnknownHosts`] policy decides, refusing by default. Regional service endpoints (DynamoDB,
+//! Keyspaces) name no account: their region is checked, and a signature for them only ever reaches the
+//! signer's own account.
+//!
+//! [`GuardedInjector`](crate::inject::GuardedInjector) runs the check before any
+//! [`AuthInjector`](iamwire_core::AuthInjector).
+//!
+//! ```no_run
+//! # async fn example(client: iamwire_aws::aws_api::ApiClient,
+//! #                  roles: std::sync::Arc<dyn iamwire_aws::role::RoleProvider>,
+//! #                  database: iamwire_core::Database) {
+//! use iamwire_aws::endpoint_check::EndpointGuard;
+//!
+//! let guard = EndpointGuard::new(client, roles);
+//! match guard.confirm(&database).await {
+//!     Ok(()) => { /* mint the token */ }
+//!     Err(refused) => eprintln!("{refused}"), // names the claimed account/region and the real one
+//! }
+//! # }
+//! ```
+
+mod answers;
+mod cache;
+mod claim;
+mod describe;
+mod error;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use iamwire_core::{Clock, Database, SystemClock};
+
+use crate::aws_api::ApiClient;
+use crate::endpoint::{self, DynamoDbApi, EndpointKind};
+use crate::role::{DEFAULT_SESSION_NAME, RoleProvider};
+use cache::{Verdict, Verdicts};
+use claim::{Claim, arn_account_region, is_loopback, normalize, operation_of, verdict_result};
+use describe::{Asker, Unsupported};
+
+pub use error::{EndpointCheckError, Mismatch};
+
+/// How long a confirmation is trusted, unless changed with [`EndpointGuard::ttl`].
+pub const DEFAULT_TTL: Duration = Duration::from_secs(600);
+/// How long a refusal is remembered (so a client retrying in a loop costs no Describe calls).
+pub const DEFAULT_REFUSAL_TTL: Duration = Duration::from_secs(30);
+/// How many verdicts are kept, unless changed with [`EndpointGuard::max_entries`].
+pub const DEFAULT_MAX_ENTRIES: usize = 4096;
+
+/// What to do with a host that is not an AWS endpoint (a custom DNS name, an IP address), whose owner
+/// cannot be checked.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum UnknownHosts {
+    /// Refuse it (the default).
+    #[default]
+    Refuse,
+    /// Allow loopback addresses and `localhost` (tests, local tunnels); refuse the rest.
+    AllowLoopback,
+    /// Allow every such host: the operator vouches for what dynamic resources name.
+    Allow,
+}
+
+/// Confirms database endpoints against the account and region they claim, and caches the verdicts.
+/// Cheap to clone; clones share the cache.
+#[derive(Clone)]
+pub struct EndpointGuard {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    client: ApiClient,
+    roles: Arc<dyn RoleProvider>,
+    clock: Arc<dyn Clock>,
+    session_name: String,
+    endpoint: Option<String>,
+    service_endpoints: BTreeMap<String, String>,
+    unknown_hosts: UnknownHosts,
+    verdicts: Verdicts,
+}
+
+impl fmt::Debug for EndpointGuard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EndpointGuard")
+            .field("roles", &self.inner.roles)
+            .field("unknown_hosts", &self.inner.unknown_hosts)
+            .field("endpoint", &self.inner.endpoint)
+            .field("ttl", &self.inner.verdicts.ttl)
+            .field("cached", &self.inner.verdicts.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl EndpointGuard {
+    /// A guard asking AWS through `client` with credentials from `roles` (the injectors' provider, so
+    /// the roles' credentials are shared), on the system clock, refusing hosts it cannot check.
+    pub fn new(client: ApiClient, roles: Arc<dyn RoleProvider>) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                client,
+                roles,
+                clock: Arc::new(SystemClock),
+                session_name: DEFAULT_SESSION_NAME.to_owned(),
+                endpoint: None,
+                service_endpoints: BTreeMap::new(),
+                unknown_hosts: UnknownHosts::default(),
+                verdicts: Verdicts::new(DEFAULT_TTL, DEFAULT_REFUSAL_TTL, DEFAULT_MAX_ENTRIES),
+            }),
+        }
+    }
+
+    fn with(mut self, change: impl FnOnce(&mut Inner)) -> Self {
+        match Arc::get_mut(&mut self.inner) {
+            Some(inner) => change(inner),
+            None => {
+                let old = &self.inner;
+                let v = &old.verdicts;
+                let mut inner = Inner {
+                    client: old.client.clone(),
+                    roles: Arc::clone(&old.roles),
+                    clock: Arc::clone(&old.clock),
+                    session_name: old.session_name.clone(),
+                    endpoint: old.endpoint.clone(),
+                    service_endpoints: old.service_endpoints.clone(),
+                    unknown_hosts: old.unknown_hosts,
+                    verdicts: Verdicts::new(v.ttl, v.refusal_ttl, v.max),
+                };
+                change(&mut inner);
+                self.inner = Arc::new(inner);
+            }
+        }
+        self
+    }
+
+    /// Use `clock` for signing and for the cache (a test seam).
+    #[must_use]
+    pub fn clock(self, clock: Arc<dyn Clock>) -> Self {
+        self.with(|i| i.clock = clock)
+    }
+
+    /// The AssumeRole session name; keep it equal to the injectors' so credentials are shared.
+    #[must_use]
+    pub fn session_name(self, name: impl Into<String>) -> Self {
+        let name = name.into();
+        self.with(|i| i.session_name = name)
+    }
+
+    /// Send every Describe call to `url` (an emulator) instead of the regional endpoints.
+    #[must_use]
+    pub fn endpoint_override(self, url: impl Into<String>) -> Self {
+        let url = url.into();
+        self.with(|i| i.endpoint = Some(url))
+    }
+
+    /// Send calls of one service (by signing name: `rds`, `redshift`, `redshift-serverless`,
+    /// `elasticache`, `memorydb`, `es`) to `url`.
+    #[must_use]
+    pub fn service_endpoint(self, service: &str, url: impl Into<String>) -> Self {
+        let (service, url) = (service.to_owned(), url.into());
+        self.with(|i| {
+            i.service_endpoints.insert(service, url);
+        })
+    }
+
+    /// What to do with hosts that are not AWS endpoints.
+    #[must_use]
+    pub fn unknown_hosts(self, policy: UnknownHosts) -> Self {
+        self.with(|i| i.unknown_hosts = policy)
+    }
+
+    /// How long a confirmation and a refusal are remembered.
+    #[must_use]
+    pub fn ttl(self, confirmed: Duration, refused: Duration) -> Self {
+        self.with(|i| {
+            let max = i.verdicts.max;
+            i.verdicts = Verdicts::new(confirmed, refused, max);
+        })
+    }
+
+    /// How many verdicts are remembered at most.
+    #[must_use]
+    pub fn max_entries(self, max: usize) -> Self {
+        self.with(|i| {
+            let (ttl, refused) = (i.verdicts.ttl, i.verdicts.refusal_ttl);
+            i.verdicts = Verdicts::new(ttl, refused, max);
+        })
+    }
+
+    /// Remember `database` as confirmed now: discovery found it, with this endpoint, by asking its
+    /// account through its own role. Saves the first client a Describe call.
+    pub fn record_confirmed(&self, database: &Database) {
+        if let Ok(claim) = Claim::of(database, &self.inner.session_name) {
+            self.inner
+                .verdicts
+                .put(claim.key, Verdict::Confirmed, self.inner.clock.now());
+        }
+    }
+
+    /// Forget what is known about `database`'s endpoint (it was removed or changed).
+    pub fn forget(&self, database: &Database) {
+        if let Some((host, _)) = database.host_port() {
+            self.inner.verdicts.forget_host(&normalize(host));
+        }
+    }
+
+    /// Confirm that `database`'s endpoint belongs to the account and region it claims.
+    ///
+    /// # Errors
+    ///
+    /// [`EndpointCheckError::Mismatch`] naming the claimed account/region and, when known, the real
+    /// one; [`EndpointCheckError::Unverifiable`] for hosts the [`UnknownHosts`] policy refuses;
+    /// the other variants when the check could not run (nothing is sent then either).
+    pub async fn confirm(&self, database: &Database) -> Result<(), EndpointCheckError> {
+        let result = self.check(database).await;
+        if let Err(e) = &result
+            && e.is_refusal()
+        {
+            tracing::warn!(database = %database.name, error = %e, "endpoint refused");
+        }
+        result
+    }
+
+    async fn check(&self, database: &Database) -> Result<(), EndpointCheckError> {
+        let claim = Claim::of(database, &self.inner.session_name)?;
+        let mismatch = |actual_account: Option<String>, actual_region: Option<String>, reason| {
+            Box::new(Mismatch {
+                host: claim.key.host.clone(),
+                claimed_account: claim.key.account.clone(),
+                claimed_region: claim.key.region.clone(),
+                actual_account,
+                actual_region,
+                reason,
+            })
+        };
+        let refuse = |m: Box<Mismatch>| EndpointCheckError::Mismatch {
+            database: database.name.clone(),
+            mismatch: m,
+        };
+        let parsed = match endpoint::parse(&claim.key.host) {
+            Ok(ep) => ep,
+            Err(_) => {
+                return self.unknown_host(
+                    database,
+                    &claim.key.host,
+                    "it is not an AWS endpoint host name",
+                );
+            }
+        };
+        if parsed.region != claim.key.region {
+            let m = mismatch(
+                None,
+                Some(parsed.region.clone()),
+                "the host name is in another region",
+            );
+            return Err(refuse(m));
+        }
+        let host_account = match &parsed.kind {
+            EndpointKind::RedshiftServerless { account_id, .. }
+            | EndpointKind::RedshiftServerlessVpcEndpoint { account_id, .. }
+            | EndpointKind::DynamoDb {
+                api: DynamoDbApi::AccountBased { account_id },
+            } => Some(account_id.clone()),
+            _ => None,
+        };
+        if let (Some(actual), Some(claimed)) = (&host_account, &claim.key.account)
+            && actual != claimed
+        {
+            return Err(refuse(mismatch(
+                Some(actual.clone()),
+                None,
+                "the host name names another account",
+            )));
+        }
+        if matches!(
+            parsed.kind,
+            EndpointKind::DynamoDb { .. } | EndpointKind::Keyspaces { .. }
+        ) {
+            // A regional service endpoint: the region matched, and the account is the signer's own.
+            return Ok(());
+        }
+        let now = self.inner.clock.now();
+        if let Some(verdict) = self.inner.verdicts.get(&claim.key, now) {
+            return verdict_result(verdict).map_err(refuse);
+        }
+        let flight = self.inner.verdicts.flight(&claim.key);
+        let _one_at_a_time = flight.lock().await;
+        if let Some(verdict) = self.inner.verdicts.get(&claim.key, self.inner.clock.now()) {
+            return verdict_result(verdict).map_err(refuse);
+        }
+        let credentials = self
+            .inner
+            .roles
+            .credentials(&claim.chain)
+            .await
+            .map_err(|source| EndpointCheckError::Credentials {
+                database: database.name.clone(),
+                source: Box::new(source),
+            })?;
+        let asker = Asker {
+            client: &self.inner.client,
+            credentials: &credentials,
+            region: &claim.key.region,
+            time: self.inner.clock.now(),
+            endpoint: self.inner.endpoint.as_deref(),
+            service_endpoints: &self.inner.service_endpoints,
+        };
+        let owned = match describe::describe(&asker, &parsed.kind).await {
+            Ok(owned) => owned,
+            Err(Unsupported::NoResource) => {
+                return self.unknown_host(
+                    database,
+                    &claim.key.host,
+                    "AWS offers no Describe call for this kind of endpoint",
+                );
+            }
+            Err(Unsupported::Api(source)) => {
+                return Err(EndpointCheckError::Api {
+                    database: database.name.clone(),
+                    operation: operation_of(&source),
+                    source: Box::new(source),
+                });
+            }
+        };
+        let verdict = match owned {
+            None => Verdict::Refused(mismatch(
+                host_account,
+                None,
+                "the claimed account has no such resource in that region",
+            )),
+            Some(owned) => {
+                let arn = owned.arn.as_deref().and_then(arn_account_region);
+                let host_ok = owned.hosts.iter().any(|h| normalize(h) == claim.key.host);
+                match arn {
+                    Some((account, region)) if region != claim.key.region => {
+                        Verdict::Refused(mismatch(
+                            Some(account.to_owned()),
+                            Some(region.to_owned()),
+                            "AWS places the resource in another region",
+                        ))
+                    }
+                    Some((account, _))
+                        if claim.key.account.as_deref().is_some_and(|c| c != account) =>
+                    {
+                        Verdict::Refused(mismatch(
+                            Some(account.to_owned()),
+                            None,
+                            "AWS places the resource in another account",
+                        ))
+                    }
+                    _ if !host_ok => Verdict::Refused(mismatch(
+                        None,
+                        None,
+                        "the claimed account's resource of that name answers to another host name",
+                    )),
+                    _ => Verdict::Confirmed,
+                }
+            }
+        };
+        self.inner
+            .verdicts
+            .put(claim.key.clone(), verdict.clone(), self.inner.clock.now());
+        verdict_result(verdict).map_err(refuse)
+    }
+
+    fn unknown_host(
+        &self,
+        database: &Database,
+        host: &str,
+        reason: &'static str,
+    ) -> Result<(), EndpointCheckError> {
+        let allowed = match self.inner.unknown_hosts {
+            UnknownHosts::Allow => true,
+            UnknownHosts::AllowLoopback => is_loopback(host),
+            UnknownHosts::Refuse => false,
+        };
+        if allowed {
+            return Ok(());
+        }
+        Err(EndpointCheckError::Unverifiable {
+            database: database.name.clone(),
+            host: host.to_owned(),
+            reason,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;
