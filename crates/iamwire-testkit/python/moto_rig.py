@@ -18,6 +18,10 @@ Stock moto also authorizes every DynamoDB call against the resource "*", so a ro
 is refused everything; here DynamoDB and DynamoDB Streams calls are authorized against the table (or stream)
 ARN they name, as AWS does.
 
+moto's OpenSearch GET calls are signature-checked against a body made of the request's headers or query string
+(a moto bug that refuses every correctly signed ListDomainNames or ListTags); here they are checked against the
+empty body AWS hashes.
+
 moto 5.2 has no RDS Proxy endpoints and no Aurora custom endpoints; this launcher adds Create/Describe/Delete
 for both (DBProxyEndpoint, DBClusterEndpoint) on moto's own RDS backends, shaped as the RDS API reference says
 (host names `<name>.endpoint.proxy-<hash>.<region>.rds.amazonaws.com` and
@@ -188,8 +192,22 @@ def _query_protocol_error_init(self, error_type, message, *args, **kwargs):
 
 
 core_exceptions._RESTError.__init__ = _query_protocol_error_init
+
+
+_original_create_aws_request = access_control.IAMRequestBase._create_aws_request
+
+
+def _create_aws_request(self):
+    # moto's REST handlers (OpenSearch) pass the request headers or the parsed query string where the
+    # data belongs, so a GET without a body (ListDomainNames, ListTags, DescribeDomain) is checked
+    # against a payload made of its headers or query, and every correctly signed GET is refused. AWS
+    # hashes the body that was sent: for these methods, nothing.
+    if not self._body and isinstance(self._data, dict) and self._method in ("GET", "HEAD", "DELETE"):
+        self._data = b""
+    return _original_create_aws_request(self)
 access_control.IAMRequestBase._is_assuming_role_operation = _is_assuming_role_operation
 access_control.IAMRequestBase._check_role_trust_relationship = _check_role_trust_relationship
+access_control.IAMRequestBase._create_aws_request = _create_aws_request
 access_control.IAMRequest._raise_access_denied = _raise_access_denied
 
 
