@@ -47,6 +47,7 @@ pub const DISCOVERY_ACTIONS: &[&str] = &[
     "es:DescribeDomains",
     "es:DescribeDomain",
     "es:ListTags",
+    "redshift:DescribeClusters",
     "rds-db:connect",
 ];
 
