@@ -349,3 +349,78 @@ impl Discoverer {
         iam_auth::enable(&self.inner, found).await
     }
 }
+
+/// Fuzz entry point: arbitrary bytes as a discovery answer (XML or JSON), through every parser of every
+/// type, and every resource id through the naming rule. Never panics; every name is valid.
+pub(crate) fn fuzz(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let region = "us-east-1";
+    let mut resources: Vec<String> = Vec::new();
+    if let Some(root) = crate::aws_api::wire::parse_xml_limited(text, 50_000) {
+        let members = root
+            .children
+            .iter()
+            .chain(root.children.iter().flat_map(|c| &c.children));
+        for e in members {
+            if let Ok(Some(f)) = rds::instance(e, region) {
+                resources.push(f.resource);
+            }
+            for engines in [
+                &["aurora-postgresql", "aurora-mysql", "aurora"][..],
+                &["docdb"],
+            ] {
+                if let Ok(found) = rds::cluster(e, engines, region) {
+                    resources.extend(found.into_iter().map(|f| f.resource));
+                }
+            }
+            if let Ok(proxy) = rds_proxy::proxy(e, region) {
+                let proxies = BTreeMap::from([(proxy.resource.clone(), proxy)]);
+                if let Ok(Some(f)) = rds_proxy::proxy_endpoint(e, &proxies, region) {
+                    resources.push(f.resource);
+                }
+            }
+            if let Ok(f) = redshift::cluster(e, region, Some("222222222222")) {
+                resources.push(f.resource);
+            }
+            for found in [
+                elasticache::replication_group(e, region),
+                elasticache::serverless_cache(e, region),
+            ]
+            .into_iter()
+            .flatten()
+            {
+                resources.extend(found.into_iter().map(|f| f.resource));
+            }
+        }
+    }
+    if let Ok(value) = serde_json::from_str::<serde_json::Value>(text) {
+        let items = std::iter::once(&value).chain(value.as_array().into_iter().flatten());
+        for v in items {
+            if let Ok(wg) = redshift::workgroup(v, region) {
+                let groups = BTreeMap::from([(wg.resource.clone(), wg)]);
+                if let Ok(f) = redshift::vpc_endpoint(v, &groups, region) {
+                    resources.push(f.resource);
+                }
+            }
+            if let Ok(f) = memorydb::cluster(v, region) {
+                resources.push(f.resource);
+            }
+            if let Ok(found) = opensearch::domain(v, region) {
+                resources.extend(found.into_iter().map(|f| f.resource));
+            }
+        }
+    }
+    resources.push(text.chars().take(200).collect());
+    for resource in &resources {
+        for style in [NameStyle::Qualified, NameStyle::Plain] {
+            let name = names::database_name(style, resource, "rds", region, "222222222222");
+            let mut db = Database::new(name, iamwire_core::Protocol::Postgres, "h:1");
+            assert!(db.validate_static().is_ok(), "{:?}", db.name);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

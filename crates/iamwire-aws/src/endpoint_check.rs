@@ -407,5 +407,10 @@ impl EndpointGuard {
     }
 }
 
+/// Fuzz entry point: arbitrary bytes as a Describe answer, through every answer reader.
+pub(crate) fn fuzz(data: &[u8]) {
+    answers::fuzz(data);
+}
+
 #[cfg(test)]
 mod tests;

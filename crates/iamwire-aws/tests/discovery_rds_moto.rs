@@ -10,7 +10,9 @@ mod discovery_support;
 use std::collections::BTreeMap;
 
 use discovery_support::{EXTERNAL_ID, Rig, matcher, plaintext_client};
-use iamwire_aws::discovery::{DiscoveredDatabase, Discoverer, DiscoveryError, MatcherReport};
+use iamwire_aws::discovery::{
+    DiscoveredDatabase, Discoverer, DiscoveryError, DiscoveryLimits, MatcherReport,
+};
 use iamwire_core::{DiscoveryType, Protocol};
 use iamwire_testkit::moto::DATABASE_ACCOUNT;
 use serde_json::json;
@@ -460,4 +462,61 @@ async fn rds_proxies_and_their_endpoints() {
     );
     // One ListTagsForResource per proxy iamwire serves, not per endpoint.
     assert_eq!(rig.moto.count("ListTagsForResource").unwrap(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_are_followed_and_bounded() {
+    let rig = Rig::start();
+    for i in 0..21 {
+        rig.instance(
+            &rig.admin,
+            "us-east-1",
+            &format!("db{i:02}"),
+            "postgres",
+            &[],
+            true,
+        );
+    }
+    let m = rig.matcher(&["rds"], &["us-east-1"], &[]);
+    let small_pages = DiscoveryLimits::default().page_size(20);
+    let d = discoverer(&rig).limits(small_pages);
+    let report = d.discover(0, &m).await;
+    assert_clean(&report);
+    assert_eq!(report.databases.len(), 21);
+    let pages: Vec<_> = rig
+        .moto
+        .requests()
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.action().as_deref() == Some("DescribeDBInstances"))
+        .collect();
+    assert_eq!(pages.len(), 2);
+    assert_eq!(pages[0].param("MaxRecords").as_deref(), Some("20"));
+    assert!(pages[0].param("Marker").is_none());
+    assert!(
+        pages[1].param("Marker").is_some(),
+        "the second page asks from the first's marker"
+    );
+
+    // One page allowed: what was read is kept, the scope is incomplete, and the error says why.
+    let d = discoverer(&rig).limits(small_pages.max_pages(1));
+    let report = d.discover(0, &m).await;
+    assert!(!report.is_complete("us-east-1", DiscoveryType::Rds));
+    assert!(
+        matches!(
+            report.errors.as_slice(),
+            [DiscoveryError::Truncated {
+                what: "pages",
+                limit: 1,
+                ..
+            }]
+        ),
+        "{:?}",
+        report.errors
+    );
+    // At most 5 databases kept per scope.
+    let d = discoverer(&rig).limits(DiscoveryLimits::default().max_databases(5));
+    let report = d.discover(0, &m).await;
+    assert_eq!(report.databases.len(), 5);
+    assert!(!report.is_complete("us-east-1", DiscoveryType::Rds));
 }

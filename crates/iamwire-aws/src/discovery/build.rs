@@ -48,7 +48,7 @@ pub(crate) enum Ids {
 }
 
 /// A resource (or one endpoint of it) as a service described it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Found {
     /// The resource part of the database name (`orders`, `orders-reader`).
     pub(crate) resource: String,

@@ -118,3 +118,27 @@ pub(super) fn opensearch(v: &Value) -> Owned {
         arn: text("/ARN"),
     }
 }
+
+/// Every reader over arbitrary bytes (XML and JSON); never panics.
+pub(super) fn fuzz(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    if let Some(root) = crate::aws_api::wire::parse_xml(text) {
+        let _ = from_xml(
+            &root,
+            &["L"],
+            &[&["Endpoint"], &["Endpoint", "Address"]],
+            "Arn",
+        );
+        let _ = every_address(&root, &["L"], "ARN");
+        for child in &root.children {
+            let _ = every_address(child, &["L"], "ARN");
+        }
+    }
+    if let Ok(v) = serde_json::from_str::<Value>(text) {
+        let _ = from_json(&v, "/workgroup", &["/endpoint/address"], "/workgroupArn");
+        let _ = memorydb(&v);
+        let _ = opensearch(&v);
+    }
+}
