@@ -24,6 +24,7 @@ use hyper_util::rt::TokioExecutor;
 use crate::sigv4::{HttpRequest, Payload, Scope, SigningOptions, sign_request};
 
 mod error;
+pub(crate) mod services;
 pub(crate) mod wire;
 
 pub use error::{ApiError, ServiceError};
@@ -174,6 +175,37 @@ impl ApiClient {
                 endpoint: endpoint.to_string(),
                 after: self.timeout,
             })?
+    }
+}
+
+impl ApiClient {
+    /// Send `req` and read its query-protocol answer (`<...Result>`, at most `max_elements` XML
+    /// elements), or the AWS error about `resource` it carries.
+    pub(crate) async fn query(
+        &self,
+        req: &ApiRequest<'_>,
+        resource: &str,
+        max_elements: usize,
+    ) -> Result<wire::Element, ApiError> {
+        let reply = self.send(req).await?;
+        req.answer(resource)
+            .query_limited(reply.status, &reply.body, max_elements)
+    }
+
+    /// Send `req` and read its JSON answer (JSON 1.1 or REST-JSON), or the AWS error about `resource`
+    /// it carries.
+    pub(crate) async fn json(
+        &self,
+        req: &ApiRequest<'_>,
+        resource: &str,
+    ) -> Result<serde_json::Value, ApiError> {
+        let reply = self.send(req).await?;
+        req.answer(resource).json(
+            reply.status,
+            reply.error_type.as_deref(),
+            reply.request_id.as_deref(),
+            &reply.body,
+        )
     }
 }
 
@@ -354,6 +386,14 @@ pub(crate) struct ApiRequest<'a> {
 }
 
 impl ApiRequest<'_> {
+    fn answer<'r>(&self, resource: &'r str) -> wire::Answer<'r> {
+        wire::Answer {
+            service: self.service,
+            operation: self.operation,
+            resource,
+        }
+    }
+
     fn endpoint(&self) -> Result<Uri, ApiError> {
         let text = match self.call.endpoint {
             Some(e) => e.to_owned(),

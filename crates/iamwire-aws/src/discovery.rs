@@ -47,13 +47,13 @@
 //! ```
 
 use std::collections::{BTreeMap, HashSet};
-use std::fmt;
 use std::sync::Arc;
 
-use iamwire_core::{AwsMatcher, Clock, Database, DiscoveryType, SystemClock};
+use iamwire_core::{AwsMatcher, Clock, Database, DiscoveryType};
 
 use crate::aws_api::ApiClient;
-use crate::role::{DEFAULT_SESSION_NAME, RoleProvider};
+use crate::reach::Reach;
+use crate::role::RoleProvider;
 
 mod build;
 mod elasticache;
@@ -214,34 +214,16 @@ impl MatcherReport {
 }
 
 /// Lists the databases of discovery matchers through their roles. Cheap to clone; share one.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct Discoverer {
     inner: Arc<Inner>,
 }
 
+#[derive(Clone, Debug)]
 pub(crate) struct Inner {
-    pub(crate) client: ApiClient,
-    pub(crate) roles: Arc<dyn RoleProvider>,
-    pub(crate) clock: Arc<dyn Clock>,
-    pub(crate) session_name: String,
-    pub(crate) endpoint: Option<String>,
-    pub(crate) service_endpoints: BTreeMap<String, String>,
+    pub(crate) reach: Reach,
     pub(crate) limits: DiscoveryLimits,
     pub(crate) names: NameStyle,
-}
-
-impl fmt::Debug for Discoverer {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Discoverer")
-            .field("client", &self.inner.client)
-            .field("roles", &self.inner.roles)
-            .field("session_name", &self.inner.session_name)
-            .field("endpoint", &self.inner.endpoint)
-            .field("service_endpoints", &self.inner.service_endpoints)
-            .field("limits", &self.inner.limits)
-            .field("names", &self.inner.names)
-            .finish_non_exhaustive()
-    }
 }
 
 impl Discoverer {
@@ -250,79 +232,57 @@ impl Discoverer {
     pub fn new(client: ApiClient, roles: Arc<dyn RoleProvider>) -> Self {
         Self {
             inner: Arc::new(Inner {
-                client,
-                roles,
-                clock: Arc::new(SystemClock),
-                session_name: DEFAULT_SESSION_NAME.to_owned(),
-                endpoint: None,
-                service_endpoints: BTreeMap::new(),
+                reach: Reach::new(client, roles),
                 limits: DiscoveryLimits::default(),
                 names: NameStyle::default(),
             }),
         }
     }
 
-    fn with(mut self, change: impl FnOnce(&mut Inner)) -> Self {
-        if let Some(inner) = Arc::get_mut(&mut self.inner) {
-            change(inner);
-        } else {
-            let old = &self.inner;
-            let mut inner = Inner {
-                client: old.client.clone(),
-                roles: Arc::clone(&old.roles),
-                clock: Arc::clone(&old.clock),
-                session_name: old.session_name.clone(),
-                endpoint: old.endpoint.clone(),
-                service_endpoints: old.service_endpoints.clone(),
-                limits: old.limits,
-                names: old.names,
-            };
-            change(&mut inner);
-            self.inner = Arc::new(inner);
-        }
-        self
-    }
-
     /// Sign calls at the time `clock` gives (a test seam).
     #[must_use]
-    pub fn clock(self, clock: Arc<dyn Clock>) -> Self {
-        self.with(|i| i.clock = clock)
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        Arc::make_mut(&mut self.inner).reach.clock = clock;
+        self
     }
 
     /// The AssumeRole session name; keep it equal to the injectors' so credentials are shared.
     #[must_use]
-    pub fn session_name(self, name: impl Into<String>) -> Self {
-        let name = name.into();
-        self.with(|i| i.session_name = name)
+    pub fn session_name(mut self, name: impl Into<String>) -> Self {
+        Arc::make_mut(&mut self.inner).reach.session_name = name.into();
+        self
     }
 
     /// Send every call to `url` (an emulator) instead of the services' regional endpoints.
     #[must_use]
-    pub fn endpoint_override(self, url: impl Into<String>) -> Self {
-        let url = url.into();
-        self.with(|i| i.endpoint = Some(url))
+    pub fn endpoint_override(mut self, url: impl Into<String>) -> Self {
+        Arc::make_mut(&mut self.inner).reach.endpoint = Some(url.into());
+        self
     }
 
     /// Send calls of one service to `url` (a VPC endpoint); `service` is the signing name: `rds`,
     /// `redshift`, `redshift-serverless`, `elasticache`, `memorydb` or `es`.
     #[must_use]
-    pub fn service_endpoint(self, service: &str, url: impl Into<String>) -> Self {
-        let (service, url) = (service.to_owned(), url.into());
-        self.with(|i| {
-            i.service_endpoints.insert(service, url);
-        })
+    pub fn service_endpoint(mut self, service: &str, url: impl Into<String>) -> Self {
+        let reach = &mut Arc::make_mut(&mut self.inner).reach;
+        reach
+            .service_endpoints
+            .insert(service.to_owned(), url.into());
+        self
     }
 
     /// Bounds on pages, databases and concurrency.
     #[must_use]
-    pub fn limits(self, limits: DiscoveryLimits) -> Self {
-        self.with(|i| i.limits = limits)
+    pub fn limits(mut self, limits: DiscoveryLimits) -> Self {
+        Arc::make_mut(&mut self.inner).limits = limits;
+        self
     }
 
     /// How databases are named.
     #[must_use]
-    pub fn name_style(self, style: NameStyle) -> Self {
-        self.with(|i| i.names = style)
+    pub fn name_style(mut self, style: NameStyle) -> Self {
+        Arc::make_mut(&mut self.inner).names = style;
+        self
     }
 
     /// List what matcher number `index` finds. Never fails as a whole: errors are in the report.

@@ -47,18 +47,19 @@ mod claim;
 mod describe;
 mod error;
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use iamwire_core::{Clock, Database, SystemClock};
+use iamwire_core::{Clock, Database};
 
 use crate::aws_api::ApiClient;
+use crate::aws_api::wire::arn_account_region;
 use crate::endpoint::{self, DynamoDbApi, EndpointKind};
-use crate::role::{DEFAULT_SESSION_NAME, RoleProvider};
+use crate::reach::Reach;
+use crate::role::RoleProvider;
 use cache::{Verdict, Verdicts};
-use claim::{Claim, arn_account_region, is_loopback, normalize, operation_of, verdict_result};
+use claim::{Claim, is_loopback, normalize, operation_of, verdict_result};
 use describe::{Asker, Unsupported};
 
 pub use error::{EndpointCheckError, Mismatch};
@@ -88,29 +89,19 @@ pub enum UnknownHosts {
 /// Cheap to clone; clones share the cache.
 #[derive(Clone)]
 pub struct EndpointGuard {
-    inner: Arc<Inner>,
-}
-
-struct Inner {
-    client: ApiClient,
-    roles: Arc<dyn RoleProvider>,
-    clock: Arc<dyn Clock>,
-    session_name: String,
-    endpoint: Option<String>,
-    service_endpoints: BTreeMap<String, String>,
+    reach: Reach,
     unknown_hosts: UnknownHosts,
-    verdicts: Verdicts,
+    verdicts: Arc<Verdicts>,
 }
 
 impl fmt::Debug for EndpointGuard {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("EndpointGuard")
-            .field("roles", &self.inner.roles)
-            .field("unknown_hosts", &self.inner.unknown_hosts)
-            .field("endpoint", &self.inner.endpoint)
-            .field("ttl", &self.inner.verdicts.ttl)
-            .field("cached", &self.inner.verdicts.len())
-            .finish_non_exhaustive()
+            .field("reach", &self.reach)
+            .field("unknown_hosts", &self.unknown_hosts)
+            .field("ttl", &self.verdicts.ttl)
+            .field("cached", &self.verdicts.len())
+            .finish()
     }
 }
 
@@ -119,110 +110,82 @@ impl EndpointGuard {
     /// the roles' credentials are shared), on the system clock, refusing hosts it cannot check.
     pub fn new(client: ApiClient, roles: Arc<dyn RoleProvider>) -> Self {
         Self {
-            inner: Arc::new(Inner {
-                client,
-                roles,
-                clock: Arc::new(SystemClock),
-                session_name: DEFAULT_SESSION_NAME.to_owned(),
-                endpoint: None,
-                service_endpoints: BTreeMap::new(),
-                unknown_hosts: UnknownHosts::default(),
-                verdicts: Verdicts::new(DEFAULT_TTL, DEFAULT_REFUSAL_TTL, DEFAULT_MAX_ENTRIES),
-            }),
+            reach: Reach::new(client, roles),
+            unknown_hosts: UnknownHosts::default(),
+            verdicts: Arc::new(Verdicts::new(
+                DEFAULT_TTL,
+                DEFAULT_REFUSAL_TTL,
+                DEFAULT_MAX_ENTRIES,
+            )),
         }
-    }
-
-    fn with(mut self, change: impl FnOnce(&mut Inner)) -> Self {
-        match Arc::get_mut(&mut self.inner) {
-            Some(inner) => change(inner),
-            None => {
-                let old = &self.inner;
-                let v = &old.verdicts;
-                let mut inner = Inner {
-                    client: old.client.clone(),
-                    roles: Arc::clone(&old.roles),
-                    clock: Arc::clone(&old.clock),
-                    session_name: old.session_name.clone(),
-                    endpoint: old.endpoint.clone(),
-                    service_endpoints: old.service_endpoints.clone(),
-                    unknown_hosts: old.unknown_hosts,
-                    verdicts: Verdicts::new(v.ttl, v.refusal_ttl, v.max),
-                };
-                change(&mut inner);
-                self.inner = Arc::new(inner);
-            }
-        }
-        self
     }
 
     /// Use `clock` for signing and for the cache (a test seam).
     #[must_use]
-    pub fn clock(self, clock: Arc<dyn Clock>) -> Self {
-        self.with(|i| i.clock = clock)
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.reach.clock = clock;
+        self
     }
 
     /// The AssumeRole session name; keep it equal to the injectors' so credentials are shared.
     #[must_use]
-    pub fn session_name(self, name: impl Into<String>) -> Self {
-        let name = name.into();
-        self.with(|i| i.session_name = name)
+    pub fn session_name(mut self, name: impl Into<String>) -> Self {
+        self.reach.session_name = name.into();
+        self
     }
 
     /// Send every Describe call to `url` (an emulator) instead of the regional endpoints.
     #[must_use]
-    pub fn endpoint_override(self, url: impl Into<String>) -> Self {
-        let url = url.into();
-        self.with(|i| i.endpoint = Some(url))
+    pub fn endpoint_override(mut self, url: impl Into<String>) -> Self {
+        self.reach.endpoint = Some(url.into());
+        self
     }
 
     /// Send calls of one service (by signing name: `rds`, `redshift`, `redshift-serverless`,
     /// `elasticache`, `memorydb`, `es`) to `url`.
     #[must_use]
-    pub fn service_endpoint(self, service: &str, url: impl Into<String>) -> Self {
-        let (service, url) = (service.to_owned(), url.into());
-        self.with(|i| {
-            i.service_endpoints.insert(service, url);
-        })
+    pub fn service_endpoint(mut self, service: &str, url: impl Into<String>) -> Self {
+        self.reach
+            .service_endpoints
+            .insert(service.to_owned(), url.into());
+        self
     }
 
     /// What to do with hosts that are not AWS endpoints.
     #[must_use]
-    pub fn unknown_hosts(self, policy: UnknownHosts) -> Self {
-        self.with(|i| i.unknown_hosts = policy)
+    pub fn unknown_hosts(mut self, policy: UnknownHosts) -> Self {
+        self.unknown_hosts = policy;
+        self
     }
 
-    /// How long a confirmation and a refusal are remembered.
+    /// How long a confirmation and a refusal are remembered (a fresh cache).
     #[must_use]
-    pub fn ttl(self, confirmed: Duration, refused: Duration) -> Self {
-        self.with(|i| {
-            let max = i.verdicts.max;
-            i.verdicts = Verdicts::new(confirmed, refused, max);
-        })
+    pub fn ttl(mut self, confirmed: Duration, refused: Duration) -> Self {
+        self.verdicts = Arc::new(Verdicts::new(confirmed, refused, self.verdicts.max));
+        self
     }
 
-    /// How many verdicts are remembered at most.
+    /// How many verdicts are remembered at most (a fresh cache).
     #[must_use]
-    pub fn max_entries(self, max: usize) -> Self {
-        self.with(|i| {
-            let (ttl, refused) = (i.verdicts.ttl, i.verdicts.refusal_ttl);
-            i.verdicts = Verdicts::new(ttl, refused, max);
-        })
+    pub fn max_entries(mut self, max: usize) -> Self {
+        let v = &self.verdicts;
+        self.verdicts = Arc::new(Verdicts::new(v.ttl, v.refusal_ttl, max));
+        self
     }
 
     /// Remember `database` as confirmed now: discovery found it, with this endpoint, by asking its
     /// account through its own role. Saves the first client a Describe call.
     pub fn record_confirmed(&self, database: &Database) {
-        if let Ok(claim) = Claim::of(database, &self.inner.session_name) {
-            self.inner
-                .verdicts
-                .put(claim.key, Verdict::Confirmed, self.inner.clock.now());
+        if let Ok(claim) = Claim::of(database, &self.reach.session_name) {
+            self.verdicts
+                .put(claim.key, Verdict::Confirmed, self.reach.clock.now());
         }
     }
 
     /// Forget what is known about `database`'s endpoint (it was removed or changed).
     pub fn forget(&self, database: &Database) {
         if let Some((host, _)) = database.host_port() {
-            self.inner.verdicts.forget_host(&normalize(host));
+            self.verdicts.forget_host(&normalize(host));
         }
     }
 
@@ -244,7 +207,7 @@ impl EndpointGuard {
     }
 
     async fn check(&self, database: &Database) -> Result<(), EndpointCheckError> {
-        let claim = Claim::of(database, &self.inner.session_name)?;
+        let claim = Claim::of(database, &self.reach.session_name)?;
         let mismatch = |actual_account: Option<String>, actual_region: Option<String>, reason| {
             Box::new(Mismatch {
                 host: claim.key.host.clone(),
@@ -301,17 +264,17 @@ impl EndpointGuard {
             // A regional service endpoint: the region matched, and the account is the signer's own.
             return Ok(());
         }
-        let now = self.inner.clock.now();
-        if let Some(verdict) = self.inner.verdicts.get(&claim.key, now) {
+        let now = self.reach.clock.now();
+        if let Some(verdict) = self.verdicts.get(&claim.key, now) {
             return verdict_result(verdict).map_err(refuse);
         }
-        let flight = self.inner.verdicts.flight(&claim.key);
+        let flight = self.verdicts.flight(&claim.key);
         let _one_at_a_time = flight.lock().await;
-        if let Some(verdict) = self.inner.verdicts.get(&claim.key, self.inner.clock.now()) {
+        if let Some(verdict) = self.verdicts.get(&claim.key, self.reach.clock.now()) {
             return verdict_result(verdict).map_err(refuse);
         }
         let credentials = self
-            .inner
+            .reach
             .roles
             .credentials(&claim.chain)
             .await
@@ -320,12 +283,9 @@ impl EndpointGuard {
                 source: Box::new(source),
             })?;
         let asker = Asker {
-            client: &self.inner.client,
+            reach: &self.reach,
             credentials: &credentials,
             region: &claim.key.region,
-            time: self.inner.clock.now(),
-            endpoint: self.inner.endpoint.as_deref(),
-            service_endpoints: &self.inner.service_endpoints,
         };
         let owned = match describe::describe(&asker, &parsed.kind).await {
             Ok(owned) => owned,
@@ -379,9 +339,8 @@ impl EndpointGuard {
                 }
             }
         };
-        self.inner
-            .verdicts
-            .put(claim.key.clone(), verdict.clone(), self.inner.clock.now());
+        self.verdicts
+            .put(claim.key.clone(), verdict.clone(), self.reach.clock.now());
         verdict_result(verdict).map_err(refuse)
     }
 
@@ -391,7 +350,7 @@ impl EndpointGuard {
         host: &str,
         reason: &'static str,
     ) -> Result<(), EndpointCheckError> {
-        let allowed = match self.inner.unknown_hosts {
+        let allowed = match self.unknown_hosts {
             UnknownHosts::Allow => true,
             UnknownHosts::AllowLoopback => is_loopback(host),
             UnknownHosts::Refuse => false,

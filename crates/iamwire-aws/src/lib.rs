@@ -42,6 +42,7 @@ pub mod endpoint;
 pub mod endpoint_check;
 pub mod iam;
 pub mod inject;
+mod reach;
 pub mod redshift;
 pub mod role;
 pub mod sigv4;
@@ -50,3 +51,6 @@ pub mod token;
 
 #[doc(hidden)]
 pub mod fuzzing;
+
+#[cfg(test)]
+mod test_support;

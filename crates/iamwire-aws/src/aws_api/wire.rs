@@ -286,5 +286,21 @@ pub(crate) fn json_timestamp(value: &serde_json::Value) -> Option<SystemTime> {
     }
 }
 
+/// The account and region of an ARN (`arn:<partition>:<service>:<region>:<account>:...`).
+pub(crate) fn arn_account_region(arn: &str) -> Option<(&str, &str)> {
+    let mut parts = arn.splitn(6, ':');
+    let (Some("arn"), Some(_), Some(_), Some(region), Some(account), Some(_)) = (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) else {
+        return None;
+    };
+    Some((account, region))
+}
+
 #[cfg(test)]
 mod tests;

@@ -9,17 +9,12 @@ use iamwire_core::Protocol;
 
 use super::build::{Found, Ids, host_port};
 use super::labels::{LABEL_ENDPOINT_TYPE, LABEL_ENGINE, LABEL_ENGINE_VERSION};
-use super::page::{Scope, text, xml_tags};
+use super::page::{Scope, tag_by_arn, text, xml_tags};
 use super::rds::Skip;
 use super::{DiscoveryError, Skips};
-use crate::aws_api::Service;
+use crate::aws_api::services::ELASTICACHE;
 use crate::aws_api::wire::Element;
 
-const ELASTICACHE: Service = Service {
-    name: "ElastiCache",
-    signing_name: "elasticache",
-    host_prefix: "elasticache",
-};
 const VERSION: &str = "2015-02-02";
 
 /// Replication groups, then serverless caches. A failure of one half is reported and the other half is
@@ -63,10 +58,14 @@ pub(crate) async fn list(
         }
         Err(e) => skips.fail(e),
     }
-    if found.len() > scope.inner.limits.max_databases {
-        return Err(scope.truncated("databases", scope.inner.limits.max_databases));
-    }
-    tag_all(scope, &mut found, skips).await;
+    tag_by_arn(scope, &mut found, skips, |arn| async move {
+        let params = vec![("ResourceName".into(), arn)];
+        let result = scope
+            .query(ELASTICACHE, VERSION, "ListTagsForResource", params)
+            .await?;
+        Ok(xml_tags(result.child("TagList")))
+    })
+    .await?;
     Ok(found)
 }
 
@@ -98,33 +97,6 @@ async fn serverless_caches(scope: &Scope<'_>) -> Result<Vec<Element>, DiscoveryE
         token = next;
     }
     Err(scope.truncated("pages", scope.inner.limits.max_pages))
-}
-
-/// Tags for every resource (one call per ARN, shared by its endpoints); a resource whose tags cannot be
-/// read is left out and the failure reported.
-async fn tag_all(scope: &Scope<'_>, found: &mut Vec<Found>, skips: &mut Skips) {
-    let mut arns: Vec<String> = found.iter().map(|f| f.arn.clone()).collect();
-    arns.dedup();
-    let mut failed = Vec::new();
-    for arn in arns {
-        let params = vec![("ResourceName".into(), arn.clone())];
-        match scope
-            .query(ELASTICACHE, VERSION, "ListTagsForResource", params)
-            .await
-        {
-            Ok(result) => {
-                let tags = xml_tags(result.child("TagList"));
-                for f in found.iter_mut().filter(|f| f.arn == arn) {
-                    f.tags.clone_from(&tags);
-                }
-            }
-            Err(e) => {
-                skips.fail(e);
-                failed.push(arn);
-            }
-        }
-    }
-    found.retain(|f| !failed.contains(&f.arn));
 }
 
 fn endpoint(e: Option<&Element>) -> Option<(&str, u16)> {

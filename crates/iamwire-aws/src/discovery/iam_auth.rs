@@ -7,8 +7,7 @@ use iamwire_core::DiscoveryType;
 
 use super::page::{RDS, RDS_VERSION};
 use super::{DiscoveredDatabase, DiscoveryError, Inner};
-use crate::aws_api::wire::Answer;
-use crate::aws_api::{ApiRequest, Body, Call};
+use crate::aws_api::{ApiRequest, Body};
 use crate::role::RoleChain;
 
 /// `ModifyDBInstance` / `ModifyDBCluster` with `EnableIAMDatabaseAuthentication=true` and
@@ -39,21 +38,15 @@ pub(crate) async fn enable(
                 source,
             }
         };
-    let chain = RoleChain::for_database(&db.aws, None, &inner.session_name)
+    let reach = &inner.reach;
+    let chain = RoleChain::for_database(&db.aws, None, &reach.session_name)
         .map_err(|e| credentials_error(None, Box::new(e)))?;
-    let credentials = inner
+    let credentials = reach
         .roles
         .credentials(&chain)
         .await
         .map_err(|e| credentials_error(e.code().map(str::to_owned), Box::new(e)))?;
-    let mut call = Call::new(&credentials, region, inner.clock.now());
-    if let Some(endpoint) = inner
-        .service_endpoints
-        .get(RDS.signing_name)
-        .or(inner.endpoint.as_ref())
-    {
-        call = call.endpoint(endpoint);
-    }
+    let call = reach.call(&credentials, region, RDS);
     let request = ApiRequest {
         service: RDS,
         operation,
@@ -74,13 +67,11 @@ pub(crate) async fn enable(
         code: source.code().map(str::to_owned),
         source: Box::new(source),
     };
-    let reply = inner.client.send(&request).await.map_err(failed)?;
-    let answer = Answer {
-        service: RDS,
-        operation,
-        resource: id,
-    };
-    answer.query(reply.status, &reply.body).map_err(failed)?;
+    reach
+        .client
+        .query(&request, id, 1000)
+        .await
+        .map_err(failed)?;
     tracing::info!(database = %db.name, %operation, "turned IAM database authentication on");
     Ok(())
 }

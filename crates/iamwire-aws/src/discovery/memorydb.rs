@@ -8,16 +8,10 @@ use serde_json::{Value, json};
 
 use super::build::{Found, Ids, host_port};
 use super::labels::{LABEL_ENDPOINT_TYPE, LABEL_ENGINE, LABEL_ENGINE_VERSION};
-use super::page::{Scope, json_tags};
+use super::page::{Scope, json_tags, str_at, tag_by_arn};
 use super::rds::Skip;
 use super::{DiscoveryError, Skips};
-use crate::aws_api::Service;
-
-const MEMORYDB: Service = Service {
-    name: "MemoryDB",
-    signing_name: "memorydb",
-    host_prefix: "memory-db",
-};
+use crate::aws_api::services::MEMORYDB;
 
 /// MemoryDB clusters.
 pub(crate) async fn list(
@@ -42,30 +36,15 @@ pub(crate) async fn list(
             Err((resource, why)) => skips.skip(resource, why),
         }
     }
-    if found.len() > scope.inner.limits.max_databases {
-        return Err(scope.truncated("databases", scope.inner.limits.max_databases));
-    }
-    let mut tagged = Vec::with_capacity(found.len());
-    for mut f in found {
-        let body = json!({ "ResourceArn": f.arn });
-        match scope
+    tag_by_arn(scope, &mut found, skips, |arn| async move {
+        let body = json!({ "ResourceArn": arn });
+        let answer = scope
             .json(MEMORYDB, "AmazonMemoryDB.ListTags", "ListTags", body)
-            .await
-        {
-            Ok(answer) => {
-                f.tags = json_tags(answer.get("TagList"));
-                tagged.push(f);
-            }
-            Err(e) => skips.fail(e),
-        }
-    }
-    Ok(tagged)
-}
-
-fn str_at<'v>(v: &'v Value, path: &str) -> Option<&'v str> {
-    v.pointer(path)
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty())
+            .await?;
+        Ok(json_tags(answer.get("TagList")))
+    })
+    .await?;
+    Ok(found)
 }
 
 /// One cluster of `DescribeClusters`.

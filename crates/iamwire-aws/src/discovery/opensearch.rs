@@ -11,17 +11,12 @@ use serde_json::{Value, json};
 
 use super::build::{Found, Ids};
 use super::labels::{LABEL_ENDPOINT_TYPE, LABEL_ENGINE, LABEL_ENGINE_VERSION, LABEL_VPC_ID};
-use super::page::{Scope, json_tags};
+use super::page::{Scope, json_tags, str_at, tag_by_arn};
 use super::rds::Skip;
 use super::{DiscoveryError, Skips};
-use crate::aws_api::Service;
+use crate::aws_api::services::OPENSEARCH;
 use crate::aws_api::wire::form_encode;
 
-const OPENSEARCH: Service = Service {
-    name: "OpenSearch",
-    signing_name: "es",
-    host_prefix: "es",
-};
 /// `DescribeDomains` takes at most five names.
 const DESCRIBE_BATCH: usize = 5;
 
@@ -76,36 +71,16 @@ pub(crate) async fn list(
             }
         }
     }
-    let mut arns: Vec<String> = found.iter().map(|f| f.arn.clone()).collect();
-    arns.dedup();
-    let mut failed = Vec::new();
-    for arn in arns {
+    tag_by_arn(scope, &mut found, skips, |arn| async move {
         let mut path = "/2021-01-01/tags/?arn=".to_owned();
         form_encode(&arn, &mut path);
-        match scope
+        let answer = scope
             .rest(OPENSEARCH, "ListTags", Method::GET, path, None)
-            .await
-        {
-            Ok(answer) => {
-                let tags = json_tags(answer.get("TagList"));
-                for f in found.iter_mut().filter(|f| f.arn == arn) {
-                    f.tags.clone_from(&tags);
-                }
-            }
-            Err(e) => {
-                skips.fail(e);
-                failed.push(arn);
-            }
-        }
-    }
-    found.retain(|f| !failed.contains(&f.arn));
+            .await?;
+        Ok(json_tags(answer.get("TagList")))
+    })
+    .await?;
     Ok(found)
-}
-
-fn str_at<'v>(v: &'v Value, path: &str) -> Option<&'v str> {
-    v.pointer(path)
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty())
 }
 
 /// One `DomainStatus`: its default (public) endpoint, its VPC endpoint, its custom endpoint.

@@ -3,14 +3,18 @@
 
 use std::borrow::Cow;
 use std::collections::BTreeSet;
+use std::future::Future;
 
 use aws_credential_types::Credentials;
 use http::Method;
 use iamwire_core::{AwsMatcher, DiscoveryType, RoleArn};
 use serde_json::Value;
 
-use super::{DiscoveryError, Inner};
-use crate::aws_api::wire::{Answer, Element};
+use super::build::Found;
+use super::{DiscoveryError, Inner, Skips};
+pub(crate) use crate::aws_api::services::RDS;
+use crate::aws_api::wire::Element;
+pub(crate) use crate::aws_api::wire::arn_account_region;
 use crate::aws_api::{ApiError, ApiRequest, Body, Call, Service};
 
 /// The most XML elements one page may hold (a page of 100 RDS instances with 50 tags each stays
@@ -19,11 +23,6 @@ const MAX_PAGE_ELEMENTS: usize = 200_000;
 /// The longest pagination token accepted.
 const MAX_TOKEN_LEN: usize = 4096;
 
-pub(crate) const RDS: Service = Service {
-    name: "RDS",
-    signing_name: "rds",
-    host_prefix: "rds",
-};
 pub(crate) const RDS_VERSION: &str = "2014-10-31";
 
 /// Query parameters.
@@ -42,16 +41,9 @@ pub(crate) struct Scope<'a> {
 
 impl Scope<'_> {
     fn call(&self, service: Service) -> Call<'_> {
-        let call = Call::new(self.credentials, self.region, self.inner.clock.now());
-        let endpoint = self
-            .inner
-            .service_endpoints
-            .get(service.signing_name)
-            .or(self.inner.endpoint.as_ref());
-        match endpoint {
-            Some(e) => call.endpoint(e),
-            None => call,
-        }
+        self.inner
+            .reach
+            .call(self.credentials, self.region, service)
     }
 
     /// A [`DiscoveryError::Api`] of this scope.
@@ -93,30 +85,27 @@ impl Scope<'_> {
         operation: &'static str,
         params: Params,
     ) -> Result<Element, DiscoveryError> {
-        let request = ApiRequest {
-            service,
-            operation,
-            body: Body::Query {
-                action: operation,
-                version,
-                params,
-            },
-            call: self.call(service),
+        let body = Body::Query {
+            action: operation,
+            version,
+            params,
         };
-        let answer = Answer {
-            service,
-            operation,
-            resource: self.region,
-        };
-        let reply = self
+        let request = self.request(service, operation, body);
+        let answer = self
             .inner
+            .reach
             .client
-            .send(&request)
-            .await
-            .map_err(|e| self.api_error(operation, e))?;
-        answer
-            .query_limited(reply.status, &reply.body, MAX_PAGE_ELEMENTS)
-            .map_err(|e| self.api_error(operation, e))
+            .query(&request, self.region, MAX_PAGE_ELEMENTS);
+        answer.await.map_err(|e| self.api_error(operation, e))
+    }
+
+    fn request(&self, service: Service, operation: &'static str, body: Body) -> ApiRequest<'_> {
+        ApiRequest {
+            service,
+            operation,
+            body,
+            call: self.call(service),
+        }
     }
 
     /// Every page of a query-protocol listing (`Marker` / `MaxRecords`): each member of the list at
@@ -188,31 +177,9 @@ impl Scope<'_> {
         operation: &'static str,
         body: Body,
     ) -> Result<Value, DiscoveryError> {
-        let request = ApiRequest {
-            service,
-            operation,
-            body,
-            call: self.call(service),
-        };
-        let answer = Answer {
-            service,
-            operation,
-            resource: self.region,
-        };
-        let reply = self
-            .inner
-            .client
-            .send(&request)
-            .await
-            .map_err(|e| self.api_error(operation, e))?;
-        answer
-            .json(
-                reply.status,
-                reply.error_type.as_deref(),
-                reply.request_id.as_deref(),
-                &reply.body,
-            )
-            .map_err(|e| self.api_error(operation, e))
+        let request = self.request(service, operation, body);
+        let answer = self.inner.reach.client.json(&request, self.region);
+        answer.await.map_err(|e| self.api_error(operation, e))
     }
 
     /// Every page of a JSON 1.1 listing: `token` names the pagination field (`NextToken`, `nextToken`),
@@ -277,6 +244,49 @@ fn next_token(
     Ok(Some(token.to_owned()))
 }
 
+/// Tags for every resource, read once per ARN (the endpoints of one resource share its tags) with
+/// `fetch`, after checking the [`DiscoveryLimits::max_databases`](super::DiscoveryLimits) bound; a
+/// resource whose tags cannot be read is left out and the failure reported.
+pub(crate) async fn tag_by_arn<F, Fut>(
+    scope: &Scope<'_>,
+    found: &mut Vec<Found>,
+    skips: &mut Skips,
+    fetch: F,
+) -> Result<(), DiscoveryError>
+where
+    F: Fn(String) -> Fut,
+    Fut: Future<Output = Result<Vec<(String, String)>, DiscoveryError>>,
+{
+    let limit = scope.inner.limits.max_databases;
+    if found.len() > limit {
+        return Err(scope.truncated("databases", limit));
+    }
+    let arns: BTreeSet<String> = found.iter().map(|f| f.arn.clone()).collect();
+    let mut failed = BTreeSet::new();
+    for arn in arns {
+        match fetch(arn.clone()).await {
+            Ok(tags) => {
+                for f in found.iter_mut().filter(|f| f.arn == arn) {
+                    f.tags.clone_from(&tags);
+                }
+            }
+            Err(e) => {
+                skips.fail(e);
+                failed.insert(arn);
+            }
+        }
+    }
+    found.retain(|f| !failed.contains(&f.arn));
+    Ok(())
+}
+
+/// The non-empty string at JSON `path`.
+pub(crate) fn str_at<'v>(v: &'v Value, path: &str) -> Option<&'v str> {
+    v.pointer(path)
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+}
+
 /// The text of child `name`, if present and not empty.
 pub(crate) fn text<'e>(e: &'e Element, name: &str) -> Option<&'e str> {
     e.text_at(&[name])
@@ -312,22 +322,6 @@ pub(crate) fn json_tags(list: Option<&Value>) -> Vec<(String, String)> {
         })
         .take(super::labels::MAX_TAGS)
         .collect()
-}
-
-/// The account and region of an ARN (`arn:<partition>:<service>:<region>:<account>:...`).
-pub(crate) fn arn_account_region(arn: &str) -> Option<(&str, &str)> {
-    let mut parts = arn.splitn(6, ':');
-    let (Some("arn"), Some(_), Some(_), Some(region), Some(account), Some(_)) = (
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-    ) else {
-        return None;
-    };
-    Some((account, region))
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use iamwire_core::Protocol;
 
 use super::build::{Found, Ids, host_port};
 use super::labels::{LABEL_ENDPOINT_TYPE, LABEL_ENGINE, LABEL_VPC_ID};
-use super::page::{RDS, RDS_VERSION, Scope, text, xml_tags};
+use super::page::{RDS, RDS_VERSION, Scope, tag_by_arn, text, xml_tags};
 use super::rds::Skip;
 use super::{DiscoveryError, Skips};
 use crate::aws_api::wire::Element;
@@ -33,31 +33,21 @@ pub(crate) async fn list(
             },
         )
         .await?;
-    let mut by_name = BTreeMap::new();
+    let mut served = Vec::new();
     for e in &proxies {
         match proxy(e, scope.region) {
-            Ok(f) => {
-                by_name.insert(f.resource.clone(), f);
-            }
+            Ok(f) => served.push(f),
             Err((resource, why)) => skips.skip(resource, why),
         }
     }
-    if by_name.len() > scope.inner.limits.max_databases {
-        return Err(scope.truncated("databases", scope.inner.limits.max_databases));
-    }
-    let mut untagged = Vec::new();
-    for (name, proxy) in &mut by_name {
-        match tags(scope, &proxy.arn).await {
-            Ok(tags) => proxy.tags = tags,
-            Err(e) => {
-                skips.fail(e);
-                untagged.push(name.clone());
-            }
-        }
-    }
-    for name in untagged {
-        by_name.remove(&name);
-    }
+    tag_by_arn(scope, &mut served, skips, |arn| async move {
+        tags(scope, &arn).await
+    })
+    .await?;
+    let by_name: BTreeMap<String, Found> = served
+        .into_iter()
+        .map(|f| (f.resource.clone(), f))
+        .collect();
     let mut endpoints = Vec::new();
     if !by_name.is_empty() {
         scope

@@ -12,22 +12,11 @@ use serde_json::{Value, json};
 
 use super::build::{Found, Ids, host_port};
 use super::labels::{LABEL_ENDPOINT_TYPE, LABEL_ENGINE, LABEL_ENGINE_VERSION, LABEL_VPC_ID};
-use super::page::{Scope, json_tags, text, xml_tags};
+use super::page::{Scope, json_tags, str_at, tag_by_arn, text, xml_tags};
 use super::rds::Skip;
 use super::{DiscoveryError, Skips};
-use crate::aws_api::Service;
+use crate::aws_api::services::{REDSHIFT, REDSHIFT_SERVERLESS as SERVERLESS};
 use crate::aws_api::wire::Element;
-
-const REDSHIFT: Service = Service {
-    name: "Redshift",
-    signing_name: "redshift",
-    host_prefix: "redshift",
-};
-const SERVERLESS: Service = Service {
-    name: "Redshift Serverless",
-    signing_name: "redshift-serverless",
-    host_prefix: "redshift-serverless",
-};
 
 /// Cluster statuses that take no connections.
 const UNAVAILABLE: [&str; 7] = [
@@ -144,40 +133,26 @@ pub(crate) async fn list_serverless(
             },
         )
         .await?;
-    let mut workgroups = BTreeMap::new();
+    let mut served = Vec::new();
     for v in &answers {
         match workgroup(v, scope.region) {
-            Ok(f) => {
-                workgroups.insert(f.resource.clone(), f);
-            }
+            Ok(f) => served.push(f),
             Err((resource, why)) => skips.skip(resource, why),
         }
     }
-    if workgroups.len() > scope.inner.limits.max_databases {
-        return Err(scope.truncated("databases", scope.inner.limits.max_databases));
-    }
-    let mut untagged = Vec::new();
-    for (name, wg) in &mut workgroups {
-        let body = json!({ "resourceArn": wg.arn });
-        match scope
-            .json(
-                SERVERLESS,
-                "RedshiftServerless.ListTagsForResource",
-                "ListTagsForResource",
-                body,
-            )
-            .await
-        {
-            Ok(answer) => wg.tags = json_tags(answer.get("tags")),
-            Err(e) => {
-                skips.fail(e);
-                untagged.push(name.clone());
-            }
-        }
-    }
-    for name in untagged {
-        workgroups.remove(&name);
-    }
+    tag_by_arn(scope, &mut served, skips, |arn| async move {
+        let body = json!({ "resourceArn": arn });
+        let target = "RedshiftServerless.ListTagsForResource";
+        let answer = scope
+            .json(SERVERLESS, target, "ListTagsForResource", body)
+            .await?;
+        Ok(json_tags(answer.get("tags")))
+    })
+    .await?;
+    let workgroups: BTreeMap<String, Found> = served
+        .into_iter()
+        .map(|f| (f.resource.clone(), f))
+        .collect();
     let mut endpoints = Vec::new();
     if !workgroups.is_empty() {
         let pages = ("endpoints", "nextToken", "maxResults");
@@ -203,12 +178,6 @@ pub(crate) async fn list_serverless(
     }
     found.extend(workgroups.into_values());
     Ok(found)
-}
-
-fn str_at<'v>(v: &'v Value, path: &str) -> Option<&'v str> {
-    v.pointer(path)
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty())
 }
 
 fn port_at(v: &Value, path: &str) -> Option<u16> {

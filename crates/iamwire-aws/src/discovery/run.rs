@@ -71,7 +71,7 @@ pub(crate) async fn matcher(inner: &Arc<Inner>, index: usize, m: &AwsMatcher) ->
         ..MatcherReport::default()
     };
     let aws = matcher_aws(m);
-    let chain = match RoleChain::for_database(&aws, None, &inner.session_name) {
+    let chain = match RoleChain::for_database(&aws, None, &inner.reach.session_name) {
         Ok(chain) => chain,
         Err(source) => {
             report.errors.push(DiscoveryError::Matcher {
@@ -82,7 +82,7 @@ pub(crate) async fn matcher(inner: &Arc<Inner>, index: usize, m: &AwsMatcher) ->
         }
     };
     let role = aws.assume_role().ok().flatten();
-    let credentials = match inner.roles.credentials(&chain).await {
+    let credentials = match inner.reach.roles.credentials(&chain).await {
         Ok(c) => c,
         Err(source) => {
             tracing::warn!(matcher = index, error = %source, "discovery: the matcher's role could not be assumed");

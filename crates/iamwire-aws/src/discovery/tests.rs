@@ -12,7 +12,7 @@ use super::build::{self, Found};
 use super::page::Scope;
 use super::*;
 use crate::aws_api::wire::{Element, parse_xml};
-use crate::role::{CredentialsFuture, RoleChain, RoleError};
+use crate::test_support::{NoRoles, client_without_roots};
 
 fn members(xml: &str, list: &str) -> Vec<Element> {
     let root = parse_xml(xml).unwrap();
@@ -279,20 +279,6 @@ fn rds_proxy_default_endpoints_are_the_proxy_itself() {
     );
 }
 
-#[derive(Debug)]
-struct NoRoles;
-
-impl RoleProvider for NoRoles {
-    fn credentials<'a>(&'a self, _chain: &'a RoleChain) -> CredentialsFuture<'a> {
-        Box::pin(async {
-            Err(RoleError::BaseCredentials {
-                message: "none".into(),
-                retryable: false,
-            })
-        })
-    }
-}
-
 fn found(arn: &str, uri: &str) -> Found {
     Found {
         resource: "orders".into(),
@@ -316,15 +302,7 @@ fn found(arn: &str, uri: &str) -> Found {
 
 #[tokio::test]
 async fn databases_are_built_validated_and_kept_in_their_account() {
-    let client = crate::aws_api::ApiClient::new(Arc::new(
-        rustls::ClientConfig::builder_with_provider(Arc::new(
-            rustls::crypto::aws_lc_rs::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(rustls::RootCertStore::empty())
-        .with_no_client_auth(),
-    ));
+    let client = client_without_roots();
     let d = Discoverer::new(client, Arc::new(NoRoles));
     let mut m = AwsMatcher::default();
     m.assume_role_arn = Some("arn:aws:iam::222222222222:role/disc".into());

@@ -73,20 +73,6 @@ pub(super) fn is_loopback(host: &str) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
-pub(super) fn arn_account_region(arn: &str) -> Option<(&str, &str)> {
-    let mut parts = arn.splitn(6, ':');
-    match (
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-    ) {
-        (Some("arn"), Some(_), Some(_), Some(region), Some(account)) => Some((account, region)),
-        _ => None,
-    }
-}
-
 pub(super) fn operation_of(error: &ApiError) -> &'static str {
     match error {
         ApiError::Service(e) => e.operation,

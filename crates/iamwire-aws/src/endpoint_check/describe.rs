@@ -6,40 +6,16 @@ use http::Method;
 use serde_json::{Value, json};
 
 use super::answers::{every_address, from_json, from_xml, memorydb, opensearch};
-use crate::aws_api::wire::{Answer, Element, form_encode};
-use crate::aws_api::{ApiClient, ApiError, ApiRequest, Body, Call, Service};
-use crate::endpoint::EndpointKind;
+use crate::aws_api::services::{
+    ELASTICACHE, MEMORYDB, OPENSEARCH, RDS, REDSHIFT, REDSHIFT_SERVERLESS as SERVERLESS,
+};
+use crate::aws_api::wire::{Element, form_encode};
+use crate::aws_api::{ApiError, ApiRequest, Body, Service};
+use crate::reach::Reach;
 
-const RDS: Service = Service {
-    name: "RDS",
-    signing_name: "rds",
-    host_prefix: "rds",
-};
-const REDSHIFT: Service = Service {
-    name: "Redshift",
-    signing_name: "redshift",
-    host_prefix: "redshift",
-};
-const SERVERLESS: Service = Service {
-    name: "Redshift Serverless",
-    signing_name: "redshift-serverless",
-    host_prefix: "redshift-serverless",
-};
-const ELASTICACHE: Service = Service {
-    name: "ElastiCache",
-    signing_name: "elasticache",
-    host_prefix: "elasticache",
-};
-const MEMORYDB: Service = Service {
-    name: "MemoryDB",
-    signing_name: "memorydb",
-    host_prefix: "memory-db",
-};
-const OPENSEARCH: Service = Service {
-    name: "OpenSearch",
-    signing_name: "es",
-    host_prefix: "es",
-};
+/// The most XML elements one Describe answer may hold (a replication group of 500 shards).
+const MAX_ELEMENTS: usize = 50_000;
+use crate::endpoint::EndpointKind;
 
 /// What the owner's account said about the resource.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -52,27 +28,18 @@ pub(crate) struct Owned {
 
 /// Where and as whom to ask.
 pub(crate) struct Asker<'a> {
-    pub(crate) client: &'a ApiClient,
+    pub(crate) reach: &'a Reach,
     pub(crate) credentials: &'a Credentials,
     pub(crate) region: &'a str,
-    pub(crate) time: std::time::SystemTime,
-    /// The endpoint override for every service, if any.
-    pub(crate) endpoint: Option<&'a str>,
-    /// Endpoint overrides by signing name.
-    pub(crate) service_endpoints: &'a std::collections::BTreeMap<String, String>,
 }
 
 impl Asker<'_> {
-    fn call(&self, service: Service) -> Call<'_> {
-        let call = Call::new(self.credentials, self.region, self.time);
-        let endpoint = self
-            .service_endpoints
-            .get(service.signing_name)
-            .map(String::as_str)
-            .or(self.endpoint);
-        match endpoint {
-            Some(e) => call.endpoint(e),
-            None => call,
+    fn request(&self, service: Service, operation: &'static str, body: Body) -> ApiRequest<'_> {
+        ApiRequest {
+            service,
+            operation,
+            body,
+            call: self.reach.call(self.credentials, self.region, service),
         }
     }
 
@@ -84,23 +51,18 @@ impl Asker<'_> {
         params: Vec<(&'static str, String)>,
     ) -> Result<Option<Element>, ApiError> {
         let resource = params.first().map(|(_, v)| v.clone()).unwrap_or_default();
-        let request = ApiRequest {
-            service,
-            operation,
-            body: Body::Query {
-                action: operation,
-                version,
-                params: params.into_iter().map(|(k, v)| (k.into(), v)).collect(),
-            },
-            call: self.call(service),
+        let body = Body::Query {
+            action: operation,
+            version,
+            params: params.into_iter().map(|(k, v)| (k.into(), v)).collect(),
         };
-        let reply = self.client.send(&request).await?;
-        let answer = Answer {
-            service,
-            operation,
-            resource: &resource,
-        };
-        not_found_is_none(answer.query(reply.status, &reply.body))
+        let request = self.request(service, operation, body);
+        not_found_is_none(
+            self.reach
+                .client
+                .query(&request, &resource, MAX_ELEMENTS)
+                .await,
+        )
     }
 
     async fn json(
@@ -109,24 +71,8 @@ impl Asker<'_> {
         operation: &'static str,
         body: Body,
     ) -> Result<Option<Value>, ApiError> {
-        let request = ApiRequest {
-            service,
-            operation,
-            body,
-            call: self.call(service),
-        };
-        let reply = self.client.send(&request).await?;
-        let answer = Answer {
-            service,
-            operation,
-            resource: self.region,
-        };
-        not_found_is_none(answer.json(
-            reply.status,
-            reply.error_type.as_deref(),
-            reply.request_id.as_deref(),
-            &reply.body,
-        ))
+        let request = self.request(service, operation, body);
+        not_found_is_none(self.reach.client.json(&request, self.region).await)
     }
 }
 

@@ -11,21 +11,7 @@ use super::claim::is_loopback;
 use super::*;
 use crate::aws_api::wire::parse_xml;
 use crate::inject::GuardedInjector;
-use crate::role::{CredentialsFuture, RoleChain, RoleError};
-
-#[derive(Debug)]
-struct NoRoles;
-
-impl RoleProvider for NoRoles {
-    fn credentials<'a>(&'a self, _chain: &'a RoleChain) -> CredentialsFuture<'a> {
-        Box::pin(async {
-            Err(RoleError::BaseCredentials {
-                message: "no credentials in unit tests".into(),
-                retryable: false,
-            })
-        })
-    }
-}
+use crate::test_support::{NoRoles, client_without_roots};
 
 #[derive(Debug)]
 struct Spy(Arc<AtomicUsize>);
@@ -35,17 +21,6 @@ impl AuthInjector for Spy {
         self.0.fetch_add(1, Ordering::SeqCst);
         Box::pin(async move { StaticPasswordInjector::new("pw").login(want).await })
     }
-}
-
-fn client() -> ApiClient {
-    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::aws_lc_rs::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_root_certificates(rustls::RootCertStore::empty())
-    .with_no_client_auth();
-    ApiClient::new(Arc::new(tls))
 }
 
 fn database(uri: &str, region: &str) -> Database {
@@ -60,7 +35,7 @@ fn database(uri: &str, region: &str) -> Database {
 #[tokio::test]
 async fn the_guard_runs_before_the_inner_injector() {
     let calls = Arc::new(AtomicUsize::new(0));
-    let strict = EndpointGuard::new(client(), Arc::new(NoRoles));
+    let strict = EndpointGuard::new(client_without_roots(), Arc::new(NoRoles));
     let injector = GuardedInjector::new(strict, Arc::new(Spy(calls.clone())));
     let db = database("db.internal.example:5432", "us-east-1");
     let want = SessionRequest {
@@ -74,14 +49,15 @@ async fn the_guard_runs_before_the_inner_injector() {
     assert_eq!(calls.load(Ordering::SeqCst), 0);
     assert!(injector.warm_up(&db).await.is_err());
 
-    let open = EndpointGuard::new(client(), Arc::new(NoRoles)).unknown_hosts(UnknownHosts::Allow);
+    let open = EndpointGuard::new(client_without_roots(), Arc::new(NoRoles))
+        .unknown_hosts(UnknownHosts::Allow);
     let injector = GuardedInjector::new(open, Arc::new(Spy(calls.clone())));
     assert_eq!(injector.login(&want).await.unwrap().user, "app");
     assert_eq!(calls.load(Ordering::SeqCst), 1);
 
     // A region that the host contradicts is refused before any credentials are asked for (NoRoles
     // would fail otherwise with another kind of error).
-    let guard = EndpointGuard::new(client(), Arc::new(NoRoles));
+    let guard = EndpointGuard::new(client_without_roots(), Arc::new(NoRoles));
     let moved = database(
         "orders.c9akciq32.eu-west-1.rds.amazonaws.com:5432",
         "us-east-1",
