@@ -293,19 +293,6 @@ async fn a_matcher_whose_role_cannot_be_assumed_does_not_stop_the_others() {
 async fn aurora_clusters_with_reader_and_custom_endpoints() {
     let rig = Rig::start();
     let (admin, region) = (&rig.admin, "us-east-1");
-    let cluster = |id: &str, engine: &str, tags: serde_json::Value| {
-        rig.call(
-            admin,
-            region,
-            "rds",
-            "create_db_cluster",
-            json!({
-                "DBClusterIdentifier": id, "Engine": engine, "MasterUsername": "admin",
-                "MasterUserPassword": "password1234", "Tags": tags,
-                "EnableIAMDatabaseAuthentication": engine == "aurora-postgresql",
-            }),
-        );
-    };
     let member = |id: &str, cluster: &str, engine: &str| {
         rig.call(
             admin,
@@ -318,17 +305,14 @@ async fn aurora_clusters_with_reader_and_custom_endpoints() {
             }),
         );
     };
-    cluster(
-        "orders",
-        "aurora-postgresql",
-        json!([{"Key": "env", "Value": "prod"}]),
-    );
+    let prod = json!([{"Key": "env", "Value": "prod"}]);
+    rig.cluster(region, "orders", "aurora-postgresql", prod);
     member("orders-1", "orders", "aurora-postgresql");
     member("orders-2", "orders", "aurora-postgresql");
     rig.call(admin, region, "rds", "create_db_cluster_endpoint", json!({
         "DBClusterIdentifier": "orders", "DBClusterEndpointIdentifier": "analytics", "EndpointType": "READER",
     }));
-    cluster("solo", "aurora-mysql", json!([]));
+    rig.cluster(region, "solo", "aurora-mysql", json!([]));
     member("solo-1", "solo", "aurora-mysql");
 
     let report = discoverer(&rig)

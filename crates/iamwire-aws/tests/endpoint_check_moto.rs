@@ -189,16 +189,7 @@ async fn a_host_in_another_region_is_refused_without_asking() {
 async fn aurora_custom_and_proxy_endpoints_are_confirmed_by_their_own_describe_calls() {
     let rig = Rig::start();
     let (admin, region) = (&rig.admin, "us-east-1");
-    rig.call(
-        admin,
-        region,
-        "rds",
-        "create_db_cluster",
-        json!({
-            "DBClusterIdentifier": "orders", "Engine": "aurora-postgresql",
-            "MasterUsername": "admin", "MasterUserPassword": "password1234",
-        }),
-    );
+    rig.cluster(region, "orders", "aurora-postgresql", json!([]));
     let custom = rig.call(admin, region, "rds", "create_db_cluster_endpoint", json!({
         "DBClusterIdentifier": "orders", "DBClusterEndpointIdentifier": "analytics", "EndpointType": "READER",
     }));

@@ -97,18 +97,7 @@ fn call_debug_shows_no_secret() {
 
 #[tokio::test]
 async fn plaintext_is_refused_unless_allowed() {
-    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::aws_lc_rs::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .map(|b| {
-        b.with_root_certificates(rustls::RootCertStore::empty())
-            .with_no_client_auth()
-    });
-    let Ok(tls) = tls else {
-        panic!("rustls config");
-    };
-    let client = ApiClient::new(Arc::new(tls));
+    let client = crate::test_support::client_without_roots();
     let c = creds();
     let req = request(Call::new(&c, "us-east-1", UNIX_EPOCH).endpoint("http://127.0.0.1:9"));
     assert!(matches!(

@@ -183,6 +183,16 @@ impl Rig {
         answer["DBInstance"].clone()
     }
 
+    /// An Aurora (or other RDS) cluster, created by the database account's admin.
+    pub fn cluster(&self, region: &str, id: &str, engine: &str, tags: Value) -> Value {
+        let params = json!({
+            "DBClusterIdentifier": id, "Engine": engine, "MasterUsername": "admin",
+            "MasterUserPassword": "password1234", "Tags": tags,
+            "EnableIAMDatabaseAuthentication": engine == "aurora-postgresql",
+        });
+        self.call(&self.admin, region, "rds", "create_db_cluster", params)
+    }
+
     /// The first two default subnets of `region` (for RDS Proxy).
     pub fn subnets(&self, who: &CreatedUser, region: &str) -> Vec<String> {
         let answer = self.call(who, region, "ec2", "describe_subnets", json!({}));
