@@ -10,6 +10,7 @@ APT_PACKAGES=(
   mariadb-server mariadb-client                     # throwaway MariaDB with auth_pam
   redis-server redis-tools                          # throwaway Redis with TLS
   libpam-python                                     # PAM module that runs the botocore token verifier
+  sysbench                                          # MySQL load through the proxy (oltp_point_select)
   python3 python3-venv                              # Debian's python3: the one pam_python embeds
   ca-certificates                                   # root certificates for HTTPS to AWS APIs
   wrk                                               # HTTP load through the HTTP proxy (benches)

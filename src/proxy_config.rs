@@ -131,6 +131,14 @@ pub(crate) struct ListenerSection {
     pub(crate) database: String,
     /// `ip:port` to listen on (port 0 picks a free port).
     pub(crate) listen: String,
+    /// Redis: how often each database connection logs in again with fresh credentials (`1h`); one hour
+    /// for ElastiCache and MemoryDB when absent, never for a static password.
+    #[serde(default)]
+    pub(crate) reauth_interval: Option<String>,
+    /// Redis outside AWS: a file holding the password the proxy logs in with (its first line); the
+    /// database user is the one the client asks for.
+    #[serde(default)]
+    pub(crate) password_file: Option<PathBuf>,
 }
 
 /// `proxy.access_keys`: the keys `iamwire keys create` issued. No secret is stored here: each key's
@@ -220,6 +228,10 @@ pub(crate) struct Listener {
     pub(crate) listen: SocketAddr,
     /// How the proxy verifies the database (mode and CA from the database's `tls` settings).
     pub(crate) upstream_tls: Arc<rustls::ClientConfig>,
+    /// Redis: the re-AUTH interval, if configured.
+    pub(crate) reauth_interval: Option<std::time::Duration>,
+    /// The static password from `password_file`, if configured (redacted in `Debug`).
+    pub(crate) password: Option<iamwire_core::Secret>,
 }
 
 /// The listener's TLS setup, without key material.

@@ -44,7 +44,7 @@ print(json.dumps(out))
 fn opensearch_py_bulk_uploads_stream_as_the_user_role() {
     let stack = HttpStack::start(Kind::OpenSearch, "");
     let ca = stack.ca();
-    let port = stack.proxy.port.to_string();
+    let port = stack.proxy.port().to_string();
     let (before_peak, _) = memory_kib(stack.proxy.pid());
     let report = stack.python(
         OPENSEARCH_PY,
@@ -140,7 +140,7 @@ print(json.dumps({"status": status, "sent": sent, "head": answer[:200].decode("l
 fn a_chunked_body_over_the_cap_gets_413_without_buffering() {
     let stack = HttpStack::start(Kind::OpenSearch, "  max_request_body: 16777216\n");
     let ca = stack.ca();
-    let port = stack.proxy.port.to_string();
+    let port = stack.proxy.port().to_string();
     let (before_peak, _) = memory_kib(stack.proxy.pid());
     let report = stack.python(
         CHUNKED,

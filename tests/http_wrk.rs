@@ -27,7 +27,7 @@ for name in ("Authorization", "X-Amz-Date", "x-amz-content-sha256"):
 #[test]
 fn wrk_for_ten_seconds_sees_no_error() {
     let stack = HttpStack::start(Kind::OpenSearch, "");
-    let port = stack.proxy.port.to_string();
+    let port = stack.proxy.port().to_string();
     let out = Command::new(iamwire_testkit::python())
         .args(["-c", SIGN, &port, &stack.alice.id, &stack.alice.secret])
         .output()

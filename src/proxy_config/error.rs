@@ -137,6 +137,22 @@ pub(crate) enum ConfigError {
         #[source]
         source: Box<TlsError>,
     },
+    /// A listener setting that the database's protocol does not use.
+    #[error("listener for {database:?}: {field} is not used by protocol {protocol}")]
+    NotForProtocol {
+        /// The database of the listener.
+        database: String,
+        /// The key.
+        field: &'static str,
+        /// The database's protocol.
+        protocol: iamwire_core::Protocol,
+    },
+    /// A password file that holds no password.
+    #[error("{}: the password file is empty", path.display())]
+    EmptyPassword {
+        /// The file.
+        path: PathBuf,
+    },
     /// `aws.region` is not a region name.
     #[error("aws.region: {region:?} is not a region name")]
     Region {

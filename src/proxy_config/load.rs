@@ -67,10 +67,13 @@ fn build(mut file: ProxyConfigFile, path: &Path, base: &Path) -> Result<LoadedCo
         if listen.port() != 0 && !seen_addrs.insert(listen) {
             return Err(ConfigError::DuplicateListenAddress { addr: listen });
         }
+        let (reauth_interval, password) = redis_settings(entry, database, base)?;
         listeners.push(Listener {
             database: database.clone(),
             listen,
             upstream_tls: upstream_tls(database, base)?,
+            reauth_interval,
+            password,
         });
     }
     let (server_tls, tls_summary) = server_tls(&proxy.tls, base)?;
@@ -192,6 +195,44 @@ fn timeouts_and_limits(proxy: &super::ProxySection) -> Result<(Timeouts, Limits)
         .map(|n| count(Some(n), "proxy.max_connections_per_client", n))
         .transpose()?;
     Ok((timeouts, limits))
+}
+
+/// A listener's Redis settings: the re-AUTH interval and the static password, refused for other
+/// protocols.
+fn redis_settings(
+    entry: &ListenerSection,
+    database: &Database,
+    base: &Path,
+) -> Result<(Option<std::time::Duration>, Option<iamwire_core::Secret>), ConfigError> {
+    let not_for = |field| ConfigError::NotForProtocol {
+        database: entry.database.clone(),
+        field,
+        protocol: database.protocol,
+    };
+    let redis = database.protocol == iamwire_core::Protocol::Redis;
+    let interval = match &entry.reauth_interval {
+        None => None,
+        Some(_) if !redis => return Err(not_for("reauth_interval")),
+        Some(text) => Some(parse_duration(text).ok_or_else(|| ConfigError::Duration {
+            field: "proxy.listeners[].reauth_interval",
+            value: text.clone(),
+        })?),
+    };
+    let password = match &entry.password_file {
+        None => None,
+        Some(_) if !redis => return Err(not_for("password_file")),
+        Some(file) => {
+            let path = resolve(base, file);
+            let text = read(&path)?;
+            let first = text.split(|b| *b == b'\n').next().unwrap_or_default();
+            let first = first.strip_suffix(b"\r").unwrap_or(first);
+            if first.is_empty() {
+                return Err(ConfigError::EmptyPassword { path });
+            }
+            Some(iamwire_core::Secret::new(first.to_vec()))
+        }
+    };
+    Ok((interval, password))
 }
 
 /// Reads a file, naming it in the error.

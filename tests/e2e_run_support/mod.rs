@@ -34,7 +34,7 @@ const START_TIMEOUT: Duration = Duration::from_secs(90);
 /// `iamwire run`, killed on drop; its stderr is collected as it comes.
 pub(crate) struct Proxy {
     child: Child,
-    pub(crate) port: u16,
+    port: u16,
     stderr: Arc<Mutex<String>>,
 }
 
@@ -102,6 +102,23 @@ impl Proxy {
             ),
         };
         proxy
+    }
+
+    /// `iamwire run` for the operator's directory `dir` and its `config`, with a home of its own there.
+    pub(crate) fn run(
+        dir: &tempfile::TempDir,
+        config: &Path,
+        args: &[String],
+        env: &[(String, String)],
+    ) -> Self {
+        let home = dir.path().join("home");
+        std::fs::create_dir(&home).expect("home dir");
+        Self::spawn(config, &home, args, env)
+    }
+
+    /// The port `iamwire run` listens on, on 127.0.0.1.
+    pub(crate) fn port(&self) -> u16 {
+        self.port
     }
 
     /// What the proxy has written to stderr so far.
@@ -249,14 +266,6 @@ impl Stack {
                 .expect("cross-account role")
         };
 
-        let dir = tempfile::Builder::new()
-            .prefix("iamwire-e2e-")
-            .tempdir()
-            .expect("temp dir");
-        let d = dir.path().to_str().expect("UTF-8 temp dir");
-        iamwire_ok(&["certs", "init", "--dir", d]);
-        iamwire_ok(&["certs", "client", "--dir", d, "--name", ALLOWED_CLIENT]);
-        std::fs::copy(&pg.tls().ca, dir.path().join("db-ca.crt")).expect("copy db CA");
         let sts_relay = options.sts_fault.map(|fault| {
             let target = moto
                 .endpoint()
@@ -268,15 +277,6 @@ impl Stack {
         let aws_endpoint = sts_relay
             .as_ref()
             .map_or_else(|| moto.endpoint(), FaultRelay::http_url);
-        std::fs::write(
-            dir.path().join("aws.env"),
-            format!(
-                "AWS_ACCESS_KEY_ID={}\nAWS_SECRET_ACCESS_KEY={}\nAWS_ENDPOINT_URL={aws_endpoint}\n",
-                cross.proxy.access_key_id, cross.proxy.secret_access_key,
-            ),
-        )
-        .expect("write aws.env");
-        let config = dir.path().join("iamwire.yaml");
         let db_names = options.db_names.as_ref().map_or_else(
             || "\"*\"".to_owned(),
             |names| {
@@ -287,20 +287,22 @@ impl Stack {
                     .join(", ")
             },
         );
-        std::fs::write(
-            &config,
-            config_yaml(
-                pg.port(),
-                &cross.role_arn,
-                external_id,
-                &options.proxy_extra,
-                &db_names,
-            ),
-        )
-        .expect("write config");
+        let served = Served {
+            protocol: "postgres",
+            port: pg.port(),
+            ca: &pg.tls().ca,
+            user: postgres::IAM_USER,
+            db_names: &db_names,
+        };
+        let (dir, config) = operator_dir(
+            &served,
+            &cross,
+            &aws_endpoint,
+            external_id,
+            &options.proxy_extra,
+        );
+        let proxy = Proxy::run(&dir, &config, &options.args, &options.env);
         let home = dir.path().join("home");
-        std::fs::create_dir(&home).expect("home dir");
-        let proxy = Proxy::spawn(&config, &home, &options.args, &options.env);
         Self {
             proxy,
             pg,
@@ -448,14 +450,56 @@ fn bare_cross_account(moto: &Moto) -> CrossAccount {
     }
 }
 
-fn config_yaml(
-    db_port: u16,
-    role_arn: &str,
+/// The database a deployment serves, as the operator's config names it.
+pub(crate) struct Served<'a> {
+    /// Its `protocol:` (`postgres`, `mariadb`); the database is named `e2e-<protocol>`.
+    pub(crate) protocol: &'a str,
+    /// Its port on localhost.
+    pub(crate) port: u16,
+    /// Its CA certificate.
+    pub(crate) ca: &'a Path,
+    /// The one database user [`ALLOWED_CLIENT`] may be.
+    pub(crate) user: &'a str,
+    /// The database names [`ALLOWED_CLIENT`] may open, as a YAML list's items (`"*"`).
+    pub(crate) db_names: &'a str,
+}
+
+/// The operator's directory for `served`: certificates from `iamwire certs` (the proxy's and
+/// [`ALLOWED_CLIENT`]'s), the database's CA, `aws.env` with the proxy's key for `aws_endpoint`, and
+/// `iamwire.yaml` assuming `cross`'s role with `external_id`. Returns the directory and the config.
+pub(crate) fn operator_dir(
+    served: &Served<'_>,
+    cross: &CrossAccount,
+    aws_endpoint: &str,
     external_id: &str,
     proxy_extra: &str,
-    db_names: &str,
-) -> String {
-    format!(
+) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::Builder::new()
+        .prefix("iamwire-e2e-")
+        .tempdir()
+        .expect("temp dir");
+    let d = dir.path().to_str().expect("UTF-8 temp dir");
+    iamwire_ok(&["certs", "init", "--dir", d]);
+    iamwire_ok(&["certs", "client", "--dir", d, "--name", ALLOWED_CLIENT]);
+    std::fs::copy(served.ca, dir.path().join("db-ca.crt")).expect("copy db CA");
+    std::fs::write(
+        dir.path().join("aws.env"),
+        format!(
+            "AWS_ACCESS_KEY_ID={}\nAWS_SECRET_ACCESS_KEY={}\nAWS_ENDPOINT_URL={aws_endpoint}\n",
+            cross.proxy.access_key_id, cross.proxy.secret_access_key,
+        ),
+    )
+    .expect("write aws.env");
+    let config = dir.path().join("iamwire.yaml");
+    let Served {
+        protocol,
+        port,
+        user,
+        db_names,
+        ..
+    } = served;
+    let role_arn = &cross.role_arn;
+    let yaml = format!(
         r#"proxy:
 {proxy_extra}
   tls:
@@ -463,7 +507,7 @@ fn config_yaml(
     key_file: server.key
     client_ca_file: ca.crt
   listeners:
-    - database: e2e-postgres
+    - database: e2e-{protocol}
       listen: 127.0.0.1:0
   identities:
     - name: {ALLOWED_CLIENT}
@@ -476,9 +520,9 @@ aws:
 db_service:
   enabled: "yes"
   databases:
-  - name: e2e-postgres
-    protocol: postgres
-    uri: "localhost:{db_port}"
+  - name: e2e-{protocol}
+    protocol: {protocol}
+    uri: "localhost:{port}"
     tls:
       mode: verify-full
       ca_cert_file: db-ca.crt
@@ -487,12 +531,14 @@ db_service:
       assume_role_arn: "{role_arn}"
       external_id: "{external_id}"
       rds: {{resource_id: "{RESOURCE_ID}"}}
-"#,
-        user = postgres::IAM_USER,
-    )
+"#
+    );
+    std::fs::write(&config, yaml).expect("write config");
+    (dir, config)
 }
 
-fn iamwire_ok(args: &[&str]) {
+/// Run `iamwire <args>`, which must succeed.
+pub(crate) fn iamwire_ok(args: &[&str]) {
     let out = Command::new(env!("CARGO_BIN_EXE_iamwire"))
         .args(args)
         .output()

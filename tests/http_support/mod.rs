@@ -181,7 +181,7 @@ proxy:
 
     /// `https://localhost:<proxy port>`.
     pub(crate) fn endpoint(&self) -> String {
-        format!("https://localhost:{}", self.proxy.port)
+        format!("https://localhost:{}", self.proxy.port())
     }
 
     /// The CA that signed the proxy's (and the emulator's) certificate.

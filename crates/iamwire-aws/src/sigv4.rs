@@ -35,6 +35,7 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 mod authorization;
 mod date;
 mod error;
+pub mod keyspaces;
 mod verify;
 
 pub use authorization::{Authorization, MAX_AUTHORIZATION_LEN, MAX_SIGNED_HEADERS};
@@ -332,6 +333,24 @@ pub(crate) fn check_time(time: SystemTime) -> Result<(), SigV4Error> {
             field: "time",
             reason: "must be between 1970 and 9999",
         }),
+    }
+}
+
+/// A region name as signed into a credential scope: 1 to 32 lowercase letters, digits and `-`.
+pub(crate) fn check_region(region: &str) -> Result<(), SigV4Error> {
+    const MAX_REGION_LEN: usize = 32;
+    let region_ok = !region.is_empty()
+        && region.len() <= MAX_REGION_LEN
+        && region
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if region_ok {
+        Ok(())
+    } else {
+        Err(SigV4Error::InvalidInput {
+            field: "region",
+            reason: "must be lowercase letters, digits and '-'",
+        })
     }
 }
 

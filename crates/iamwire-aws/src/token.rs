@@ -27,6 +27,8 @@ use crate::sigv4::SigV4Error;
 
 mod presign;
 
+pub(crate) use presign::encode as presign_encode;
+
 /// How long every IAM auth token is valid (`X-Amz-Expires=900`).
 pub const TOKEN_LIFETIME: Duration = Duration::from_secs(900);
 

@@ -6,8 +6,13 @@ use std::error::Error as StdError;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 
 use crate::{Database, Secret, SessionRequest};
+
+mod signer;
+
+pub use signer::{Answer, Challenge, ChallengeSigner};
 
 /// The future of an upstream login, returned by [`AuthInjector::login`]: boxed and named so the trait
 /// stays object-safe.
@@ -40,14 +45,18 @@ pub trait AuthInjector: fmt::Debug + Send + Sync {
 }
 
 /// The credential the proxy logs in upstream with: the database user it names, and its password (an RDS
-/// IAM token, a Redshift temporary password, an ElastiCache token, or a static password). `Debug` shows
-/// the user and redacts the secret.
+/// IAM token, a Redshift temporary password, an ElastiCache token, or a static password) — or, for a
+/// database that challenges the client to prove it holds credentials (Amazon Keyspaces' SigV4), a
+/// [`ChallengeSigner`] instead of a password. `Debug` shows the user and redacts the secret.
 #[derive(Clone, Debug)]
 pub struct UpstreamLogin {
     /// The database user, exactly as sent to the database.
     pub user: String,
-    /// The password or token.
+    /// The password or token (empty for a [signed](Self::signed) login).
     pub secret: Secret,
+    /// What answers the database's challenges, for a login made with credentials rather than a
+    /// password; `None` for a password login.
+    pub signer: Option<Arc<dyn ChallengeSigner>>,
 }
 
 impl UpstreamLogin {
@@ -56,6 +65,16 @@ impl UpstreamLogin {
         Self {
             user: user.into(),
             secret: secret.into(),
+            signer: None,
+        }
+    }
+
+    /// A login for `user` that answers the database's challenges with `signer` (no password).
+    pub fn signed(user: impl Into<String>, signer: Arc<dyn ChallengeSigner>) -> Self {
+        Self {
+            user: user.into(),
+            secret: Secret::new(Vec::new()),
+            signer: Some(signer),
         }
     }
 }

@@ -8,7 +8,9 @@
 //! - who may do what: [`ClientIdentity`], [`SessionRequest`] and the [`Authorizer`] seam, with the
 //!   [`AllowList`] the bundled proxy uses;
 //! - what goes upstream: the [`AuthInjector`] seam, [`UpstreamLogin`], [`InjectError`] (classified by
-//!   [`InjectErrorKind`]) and the [`StaticPasswordInjector`];
+//!   [`InjectErrorKind`]) and the [`StaticPasswordInjector`]; for databases that challenge the client
+//!   to prove it holds credentials rather than take a password, the [`ChallengeSigner`] an injector
+//!   puts into the login;
 //! - [`Secret`] (redacting `Debug`, wiped on drop), and [`Clock`] / [`Randomness`] as inputs;
 //! - rustls configurations for both sides of a proxy ([`tls`]).
 //!
@@ -56,8 +58,8 @@ pub use access::{
 pub use clock::{Clock, FixedClock, RandomError, Randomness, SystemClock, SystemRandom};
 pub use error::{ArnError, Error, Location, Problem};
 pub use inject::{
-    AuthInjector, InjectError, InjectErrorKind, LoginFuture, StaticPasswordInjector, UpstreamLogin,
-    WarmUpFuture,
+    Answer, AuthInjector, Challenge, ChallengeSigner, InjectError, InjectErrorKind, LoginFuture,
+    StaticPasswordInjector, UpstreamLogin, WarmUpFuture,
 };
 pub use resource::{
     Aws, AwsMatcher, Config, Database, DatabaseResource, DatabaseSpec, DbService, DiscoveryType,

@@ -174,6 +174,7 @@ pub fn error_fields(error: &SessionError<PgError>) -> Option<ErrorFields> {
             }
             _ => fatal(error.sqlstate(), message),
         },
+        SessionError::Paused => fatal(sqlstate::CANNOT_CONNECT_NOW, message),
         SessionError::ShuttingDown => fatal(
             sqlstate::ADMIN_SHUTDOWN,
             "terminating connection because the proxy is shutting down".to_owned(),

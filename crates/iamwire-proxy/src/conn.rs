@@ -214,6 +214,28 @@ impl ClientConn {
         fill(&mut self.stream, &mut self.buf).await
     }
 
+    /// Read at most `max` more bytes into [`buf`](Self::buf): for protocols whose clients go straight
+    /// on from a request into the TLS handshake without waiting for an answer (MySQL's SSLRequest),
+    /// so that nothing past the request is taken from the connection before
+    /// [`start_tls`](Self::start_tls).
+    ///
+    /// # Errors
+    /// I/O errors; `UnexpectedEof` when the client closed the connection.
+    pub async fn fill_at_most(&mut self, max: usize) -> io::Result<()> {
+        if max == 0 {
+            return Ok(());
+        }
+        self.buf.reserve(max);
+        match (&mut self.stream)
+            .take(max as u64)
+            .read_buf(&mut self.buf)
+            .await?
+        {
+            0 => Err(io::ErrorKind::UnexpectedEof.into()),
+            _ => Ok(()),
+        }
+    }
+
     /// Write `bytes` and flush.
     ///
     /// # Errors
@@ -317,5 +339,38 @@ async fn fill<S: AsyncRead + Unpin>(stream: &mut S, buf: &mut BytesMut) -> io::R
     match stream.read_buf(buf).await? {
         0 => Err(io::ErrorKind::UnexpectedEof.into()),
         _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use iamwire_core::tls::{ClientAuth, server_config};
+
+    #[tokio::test]
+    async fn fill_at_most_leaves_the_rest_on_the_connection() {
+        let ca = iamwire_testkit::TestCa::new().unwrap();
+        let server = ca.server(iamwire_testkit::LOCAL_NAMES).unwrap();
+        let tls = server_config(
+            server.cert_pem.as_bytes(),
+            server.key_pem.as_bytes(),
+            None,
+            ClientAuth::None,
+        )
+        .unwrap();
+        let (ours, mut theirs) = UnixStream::pair().unwrap();
+        let mut conn = ClientConn::new(Transport::Unix(ours), None, TlsAcceptor::from(tls));
+        theirs.write_all(b"request+rest").await.unwrap();
+        conn.fill_at_most(7).await.unwrap();
+        assert_eq!(&conn.buf[..], b"request");
+        conn.buf.clear();
+        conn.fill().await.unwrap();
+        assert_eq!(&conn.buf[..], b"+rest");
+        conn.fill_at_most(0).await.unwrap();
+        drop(theirs);
+        assert_eq!(
+            conn.fill_at_most(1).await.unwrap_err().kind(),
+            io::ErrorKind::UnexpectedEof
+        );
     }
 }

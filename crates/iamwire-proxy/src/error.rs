@@ -170,6 +170,8 @@ pub enum SessionError<E> {
         /// The injector's hint for a refused login.
         hint: Option<String>,
     },
+    /// An operator paused new sessions to this database (existing ones go on).
+    Paused,
     /// The proxy is shutting down and its drain deadline has passed.
     ShuttingDown,
     /// An operator ended the session.
@@ -222,6 +224,9 @@ impl<E: ProtocolError> fmt::Display for SessionError<E> {
                 Seconds(*timeout)
             ),
             Self::Protocol { error, .. } => fmt::Display::fmt(error, f),
+            Self::Paused => f.write_str(
+                "new sessions to this database are paused by an operator; try again later",
+            ),
             Self::ShuttingDown => f.write_str("the proxy is shutting down"),
             Self::Killed => f.write_str("the session was ended by an operator"),
             Self::Randomness => f.write_str("the proxy's random number source failed"),
@@ -289,7 +294,8 @@ impl<E: ProtocolError> SessionError<E> {
             | Self::DataBeforeTls
             | Self::ClientIo { .. }
             | Self::NoClientIdentity
-            | Self::TooManyConnections { .. } => Phase::ClientHandshake,
+            | Self::TooManyConnections { .. }
+            | Self::Paused => Phase::ClientHandshake,
             Self::Denied { .. } => Phase::Authorize,
             Self::CredentialTimeout { .. } | Self::Credentials { .. } => Phase::Credentials,
             Self::Connect { .. } | Self::ConnectTimeout { .. } | Self::UpstreamTls { .. } => {
@@ -319,6 +325,7 @@ impl<E: ProtocolError> SessionError<E> {
             | Self::LoginTimeout { .. } => Side::Upstream,
             Self::Protocol { error, .. } => error.side(),
             Self::TooManyConnections { .. }
+            | Self::Paused
             | Self::ShuttingDown
             | Self::Killed
             | Self::Randomness => Side::Internal,

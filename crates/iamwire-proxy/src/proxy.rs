@@ -97,7 +97,8 @@ pub(crate) struct Inner<P: Protocol> {
     pub(crate) sessions: Arc<Semaphore>,
     pub(crate) out_of_band: Arc<Semaphore>,
     pub(crate) registry: Arc<SessionRegistry<P::Registered>>,
-    pub(crate) metrics: ProxyMetrics,
+    pub(crate) metrics: Arc<ProxyMetrics>,
+    pub(crate) paused: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl<P: Protocol> Clone for Proxy<P> {
@@ -144,6 +145,7 @@ impl<P: Protocol> Proxy<P> {
             random: Arc::new(SystemRandom),
             timeouts: Timeouts::default(),
             limits: Limits::default(),
+            predecessor: None,
         }
     }
 
@@ -207,6 +209,26 @@ impl<P: Protocol> Proxy<P> {
         &self.inner.protocol
     }
 
+    /// Refuse new sessions (in the protocol, after the client's hello) until [`resume`](Self::resume);
+    /// live sessions go on.
+    pub fn pause(&self) {
+        self.inner
+            .paused
+            .store(true, std::sync::atomic::Ordering::Release);
+    }
+
+    /// Accept new sessions again.
+    pub fn resume(&self) {
+        self.inner
+            .paused
+            .store(false, std::sync::atomic::Ordering::Release);
+    }
+
+    /// Whether new sessions are paused.
+    pub fn is_paused(&self) -> bool {
+        self.inner.paused.load(std::sync::atomic::Ordering::Acquire)
+    }
+
     /// What this proxy has counted so far (sessions by outcome, bytes, phase latencies).
     pub fn metrics(&self) -> MetricsSnapshot {
         let live = self
@@ -250,6 +272,7 @@ pub struct ProxyBuilder<P: Protocol> {
     random: Arc<dyn Randomness>,
     timeouts: Timeouts,
     limits: Limits,
+    predecessor: Option<Proxy<P>>,
 }
 
 impl<P: Protocol> fmt::Debug for ProxyBuilder<P> {
@@ -375,6 +398,16 @@ impl<P: Protocol> ProxyBuilder<P> {
         self
     }
 
+    /// The new proxy takes over from `previous` (the same database, reconfigured — a configuration
+    /// reload): it shares `previous`'s session registry (session ids stay unique, and out-of-band
+    /// requests such as a Postgres cancel reach sessions `previous` still serves), its counters, and
+    /// whether new sessions are paused. Each keeps its own session bound.
+    #[must_use]
+    pub fn succeed(mut self, previous: &Proxy<P>) -> Self {
+        self.predecessor = Some(previous.clone());
+        self
+    }
+
     /// Check the configuration and build the proxy.
     ///
     /// # Errors
@@ -392,6 +425,18 @@ impl<P: Protocol> ProxyBuilder<P> {
             .max_connections
             .saturating_add(limits.listener.max_handshakes)
             .saturating_add(1);
+        let (registry, metrics, paused) = match self.predecessor {
+            Some(previous) => (
+                Arc::clone(&previous.inner.registry),
+                Arc::clone(&previous.inner.metrics),
+                Arc::clone(&previous.inner.paused),
+            ),
+            None => (
+                Arc::new(SessionRegistry::new(capacity)),
+                Arc::default(),
+                Arc::default(),
+            ),
+        };
         Ok(Proxy {
             inner: Arc::new(Inner {
                 protocol: self.protocol,
@@ -407,8 +452,9 @@ impl<P: Protocol> ProxyBuilder<P> {
                 limits,
                 sessions: Arc::new(Semaphore::new(limits.max_connections)),
                 out_of_band: Arc::new(Semaphore::new(limits.max_out_of_band)),
-                registry: Arc::new(SessionRegistry::new(capacity)),
-                metrics: ProxyMetrics::default(),
+                registry,
+                metrics,
+                paused,
             }),
         })
     }

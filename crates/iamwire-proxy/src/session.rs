@@ -252,6 +252,9 @@ async fn establish<P: Protocol>(
             return Err(Short::OutOfBand);
         }
     };
+    if inner.paused.load(std::sync::atomic::Ordering::Acquire) {
+        return Err(SessionError::Paused.into());
+    }
     let Ok(session_permit) = Arc::clone(&inner.sessions).try_acquire_owned() else {
         return Err(SessionError::TooManyConnections {
             limit: inner.limits.max_connections,

@@ -407,6 +407,41 @@ async fn an_operator_can_end_a_session() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_database_refuses_new_sessions_and_keeps_live_ones() {
+    let ca = ca();
+    let db = FakeDb::start(&ca, DbMode::Normal).await;
+    let running = run(builder(&ca, db.addr, TestInjector::Password("right"))).await;
+    let mut live = connect(running.addr, &ca, Some("alice")).await;
+    assert!(
+        live.hello("app", "app")
+            .await
+            .unwrap()
+            .starts_with("WELCOME")
+    );
+    running.proxy.pause();
+    let mut refused = connect(running.addr, &ca, Some("alice")).await;
+    let answer = refused.hello("app", "app").await.unwrap();
+    assert_eq!(
+        err_kind(&answer),
+        ("client_handshake", "internal"),
+        "{answer}"
+    );
+    assert!(answer.contains("paused"), "{answer}");
+    live.send("echo still here").await;
+    assert_eq!(live.line().await.as_deref(), Some("still here"));
+    running.proxy.resume();
+    let mut again = connect(running.addr, &ca, Some("alice")).await;
+    assert!(
+        again
+            .hello("app", "app")
+            .await
+            .unwrap()
+            .starts_with("WELCOME")
+    );
+    assert_eq!(db.logins.lock().unwrap().len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn drain_lets_short_work_finish_and_ends_long_work_at_the_deadline() {
     let ca = ca();
     let db = FakeDb::start(&ca, DbMode::Normal).await;
@@ -453,4 +488,90 @@ async fn drain_lets_short_work_finish_and_ends_long_work_at_the_deadline() {
         .await
         .expect("serve returns after the drain")
         .unwrap();
+}
+
+/// Serve `proxy` on a fresh port under the process-wide `drain` until `stop` fires.
+fn serve_under(
+    proxy: &iamwire_proxy::Proxy<lines::Lines>,
+    drain: &iamwire_proxy::Drain,
+) -> (std::net::SocketAddr, tokio::sync::oneshot::Sender<()>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let (proxy, drain) = (proxy.clone(), drain.clone());
+    tokio::spawn(async move {
+        proxy
+            .serve_until(
+                listener,
+                async {
+                    let _ = stopped.await;
+                },
+                &drain,
+            )
+            .await;
+    });
+    (addr, stop)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_successor_shares_the_registry_counters_and_pause_of_its_predecessor() {
+    let ca = ca();
+    let db = FakeDb::start(&ca, DbMode::Normal).await;
+    let drain = iamwire_proxy::Drain::new();
+    let first = builder(&ca, db.addr, TestInjector::Password("right"))
+        .build()
+        .unwrap();
+    let (first_addr, first_stop) = serve_under(&first, &drain);
+    let mut live = connect(first_addr, &ca, Some("alice")).await;
+    let welcome = live.hello("app", "app").await.unwrap();
+    assert!(welcome.starts_with("WELCOME"), "{welcome}");
+
+    // A reload builds the successor; the predecessor's listener stops, its session goes on.
+    let second = builder(&ca, db.addr, TestInjector::Password("right"))
+        .succeed(&first)
+        .build()
+        .unwrap();
+    let (second_addr, _second_stop) = serve_under(&second, &drain);
+    let _ = first_stop.send(());
+    let old_id = first.registry().list()[0].id();
+    assert_eq!(
+        second.registry().list()[0].id(),
+        old_id,
+        "the successor sees the live session"
+    );
+    let mut new = connect(second_addr, &ca, Some("alice")).await;
+    assert!(
+        new.hello("app", "app")
+            .await
+            .unwrap()
+            .starts_with("WELCOME")
+    );
+    let ids: Vec<_> = second.registry().list().iter().map(|s| s.id()).collect();
+    assert_eq!(ids.len(), 2, "{ids:?}");
+    assert_ne!(
+        ids[0], ids[1],
+        "session ids stay unique across the hand-over"
+    );
+    // Counted once the relay starts, just after the welcome.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while second.metrics().accepted < 2 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(first.metrics().accepted, 2, "one set of counters");
+
+    // Out-of-band requests (cancel) through the successor reach the predecessor's session.
+    live.send("sleep 30000").await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut words = welcome.split(' ').skip(1);
+    let (id, secret) = (words.next().unwrap(), words.next().unwrap());
+    cancel(second_addr, &ca, id, secret).await;
+    assert_eq!(live.line().await.as_deref(), Some("killed"));
+
+    // Pausing either pauses both.
+    second.pause();
+    assert!(first.is_paused());
+    live.send("echo still here").await;
+    assert_eq!(live.line().await.as_deref(), Some("still here"));
 }

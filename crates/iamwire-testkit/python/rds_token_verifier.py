@@ -75,13 +75,8 @@ def _lookup_secret(config, access_key_id):
     raise Rejected("unknown access key")
 
 
-def verify(config, login_user, token, now=None):
-    """Return None if `token` lets `login_user` in, else raise Rejected with the reason."""
-    from botocore.auth import SigV4QueryAuth
-    from botocore.awsrequest import AWSRequest
-    from botocore.credentials import Credentials
-
-    now = now or datetime.datetime.now(datetime.timezone.utc)
+def _parse(token):
+    """The token's parts, its query pairs and its parameters, or Rejected."""
     if not token or len(token) > MAX_TOKEN_LEN or "://" in token:
         raise Rejected("not a token")
     parts = urlsplit("https://" + token)
@@ -91,19 +86,19 @@ def verify(config, login_user, token, now=None):
     params = dict(pairs)
     if len(params) != len(pairs):
         raise Rejected("repeated parameter")
-    missing = [name for name in REQUIRED if name not in params]
-    if missing:
-        raise Rejected(f"missing {missing}")
-    if params["Action"] != "connect":
-        raise Rejected("Action is not connect")
-    if params["DBUser"] != login_user:
-        raise Rejected("DBUser does not match the login user")
-    if parts.netloc not in config["hosts"]:
-        raise Rejected(f"token is for {parts.netloc}, not this database")
+    return parts, pairs, params
+
+
+def _check_signed(config, parts, pairs, params, service, now):
+    """Check the SigV4 query signature of a parsed token for `service`, its scope, date and expiry."""
+    from botocore.auth import SigV4QueryAuth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
     if params["X-Amz-Algorithm"] != "AWS4-HMAC-SHA256" or params["X-Amz-SignedHeaders"] != "host":
         raise Rejected("unsupported signing")
     scope = params["X-Amz-Credential"].split("/")
-    if len(scope) != 5 or scope[3] != "rds-db" or scope[4] != "aws4_request":
+    if len(scope) != 5 or scope[3] != service or scope[4] != "aws4_request":
         raise Rejected("bad credential scope")
     access_key_id, day, region = scope[0], scope[1], scope[2]
     if config.get("region") and region != config["region"]:
@@ -127,9 +122,9 @@ def verify(config, login_user, token, now=None):
     if (params.get("X-Amz-Security-Token") or None) != (session_token or None):
         raise Rejected("session token does not match the access key")
     unsigned = [(k, v) for k, v in pairs if k != "X-Amz-Signature"]
-    request = AWSRequest(method="GET", url=f"https://{parts.netloc}/", params=unsigned)
+    request = AWSRequest(method="GET", url=f"https://{parts.netloc.lower()}/", params=unsigned)
     request.context["timestamp"] = amz_date
-    auth = SigV4QueryAuth(Credentials(access_key_id, secret, session_token), "rds-db", region, expires=expires)
+    auth = SigV4QueryAuth(Credentials(access_key_id, secret, session_token), service, region, expires=expires)
     canonical = auth.canonical_request(request)
     expected = auth.signature(auth.string_to_sign(request, canonical), request)
     if not hmac.compare_digest(expected, params["X-Amz-Signature"]):
@@ -142,6 +137,46 @@ def verify(config, login_user, token, now=None):
             decision = json.load(response)
         if decision.get("decision") != "allowed":
             raise Rejected(f"{decision.get('principal')} is not authorized to perform rds-db:connect on {resource}")
+
+
+def verify(config, login_user, token, now=None):
+    """Return None if `token` lets `login_user` in, else raise Rejected with the reason."""
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+    parts, pairs, params = _parse(token)
+    missing = [name for name in REQUIRED if name not in params]
+    if missing:
+        raise Rejected(f"missing {missing}")
+    if params["Action"] != "connect":
+        raise Rejected("Action is not connect")
+    if params["DBUser"] != login_user:
+        raise Rejected("DBUser does not match the login user")
+    if parts.netloc not in config["hosts"]:
+        raise Rejected(f"token is for {parts.netloc}, not this database")
+    _check_signed(config, parts, pairs, params, "rds-db", now)
+
+
+def verify_cache(config, login_user, token, now=None):
+    """The ElastiCache / MemoryDB check: like `verify`, for `User` on a cache name (no port), signed for the
+    config's "service" ("elasticache" or "memorydb"); serverless ElastiCache caches ("serverless": true)
+    carry ResourceType=ServerlessCache, node-based ones must not."""
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+    parts, pairs, params = _parse(token)
+    required = ["User"] + [name for name in REQUIRED if name != "DBUser"]
+    missing = [name for name in required if name not in params]
+    if missing:
+        raise Rejected(f"missing {missing}")
+    if params["Action"] != "connect":
+        raise Rejected("Action is not connect")
+    if params["User"] != login_user:
+        raise Rejected("User does not match the login user")
+    if parts.netloc not in config["cache_names"]:
+        raise Rejected(f"token is for {parts.netloc}, not this cache")
+    serverless = bool(config.get("serverless"))
+    if (params.get("ResourceType") == "ServerlessCache") != serverless or (
+        "ResourceType" in params and params["ResourceType"] != "ServerlessCache"
+    ):
+        raise Rejected("ResourceType does not match the kind of cache")
+    _check_signed(config, parts, pairs, params, config["service"], now)
 
 
 def _log(config, line):

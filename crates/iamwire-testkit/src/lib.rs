@@ -1,5 +1,6 @@
 //! Throwaway real servers for iamwire's tests: PostgreSQL, MariaDB and Redis with TLS on random ports, an AWS
-//! emulator (moto) for STS and friends, an "RDS-like" token check, and test certificates.
+//! emulator (moto) for STS and friends, an "RDS-like" token check, a stand-in Amazon Keyspaces endpoint that
+//! checks SigV4 with AWS's own plugin, and test certificates.
 //!
 //! Every server binds a random port on 127.0.0.1, lives in its own temporary directory, and is stopped and
 //! deleted when dropped, so tests can run in parallel. Nothing is global.
@@ -16,6 +17,7 @@
 mod certs;
 mod error;
 pub mod fault;
+pub mod keyspaces;
 pub mod mariadb;
 pub mod moto;
 mod pam;

@@ -46,6 +46,10 @@ impl MariaDb {
             .map_err(RigError::io("mariadb dir"))?;
         let root = dir.path().to_path_buf();
         let data = root.join("data");
+        // Temporary tables in the server's own directory: in the shared /tmp, bootstraps running side by
+        // side have been seen to lose theirs ("Could not remove temporary table", then install fails).
+        let tmp = root.join("tmp");
+        std::fs::create_dir(&tmp).map_err(RigError::io("mariadb tmp dir"))?;
         let tls = ca.write(&root, "server", &ca.server(LOCAL_NAMES)?)?;
         // mariadbd refuses to run as root unless told to; as anyone else it runs as that user.
         let user: &[&str] = if is_root() { &["--user=root"] } else { &[] };
@@ -56,7 +60,8 @@ impl MariaDb {
                 "--skip-test-db",
             ])
             .args(user)
-            .arg(format!("--datadir={}", data.display())))?;
+            .arg(format!("--datadir={}", data.display()))
+            .arg(format!("--tmpdir={}", tmp.display())))?;
 
         let mut last_err = None;
         for _ in 0..3 {
@@ -71,6 +76,7 @@ impl MariaDb {
             let child = Command::new("mariadbd")
                 .arg("--no-defaults")
                 .arg(format!("--datadir={}", data.display()))
+                .arg(format!("--tmpdir={}", tmp.display()))
                 .args(user)
                 .arg(format!("--port={port}"))
                 .arg("--bind-address=127.0.0.1")

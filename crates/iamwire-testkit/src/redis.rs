@@ -1,4 +1,5 @@
-//! A throwaway Redis 7 with TLS only (no plaintext port) and ACL users.
+//! A throwaway Redis 7 with TLS only (no plaintext port) and ACL users, and [`IamStandIn`], which puts
+//! ElastiCache's IAM token check in front of it.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -7,6 +8,10 @@ use std::process::{Command, Stdio};
 use crate::certs::{LOCAL_NAMES, PemFiles, TestCa};
 use crate::error::{Result, RigError};
 use crate::process::{ChildGuard, accepts, free_port, run, wait_until, write_file};
+
+mod iam;
+
+pub use iam::{CacheTokenPolicy, IamStandIn, create_cache_user};
 
 /// ACL users every server has: `(user, password)`. `admin` may do anything; `app` only keys `app:*`.
 pub const USERS: &[(&str, &str)] = &[("admin", "admin-pass"), ("app", "app-pass")];

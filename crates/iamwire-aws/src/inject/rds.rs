@@ -4,69 +4,34 @@ use std::fmt;
 use std::sync::Arc;
 
 use iamwire_core::{
-    AuthInjector, Clock, Database, InjectError, InjectErrorKind, LoginFuture, SessionRequest,
-    SystemClock, UpstreamLogin, WarmUpFuture,
+    AuthInjector, Database, InjectError, InjectErrorKind, LoginFuture, SessionRequest,
+    UpstreamLogin, WarmUpFuture,
 };
 
-use super::tokens::{TokenKey, TokenKind, TokenMap};
-use super::{chain_error, missing, role_error};
-use crate::role::{DEFAULT_SESSION_NAME, RoleChain, RoleProvider};
-use crate::token::{TokenReuse, rds_auth_token};
+use super::token_core::{TokenCore, token_builder_methods};
+use super::tokens::{TokenKey, TokenKind};
+use super::{missing, role_error};
+use crate::role::RoleProvider;
+use crate::token::rds_auth_token;
 
 /// Logs in to RDS, Aurora and RDS Proxy (Postgres, MySQL, MariaDB) with IAM auth tokens, minted from the
 /// credentials at the end of each database's role chain (`assume_role_arn` with its external ID).
 ///
-/// A token is reused for the same endpoint and user while it has more than the [`TokenReuse`] margin
+/// A token is reused for the same endpoint and user while it has more than the
+/// [`TokenReuse`](crate::token::TokenReuse) margin
 /// left (two minutes by default), so a burst of connections signs once.
 pub struct RdsIamInjector {
-    roles: Arc<dyn RoleProvider>,
-    clock: Arc<dyn Clock>,
-    session_name: String,
-    tokens: Arc<TokenMap>,
+    core: TokenCore,
 }
+
+token_builder_methods!(RdsIamInjector);
 
 impl RdsIamInjector {
     /// An injector asking `roles` for credentials, with the system clock and its own token map.
     pub fn new(roles: Arc<dyn RoleProvider>) -> Self {
         Self {
-            roles,
-            clock: Arc::new(SystemClock),
-            session_name: DEFAULT_SESSION_NAME.to_owned(),
-            tokens: Arc::new(TokenMap::default()),
+            core: TokenCore::new(roles),
         }
-    }
-
-    /// Sign tokens at the time `clock` gives (a test seam).
-    #[must_use]
-    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.clock = clock;
-        self
-    }
-
-    /// When a minted token may be reused (a map of this injector's own with that policy).
-    #[must_use]
-    pub fn token_reuse(mut self, reuse: TokenReuse) -> Self {
-        self.tokens = Arc::new(TokenMap::new(reuse));
-        self
-    }
-
-    /// Share `tokens` with other injectors.
-    #[must_use]
-    pub fn tokens(mut self, tokens: Arc<TokenMap>) -> Self {
-        self.tokens = tokens;
-        self
-    }
-
-    /// The AssumeRole session name (shows up in the database account's CloudTrail).
-    #[must_use]
-    pub fn session_name(mut self, name: impl Into<String>) -> Self {
-        self.session_name = name.into();
-        self
-    }
-
-    fn chain(&self, database: &Database) -> Result<RoleChain, InjectError> {
-        RoleChain::for_database(&database.aws, None, &self.session_name)
-            .map_err(|e| chain_error(&database.name, e))
     }
 
     async fn mint(&self, want: &SessionRequest<'_>) -> Result<UpstreamLogin, InjectError> {
@@ -79,7 +44,7 @@ impl RdsIamInjector {
             .region
             .as_deref()
             .ok_or_else(|| missing(&database.name, "aws.region"))?;
-        let chain = self.chain(database)?;
+        let chain = self.core.chain(database)?;
         let key = TokenKey {
             kind: TokenKind::Rds,
             target: host.to_owned(),
@@ -87,12 +52,17 @@ impl RdsIamInjector {
             user: want.db_user.to_owned(),
             role: chain.last_role_arn().map(ToString::to_string),
         };
-        let now = self.clock.now();
-        if let Some(token) = self.tokens.get(&key, now) {
+        let now = self.core.clock.now();
+        if let Some(token) = self.core.tokens.get(&key, now) {
             tracing::debug!(database = %database.name, "reusing an RDS IAM token");
             return Ok(UpstreamLogin::new(want.db_user, token.into_string()));
         }
-        let credentials = self.roles.credentials(&chain).await.map_err(role_error)?;
+        let credentials = self
+            .core
+            .roles
+            .credentials(&chain)
+            .await
+            .map_err(role_error)?;
         let token = rds_auth_token(&credentials, host, port, want.db_user, region, now).map_err(
             |source| {
                 InjectError::new(
@@ -106,7 +76,7 @@ impl RdsIamInjector {
             },
         )?;
         tracing::debug!(database = %database.name, "minted an RDS IAM token");
-        self.tokens.put(key, token.clone(), now);
+        self.core.tokens.put(key, token.clone(), now);
         Ok(UpstreamLogin::new(want.db_user, token.into_string()))
     }
 }
@@ -114,9 +84,9 @@ impl RdsIamInjector {
 impl fmt::Debug for RdsIamInjector {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RdsIamInjector")
-            .field("roles", &self.roles)
-            .field("reuse", &self.tokens.reuse())
-            .field("session_name", &self.session_name)
+            .field("roles", &self.core.roles)
+            .field("reuse", &self.core.tokens.reuse())
+            .field("session_name", &self.core.session_name)
             .finish_non_exhaustive()
     }
 }
@@ -131,14 +101,7 @@ impl AuthInjector for RdsIamInjector {
     }
 
     fn warm_up<'a>(&'a self, database: &'a Database) -> WarmUpFuture<'a> {
-        Box::pin(async move {
-            let chain = self.chain(database)?;
-            self.roles
-                .credentials(&chain)
-                .await
-                .map(drop)
-                .map_err(role_error)
-        })
+        Box::pin(self.core.warm_up(database))
     }
 }
 

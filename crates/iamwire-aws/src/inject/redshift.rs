@@ -54,14 +54,25 @@ impl From<ApiClient> for RedshiftApi {
     }
 }
 
-/// The injector `database` needs: Redshift Serverless when `aws.redshift_serverless` is set,
-/// Redshift when `aws.redshift` is, RDS IAM otherwise.
+/// The injector `database` needs: Keyspaces for `protocol: cassandra`, ElastiCache / MemoryDB IAM tokens
+/// when `aws.elasticache` or `aws.memorydb` is set (`api` then carries their `DescribeUsers` calls),
+/// Redshift Serverless when `aws.redshift_serverless` is, Redshift when `aws.redshift` is, RDS IAM
+/// otherwise.
 pub fn injector_for(
     database: &Database,
     roles: Arc<dyn RoleProvider>,
     api: impl Into<RedshiftApi>,
 ) -> Arc<dyn AuthInjector> {
-    if database.aws.redshift_serverless.is_some() {
+    if database.protocol == iamwire_core::Protocol::Cassandra {
+        Arc::new(super::KeyspacesInjector::new(roles))
+    } else if database.aws.elasticache.is_some() || database.aws.memorydb.is_some() {
+        let api = api.into();
+        let injector = super::CacheIamInjector::new(roles, api.client);
+        Arc::new(match api.endpoint {
+            Some(endpoint) => injector.endpoint(endpoint),
+            None => injector,
+        })
+    } else if database.aws.redshift_serverless.is_some() {
         Arc::new(RedshiftServerlessInjector::new(roles, api))
     } else if database.aws.redshift.is_some() {
         Arc::new(RedshiftInjector::new(roles, api))
@@ -388,7 +399,7 @@ fn hint_for(
 mod tests;
 
 /// The account and partition a database lives in, as far as its settings say.
-fn account_of(database: &Database) -> (String, &'static str) {
+pub(super) fn account_of(database: &Database) -> (String, &'static str) {
     let aws = &database.aws;
     let from_role = aws.assume_role().ok().flatten();
     let partition = from_role

@@ -56,6 +56,40 @@ fn digits(s: &str) -> Option<u32> {
     s.parse().ok()
 }
 
+/// `time` as `YYYY-MM-DD'T'HH:MM:SS.mmm'Z'` (milliseconds truncated), and its date as `YYYYMMDD`: the
+/// timestamp and scope date of a Keyspaces SigV4 response. `None` before 1970.
+pub(crate) fn iso8601_millis(time: SystemTime) -> Option<(String, String)> {
+    let since = time.duration_since(UNIX_EPOCH).ok()?;
+    let secs = since.as_secs();
+    let days = i64::try_from(secs / 86_400).ok()?;
+    let of_day = secs % 86_400;
+    let (y, m, d) = civil_from_days(days);
+    let (hh, mm, ss) = (of_day / 3600, of_day % 3600 / 60, of_day % 60);
+    let ms = since.subsec_millis();
+    Some((
+        format!("{y:04}-{m:02}-{d:02}T{hh:02}:{mm:02}:{ss:02}.{ms:03}Z"),
+        format!("{y:04}{m:02}{d:02}"),
+    ))
+}
+
+/// The proleptic Gregorian date of a day count since 1970-01-01 (Howard Hinnant's `civil_from_days`).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (
+        y,
+        u32::try_from(m).unwrap_or(1),
+        u32::try_from(d).unwrap_or(1),
+    )
+}
+
 /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's `days_from_civil`).
 fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };
@@ -71,6 +105,20 @@ fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn formats_keyspaces_timestamps_and_round_trips_dates() {
+        let t = UNIX_EPOCH + Duration::from_millis(1_591_742_511_042);
+        assert_eq!(
+            iso8601_millis(t).unwrap(),
+            ("2020-06-09T22:41:51.042Z".to_owned(), "20200609".to_owned())
+        );
+        for days in [-1, 0, 59, 11_016, 18_422, 2_932_896] {
+            let (y, m, d) = civil_from_days(days);
+            assert_eq!(days_from_civil(y, m, d), days, "{y}-{m}-{d}");
+        }
+        assert!(iso8601_millis(UNIX_EPOCH - Duration::from_secs(1)).is_none());
+    }
 
     #[test]
     fn parses_the_test_suite_date() {

@@ -9,10 +9,9 @@ use aws_sigv4::http_request::{SignableBody, SignableRequest, SignatureLocation, 
 use aws_sigv4::sign::v4;
 
 use super::{AuthToken, MAX_USER_LEN, TOKEN_LIFETIME};
-use crate::sigv4::{SigV4Error, check_time};
+use crate::sigv4::{SigV4Error, check_region, check_time};
 
 const MAX_HOST_LEN: usize = 253;
-const MAX_REGION_LEN: usize = 32;
 
 /// The auth parameters in the order botocore's `SigV4QueryAuth` writes them, signature last.
 const AUTH_PARAM_ORDER: [&str; 7] = [
@@ -99,17 +98,7 @@ fn check_inputs(host: &str, params: &[(&str, &str)], region: &str) -> Result<(),
             reason: "must be a DNS name of letters, digits, '-', '.' and '_'",
         });
     }
-    let region_ok = !region.is_empty()
-        && region.len() <= MAX_REGION_LEN
-        && region
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-    if !region_ok {
-        return Err(SigV4Error::InvalidInput {
-            field: "region",
-            reason: "must be lowercase letters, digits and '-'",
-        });
-    }
+    check_region(region)?;
     if params
         .iter()
         .any(|(_, v)| v.is_empty() || v.len() > MAX_USER_LEN)

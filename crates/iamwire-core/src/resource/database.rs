@@ -99,8 +99,8 @@ pub enum Protocol {
     /// PostgreSQL: RDS, Aurora, RDS Proxy, Redshift, Redshift Serverless.
     #[serde(rename = "postgres")]
     Postgres,
-    /// MySQL / MariaDB: RDS, Aurora, RDS Proxy.
-    #[serde(rename = "mysql")]
+    /// MySQL / MariaDB: RDS, Aurora, RDS Proxy (`mariadb` is accepted as another name for it).
+    #[serde(rename = "mysql", alias = "mariadb")]
     MySql,
     /// Redis / Valkey: ElastiCache, MemoryDB.
     #[serde(rename = "redis")]

@@ -263,6 +263,9 @@ fn protocols_use_teleport_names() {
         assert_eq!(config.db_service.databases[0].protocol, want);
         assert_eq!(want.as_str(), name);
     }
+    // MariaDB is MySQL's protocol, under the name people look for.
+    let config = static_db("name: a\n|protocol: mariadb\n|uri: h.example:3306").unwrap();
+    assert_eq!(config.db_service.databases[0].protocol, Protocol::MySql);
     assert!(matches!(
         static_db("name: a\n|protocol: oracle-ish\n|uri: h:1"),
         Err(Error::Yaml { .. })

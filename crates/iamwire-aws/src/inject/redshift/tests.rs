@@ -67,7 +67,13 @@ async fn selector_picks_by_aws_settings() {
     let rds = Database::new("pg", Protocol::Postgres, "localhost:5432");
     let mut serverless = Database::new("wg", Protocol::Postgres, "localhost:5439");
     serverless.aws.redshift_serverless = Some(RedshiftServerless::default());
+    let keyspaces = Database::new(
+        "ks",
+        Protocol::Cassandra,
+        "cassandra.us-west-2.amazonaws.com",
+    );
     for (db, name) in [
+        (keyspaces, "KeyspacesInjector"),
         (rds, "RdsIamInjector"),
         (redshift_db(), "RedshiftInjector"),
         (serverless, "RedshiftServerlessInjector"),
