@@ -12,6 +12,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod aws_cmd;
+mod catalog;
 mod certs;
 mod check;
 mod envfile;

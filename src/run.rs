@@ -38,6 +38,9 @@ async fn serve(loaded: LoadedConfig) -> Result<(), String> {
         aws_tls: &aws_tls,
         env: &env,
     };
+    // Static, discovered and dynamic databases; discovery problems are logged as each matcher runs.
+    // The supervisor that serves what the catalog adds is the lead's (issue 14 wiring).
+    let catalog = crate::catalog::start_from_config(&loaded, shared.roles.clone(), &aws_tls, &env)?;
     // Every database's proxy first: a protocol this build does not serve stops the start, naming it.
     let servers = loaded
         .listeners
@@ -77,7 +80,9 @@ async fn serve(loaded: LoadedConfig) -> Result<(), String> {
             let _ = stopped.wait_for(|stop| *stop).await;
         }));
     }
-    wait_for_signals(&stop, &mut tasks, loaded.limits.listener.shutdown_timeout).await
+    let result = wait_for_signals(&stop, &mut tasks, loaded.limits.listener.shutdown_timeout).await;
+    drop(catalog);
+    result
 }
 
 /// How many finished TCP handshakes the kernel holds for a listener while the proxy is busy (a burst of

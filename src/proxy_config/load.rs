@@ -91,6 +91,7 @@ fn build(mut file: ProxyConfigFile, path: &Path, base: &Path) -> Result<LoadedCo
         timeouts,
         limits,
         http,
+        catalog: file.catalog,
     })
 }
 
