@@ -286,4 +286,4 @@ pub(crate) fn guard_injector(
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

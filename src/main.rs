@@ -15,6 +15,7 @@ mod aws_cmd;
 mod catalog;
 mod certs;
 mod check;
+mod db_cmd;
 mod envfile;
 mod iam_policy;
 mod keys_cmd;
@@ -55,6 +56,11 @@ enum Command {
         /// One or more resource files.
         #[arg(required = true)]
         files: Vec<PathBuf>,
+    },
+    /// Dynamic databases on a running proxy, through its admin API (`create`, `ls`, `rm`).
+    Db {
+        #[command(subcommand)]
+        command: db_cmd::DbCommand,
     },
     /// AWS helpers for debugging a cross-account setup.
     Aws {
@@ -108,6 +114,7 @@ fn main() -> ExitCode {
         }
         Command::CheckConfig { config } => check::config(&config),
         Command::CheckResource { files } => check::resources(&files),
+        Command::Db { command } => block_on(db_cmd::run(&command)),
         Command::Aws {
             command: AwsCommand::Whoami { aws },
         } => block_on(aws_cmd::whoami(&aws)),

@@ -11,7 +11,7 @@ mod file_store;
 mod pg_store;
 
 /// A `kind: db` document.
-pub(super) fn document(name: &str, labels: &str, aws: &str) -> String {
+pub(crate) fn document(name: &str, labels: &str, aws: &str) -> String {
     format!(
         "kind: db\nversion: v3\nmetadata:\n  name: {name}\n  labels: {labels}\nspec:\n  protocol: postgres\n  uri: {name}.cluster.example:5432\n  aws: {aws}\n"
     )
