@@ -5,6 +5,7 @@
 //! body, status) while the other goes on.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use aws_credential_types::Credentials;
@@ -13,7 +14,10 @@ use iamwire_aws::cache::{CacheConfig, CredentialCache, SystemClock};
 use iamwire_aws::discovery::Discoverer;
 use iamwire_aws::endpoint_check::EndpointGuard;
 use iamwire_aws::sts::StsRoleProvider;
-use iamwire_core::{Config, Protocol};
+use iamwire_core::{
+    AuthInjector, Config, InjectErrorKind, LoginFuture, Protocol, Secret, SessionRequest,
+    UpstreamLogin,
+};
 use iamwire_testkit::moto::{
     AwsSetup, CreatedUser, DATABASE_ACCOUNT, Moto, PROXY_ACCOUNT, RoleSpec, UserSpec, allow,
     trust_policy,
@@ -21,9 +25,11 @@ use iamwire_testkit::moto::{
 use serde_json::{Value, json};
 
 use crate::catalog::store::FileStore;
-use crate::catalog::{Catalog, CatalogConfig, Origin, api};
+use crate::catalog::{Catalog, CatalogConfig, Origin, api, guard_injector};
 
 const EXTERNAL_ID: &str = "catalog-ext-7c2d";
+/// An account that is none of the proxy's business.
+const OTHER_ACCOUNT: &str = "333333333333";
 const INTERVAL: Duration = Duration::from_secs(3);
 /// Generous bound for a discovery run on a loaded machine.
 const SLOW: Duration = Duration::from_secs(90);
@@ -39,12 +45,19 @@ fn call(moto: &Moto, who: &CreatedUser, region: &str, method: &str, params: Valu
     answer
 }
 
-fn instance(moto: &Moto, admin: &CreatedUser, region: &str, id: &str, tags: &[(&str, &str)]) {
+/// Create an RDS instance; its `host:port`.
+fn instance(
+    moto: &Moto,
+    admin: &CreatedUser,
+    region: &str,
+    id: &str,
+    tags: &[(&str, &str)],
+) -> String {
     let tags: Vec<Value> = tags
         .iter()
         .map(|(k, v)| json!({"Key": k, "Value": v}))
         .collect();
-    call(
+    let answer = call(
         moto,
         admin,
         region,
@@ -55,6 +68,12 @@ fn instance(moto: &Moto, admin: &CreatedUser, region: &str, id: &str, tags: &[(&
             "Tags": tags, "EnableIAMDatabaseAuthentication": true,
         }),
     );
+    let endpoint = &answer["DBInstance"]["Endpoint"];
+    format!(
+        "{}:{}",
+        endpoint["Address"].as_str().unwrap(),
+        endpoint["Port"]
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -71,6 +90,11 @@ async fn discovered_databases_follow_aws_and_a_broken_matcher_stops_no_other() {
                 UserSpec {
                     account: DATABASE_ACCOUNT.into(),
                     name: "db-admin".into(),
+                    policies: vec![allow(&["rds:*", "ec2:*"], "*")],
+                },
+                UserSpec {
+                    account: OTHER_ACCOUNT.into(),
+                    name: "other-admin".into(),
                     policies: vec![allow(&["rds:*", "ec2:*"], "*")],
                 },
             ],
@@ -103,9 +127,16 @@ async fn discovered_databases_follow_aws_and_a_broken_matcher_stops_no_other() {
     );
     instance(&moto, admin, "eu-west-1", "ledger", &[("env", "prod")]);
     instance(&moto, admin, "eu-west-1", "scratch", &[("env", "dev")]);
+    let theirs = instance(
+        &moto,
+        &created.users["other-admin"],
+        "us-east-1",
+        "theirs",
+        &[("env", "prod")],
+    );
 
     let yaml = format!(
-        "db_service:\n  databases:\n    - name: local\n      protocol: postgres\n      uri: localhost:5432\n  aws:\n    - types: [rds]\n      regions: [us-east-1, eu-west-1]\n      tags: {{ env: prod }}\n      assume_role_arn: {role}\n      external_id: {EXTERNAL_ID}\n    - types: [rds]\n      regions: [us-east-1]\n      assume_role_arn: arn:aws:iam::{DATABASE_ACCOUNT}:role/not-there\n      external_id: {EXTERNAL_ID}\n"
+        "db_service:\n  resources:\n    - labels: {{ env: prod }}\n      aws: {{ assume_role_arn: {role}, external_id: {EXTERNAL_ID} }}\n  databases:\n    - name: local\n      protocol: postgres\n      uri: localhost:5432\n  aws:\n    - types: [rds]\n      regions: [us-east-1, eu-west-1]\n      tags: {{ env: prod }}\n      assume_role_arn: {role}\n      external_id: {EXTERNAL_ID}\n    - types: [rds]\n      regions: [us-east-1]\n      assume_role_arn: arn:aws:iam::{DATABASE_ACCOUNT}:role/not-there\n      external_id: {EXTERNAL_ID}\n"
     );
     let service = Config::from_yaml(yaml.as_bytes()).unwrap().db_service;
     let proxy = &created.users["iamwire-proxy"];
@@ -233,4 +264,56 @@ async fn discovered_databases_follow_aws_and_a_broken_matcher_stops_no_other() {
         deleted.elapsed()
     );
     assert!(catalog.current().databases.contains_key(&ledger));
+
+    another_accounts_endpoint_is_refused(&catalog, &theirs).await;
+}
+
+/// Counts the logins that get past the endpoint guard.
+#[derive(Debug, Default)]
+struct Counting(AtomicUsize);
+
+impl AuthInjector for Counting {
+    fn login<'a>(&'a self, _: &'a SessionRequest<'a>) -> LoginFuture<'a> {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        Box::pin(async { Ok(UpstreamLogin::new("app", Secret::new("x"))) })
+    }
+}
+
+/// A dynamic resource naming another account's RDS endpoint: served by the catalog (it validates), but
+/// its injector is behind the endpoint guard, which refuses it before any login runs; a static
+/// database's injector is left as it is.
+async fn another_accounts_endpoint_is_refused(catalog: &Catalog, theirs: &str) {
+    let doc = format!(
+        "kind: db\nversion: v3\nmetadata:\n  name: stolen\n  labels: {{ env: prod }}\nspec:\n  protocol: postgres\n  uri: {theirs}\n  aws: {{ region: us-east-1 }}\n"
+    );
+    let (code, body) = api::create_database(catalog, doc.as_bytes()).await;
+    assert_eq!(code, 201, "{body}");
+    let desired = catalog.current();
+    let entry = &desired.databases["stolen"];
+    assert_eq!(entry.origin, Origin::Dynamic);
+    let counting = Arc::new(Counting::default());
+    let guard = catalog.guard().unwrap();
+    let injector = guard_injector(entry, guard, counting.clone());
+    let want = SessionRequest {
+        database: &entry.database,
+        db_user: "app",
+        db_name: None,
+    };
+    let err = injector.login(&want).await.unwrap_err();
+    assert_eq!(err.kind(), InjectErrorKind::AccessDenied, "{err}");
+    let text = err.to_string();
+    assert!(
+        text.contains(DATABASE_ACCOUNT) && text.contains("us-east-1"),
+        "{text}"
+    );
+    assert_eq!(counting.0.load(Ordering::SeqCst), 0, "no login ran");
+
+    let local = &desired.databases["local"];
+    let inner: Arc<dyn AuthInjector> = counting.clone();
+    assert!(Arc::ptr_eq(
+        &guard_injector(local, guard, inner.clone()),
+        &inner
+    ));
+    assert!(injector.login(&want).await.is_err());
+    assert_eq!(counting.0.load(Ordering::SeqCst), 0);
 }
