@@ -202,8 +202,45 @@ db_service:
         drop(proxy);
         return Ok(());
     }
-    println!("Press Enter (or Ctrl-C) to stop and delete everything.");
-    let _ = std::io::stdin().lock().lines().next();
+    println!("Press Enter (or Ctrl-C, or send SIGTERM) to stop and delete everything.");
+    println!("{}", wait_for_stop());
     drop(proxy);
     Ok(())
+}
+
+/// Block until Enter, SIGINT or SIGTERM; what stopped the demo. Handling the signals (rather than dying
+/// of them) lets every drop run: the proxy, the database and the emulator stop, and the PAM service file
+/// in /etc/pam.d and the temporary directories are removed.
+fn wait_for_stop() -> &'static str {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let enter = tx.clone();
+    std::thread::spawn(move || {
+        let _ = std::io::stdin().lock().lines().next();
+        let _ = enter.send("stopping (Enter)");
+    });
+    std::thread::spawn(move || {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        else {
+            return;
+        };
+        let stopped = rt.block_on(async {
+            let (Ok(mut term), Ok(mut int)) = (
+                signal(SignalKind::terminate()),
+                signal(SignalKind::interrupt()),
+            ) else {
+                return None;
+            };
+            tokio::select! {
+                _ = term.recv() => Some("stopping (SIGTERM)"),
+                _ = int.recv() => Some("stopping (SIGINT)"),
+            }
+        });
+        if let Some(why) = stopped {
+            let _ = tx.send(why);
+        }
+    });
+    rx.recv().unwrap_or("stopping")
 }

@@ -14,6 +14,7 @@ APT_PACKAGES=(
   python3 python3-venv                              # Debian's python3: the one pam_python embeds
   ca-certificates                                   # root certificates for HTTPS to AWS APIs
   wrk                                               # HTTP load through the HTTP proxy (benches)
+  nodejs                                            # node and npm, for mongosh (MongoDB e2e)
 )
 
 log() { printf 'setup: %s\n' "$*" >&2; }
@@ -49,4 +50,14 @@ if ! cmp -s scripts/requirements.txt "$stamp"; then
   as_root cp scripts/requirements.txt "$stamp"
 fi
 as_root chmod -R a+rX "$VENV"
+
+# mongosh, MongoDB's own shell, as a second real client of the MongoDB proxy (npm; pinned).
+MONGOSH_VERSION=2.12.0
+MONGOSH_DIR=${IAMWIRE_MONGOSH_DIR:-/opt/iamwire/mongosh-$MONGOSH_VERSION}
+if [ ! -x "$MONGOSH_DIR/node_modules/.bin/mongosh" ]; then
+  log "installing mongosh $MONGOSH_VERSION into $MONGOSH_DIR"
+  as_root mkdir -p "$MONGOSH_DIR"
+  as_root npm install --prefix "$MONGOSH_DIR" --no-audit --no-fund --ignore-scripts --loglevel=error \
+    "mongosh@$MONGOSH_VERSION" >/dev/null
+fi
 log "ready"

@@ -1,15 +1,14 @@
-//! `iamwire db create FILE… | db ls | db rm NAME`: dynamic databases through a running proxy's admin
-//! API (HTTPS with the operator's client certificate — the admin mTLS identity):
+//! `iamwire db create FILE…` and `iamwire db rm NAME` (beside `db ls|pause|resume` in `admin_cmd`):
+//! dynamic databases through a running proxy's admin API (HTTPS with the operator's client certificate —
+//! the admin mTLS identity):
 //!
 //! | command | request |
 //! |---|---|
 //! | `db create FILE…` | `POST /v1/databases` per file, the body the file's `kind: db` document |
-//! | `db ls` | `GET /v1/databases` |
 //! | `db rm NAME` | `DELETE /v1/databases/{NAME}` |
 //!
 //! Every request has a deadline; answers over 16 MiB are refused.
 
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -42,74 +41,30 @@ pub(crate) struct AdminArgs {
     pub(crate) key: PathBuf,
 }
 
-/// `iamwire db ...`.
-#[derive(Debug, clap::Subcommand)]
-pub(crate) enum DbCommand {
-    /// Create dynamic databases from `kind: db` resource files; served at once by every replica whose
-    /// `db_service.resources` selectors match them.
-    Create {
-        /// The admin API.
-        #[command(flatten)]
-        admin: AdminArgs,
-        /// One or more resource files (YAML or JSON).
-        #[arg(required = true)]
-        files: Vec<PathBuf>,
-    },
-    /// List every database served (static, discovered, dynamic) with origin, protocol, account, role,
-    /// labels and how to reach it.
-    Ls {
-        /// The admin API.
-        #[command(flatten)]
-        admin: AdminArgs,
-        /// Print the API's JSON as is.
-        #[arg(long)]
-        json: bool,
-    },
-    /// Remove a dynamic database; new sessions to it are refused.
-    Rm {
-        /// The admin API.
-        #[command(flatten)]
-        admin: AdminArgs,
-        /// The database's name.
-        name: String,
-    },
-}
-
-/// Run a `db` command; the report to print.
-pub(crate) async fn run(command: &DbCommand) -> Result<String, String> {
-    match command {
-        DbCommand::Create { admin, files } => {
-            let client = AdminClient::new(admin)?;
-            let mut out = String::new();
-            let mut failed = Vec::new();
-            for file in files {
-                match create_one(&client, file).await {
-                    Ok(line) => out.push_str(&line),
-                    Err(e) => failed.push(format!("{}: {e}", file.display())),
-                }
-            }
-            if failed.is_empty() {
-                Ok(out)
-            } else {
-                print!("{out}");
-                Err(failed.join("\niamwire: "))
-            }
-        }
-        DbCommand::Ls { admin, json } => {
-            let answer = AdminClient::new(admin)?
-                .ask("GET", "/v1/databases", None)
-                .await?;
-            if *json {
-                return Ok(format!("{answer:#}\n"));
-            }
-            Ok(table(&answer))
-        }
-        DbCommand::Rm { admin, name } => {
-            let path = format!("/v1/databases/{}", percent_encode(name));
-            AdminClient::new(admin)?.ask("DELETE", &path, None).await?;
-            Ok(format!("removed {name}\n"))
+/// `iamwire db create FILE…`: one `POST /v1/databases` per file; every file is tried.
+pub(crate) async fn create(admin: &AdminArgs, files: &[PathBuf]) -> Result<String, String> {
+    let client = AdminClient::new(admin)?;
+    let mut out = String::new();
+    let mut failed = Vec::new();
+    for file in files {
+        match create_one(&client, file).await {
+            Ok(line) => out.push_str(&line),
+            Err(e) => failed.push(format!("{}: {e}", file.display())),
         }
     }
+    if failed.is_empty() {
+        Ok(out)
+    } else {
+        print!("{out}");
+        Err(failed.join("\niamwire: "))
+    }
+}
+
+/// `iamwire db rm NAME`: `DELETE /v1/databases/{NAME}`.
+pub(crate) async fn rm(admin: &AdminArgs, name: &str) -> Result<String, String> {
+    let path = format!("/v1/databases/{}", percent_encode(name));
+    AdminClient::new(admin)?.ask("DELETE", &path, None).await?;
+    Ok(format!("removed {name}\n"))
 }
 
 async fn create_one(client: &AdminClient, file: &Path) -> Result<String, String> {
@@ -123,69 +78,6 @@ async fn create_one(client: &AdminClient, file: &Path) -> Result<String, String>
         Some(warning) => format!("created {name} ({warning})\n"),
         None => format!("created {name}\n"),
     })
-}
-
-/// `db ls` as a table.
-fn table(answer: &Value) -> String {
-    let mut rows = vec![
-        [
-            "NAME", "ORIGIN", "PROTOCOL", "ACCOUNT", "ROLE", "LABELS", "REACH",
-        ]
-        .map(str::to_owned),
-    ];
-    let text = |v: &Value| v.as_str().unwrap_or("-").to_owned();
-    for db in answer["databases"].as_array().into_iter().flatten() {
-        let labels = db["labels"]
-            .as_object()
-            .map(|m| {
-                m.iter()
-                    .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
-                    .collect::<Vec<_>>()
-                    .join(",")
-            })
-            .unwrap_or_default();
-        let reach = match db["listen"].as_str() {
-            Some(listen) => format!("{listen} -> {}", text(&db["uri"])),
-            None => format!("(not listening) -> {}", text(&db["uri"])),
-        };
-        rows.push([
-            text(&db["name"]),
-            text(&db["origin"]),
-            text(&db["protocol"]),
-            text(&db["account"]),
-            text(&db["role"]),
-            if labels.is_empty() {
-                "-".into()
-            } else {
-                labels
-            },
-            reach,
-        ]);
-    }
-    let widths: Vec<usize> = (0..7)
-        .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
-        .collect();
-    let mut out = String::new();
-    for row in &rows {
-        let line: Vec<String> = row
-            .iter()
-            .zip(&widths)
-            .map(|(cell, w)| format!("{cell:<w$}"))
-            .collect();
-        let _ = writeln!(out, "{}", line.join("  ").trim_end());
-    }
-    for item in answer["not_served"].as_array().into_iter().flatten() {
-        let _ = writeln!(
-            out,
-            "not served: {} ({})",
-            text(&item["name"]),
-            text(&item["reason"])
-        );
-    }
-    for problem in answer["problems"].as_array().into_iter().flatten() {
-        let _ = writeln!(out, "problem: {}", text(problem));
-    }
-    out
 }
 
 /// Percent-encode a path segment (names are DNS labels; anything else is escaped, never sent raw).

@@ -11,6 +11,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod admin;
+mod admin_cmd;
 mod aws_cmd;
 mod catalog;
 mod certs;
@@ -35,14 +37,19 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Serve the databases of a proxy config file (`proxy.listeners`) until SIGTERM or Ctrl-C, then
-    /// drain. Logs go to stderr; RUST_LOG filters them (default `info`).
+    /// drain; SIGHUP reloads the file. Logs go to stderr; RUST_LOG filters them (default `info`).
+    ///
+    /// Every scalar setting of the file is also a flag and an IAMWIRE_* variable. Precedence: flag, then
+    /// variable, then the file, then the default (docs/config.md).
     Run {
         /// The YAML config file.
-        #[arg(long, short)]
+        #[arg(long, short, env = "IAMWIRE_CONFIG")]
         config: PathBuf,
         /// How log lines are written.
-        #[arg(long, value_enum, default_value_t = logging::LogFormat::Text)]
+        #[arg(long, value_enum, default_value_t = logging::LogFormat::Text, env = "IAMWIRE_LOG_FORMAT")]
         log_format: logging::LogFormat,
+        #[command(flatten)]
+        overrides: run::Overrides,
     },
     /// Parse and validate a config file (`db_service` only, or the demo proxy's full file with `proxy`)
     /// and list what it configures.
@@ -56,11 +63,6 @@ enum Command {
         /// One or more resource files.
         #[arg(required = true)]
         files: Vec<PathBuf>,
-    },
-    /// Dynamic databases on a running proxy, through its admin API (`create`, `ls`, `rm`).
-    Db {
-        #[command(subcommand)]
-        command: db_cmd::DbCommand,
     },
     /// AWS helpers for debugging a cross-account setup.
     Aws {
@@ -79,6 +81,16 @@ enum Command {
     Keys {
         #[command(subcommand)]
         command: keys_cmd::KeysCommand,
+    },
+    /// Live sessions of a running proxy (through its admin API, `proxy.admin`).
+    Sessions {
+        #[command(subcommand)]
+        command: admin_cmd::SessionsCommand,
+    },
+    /// Databases of a running proxy: list, pause and resume new sessions (through its admin API).
+    Db {
+        #[command(subcommand)]
+        command: admin_cmd::DbCommand,
     },
     /// Create a local CA, a server certificate for the proxy, and client certificates (mTLS).
     Certs {
@@ -109,12 +121,13 @@ fn block_on<T>(future: impl std::future::Future<Output = Result<T, String>>) -> 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Run { config, log_format } => {
-            run::run(&config, log_format).map(|()| String::new())
-        }
+        Command::Run {
+            config,
+            log_format,
+            overrides,
+        } => run::run(&config, log_format, overrides).map(|()| String::new()),
         Command::CheckConfig { config } => check::config(&config),
         Command::CheckResource { files } => check::resources(&files),
-        Command::Db { command } => block_on(db_cmd::run(&command)),
         Command::Aws {
             command: AwsCommand::Whoami { aws },
         } => block_on(aws_cmd::whoami(&aws)),
@@ -122,6 +135,8 @@ fn main() -> ExitCode {
         Command::Certs { command } => certs::run(&command),
         Command::IamPolicy(args) => block_on(iam_policy::run(&args)),
         Command::Keys { command } => keys_cmd::run(&command),
+        Command::Sessions { command } => block_on(admin_cmd::sessions(&command)),
+        Command::Db { command } => block_on(admin_cmd::db(&command)),
     };
     match result {
         Ok(report) => {

@@ -21,7 +21,7 @@ use serde::Deserialize;
 
 pub(crate) use duration::parse_duration;
 pub(crate) use error::{ConfigError, chain};
-pub(crate) use load::load;
+pub(crate) use load::{load, load_with};
 pub(crate) use report::{has_proxy_section, report};
 
 /// The whole config file, as written. Unknown keys are rejected at every level so that typos fail loudly.
@@ -96,6 +96,22 @@ pub(crate) struct ProxySection {
     /// Who may use which databases, as which users.
     #[serde(default)]
     pub(crate) identities: Vec<IdentityRules>,
+    /// The admin address: health, metrics and the admin API; absent means none is served.
+    #[serde(default)]
+    pub(crate) admin: Option<AdminSection>,
+}
+
+/// `proxy.admin`: health (`/livez`, `/readyz`) and Prometheus `/metrics` for anyone who reaches the address
+/// over TLS; the admin API (`/v1/...`) for the listed identities only (client certificates from the client
+/// CA).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AdminSection {
+    /// `ip:port` to serve on (port 0 picks a free port).
+    pub(crate) listen: String,
+    /// Identities (client certificate CN / first DNS SAN) allowed to use the admin API.
+    #[serde(default)]
+    pub(crate) identities: Vec<String>,
 }
 
 /// `proxy.tls`: files are relative to the config file's directory unless absolute.
@@ -132,8 +148,12 @@ pub(crate) enum ClientAuthSetting {
 pub(crate) struct ListenerSection {
     /// The name of a static database in `db_service.databases`.
     pub(crate) database: String,
-    /// `ip:port` to listen on (port 0 picks a free port).
+    /// `ip:port` to listen on (port 0 picks a free port), or `unix:/path/to/socket` (clients are then
+    /// identified as the operating-system user of their process; no TLS).
     pub(crate) listen: String,
+    /// A unix socket's permission bits, octal (`"0660"`); `0600` (the proxy's user only) when absent.
+    #[serde(default)]
+    pub(crate) socket_mode: Option<String>,
     /// Redis: how often each database connection logs in again with fresh credentials (`1h`); one hour
     /// for ElastiCache and MemoryDB when absent, never for a static password.
     #[serde(default)]
@@ -222,6 +242,52 @@ pub(crate) struct LoadedConfig {
     pub(crate) http: HttpSettings,
     /// The `catalog` section as written (paths relative to the config file's directory).
     pub(crate) catalog: crate::catalog::CatalogSection,
+    /// The admin address, if configured.
+    pub(crate) admin: Option<AdminSettings>,
+}
+
+/// `proxy.admin`, validated, with its TLS configuration (the listener's certificate; client certificates
+/// asked for but optional, so health checks need none).
+#[derive(Clone)]
+pub(crate) struct AdminSettings {
+    /// Where it is served.
+    pub(crate) listen: SocketAddr,
+    /// Who may use the admin API.
+    pub(crate) identities: Vec<String>,
+    /// Its TLS configuration.
+    pub(crate) tls: Arc<rustls::ServerConfig>,
+}
+
+impl fmt::Debug for AdminSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AdminSettings")
+            .field("listen", &self.listen)
+            .field("identities", &self.identities)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where a listener accepts its clients.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) enum ListenAddr {
+    /// A TCP address.
+    Tcp(SocketAddr),
+    /// A unix socket, created with `mode` (permission bits).
+    Unix {
+        /// The socket's path (resolved).
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
+}
+
+impl fmt::Display for ListenAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Tcp(addr) => write!(f, "{addr}"),
+            Self::Unix { path, .. } => write!(f, "unix:{}", path.display()),
+        }
+    }
 }
 
 /// A database the proxy listens for, and how it reaches it.
@@ -230,7 +296,7 @@ pub(crate) struct Listener {
     /// The database (validated static entry).
     pub(crate) database: Database,
     /// Where the proxy accepts its clients.
-    pub(crate) listen: SocketAddr,
+    pub(crate) listen: ListenAddr,
     /// How the proxy verifies the database (mode and CA from the database's `tls` settings).
     pub(crate) upstream_tls: Arc<rustls::ClientConfig>,
     /// Redis: the re-AUTH interval, if configured.
@@ -276,6 +342,7 @@ impl fmt::Debug for LoadedConfig {
                 "access_keys",
                 &self.http.access_keys.as_ref().map(|k| k.len()),
             )
+            .field("admin", &self.admin)
             .finish_non_exhaustive()
     }
 }

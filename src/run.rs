@@ -1,113 +1,82 @@
 //! `iamwire run --config FILE`: serve every configured listener, each with the proxy its database's
-//! protocol needs, until SIGTERM or SIGINT; then drain (sessions get `proxy.shutdown_timeout`, then are
-//! told in their protocol, Postgres `57P01`) and exit 0. A second signal exits at once.
+//! protocol needs, and the admin address if configured, until SIGTERM or SIGINT; then drain (sessions get
+//! `proxy.shutdown_timeout`, then are told in their protocol, Postgres `57P01`) and exit 0. A second
+//! signal exits at once. SIGHUP reloads the config file (see [`supervisor`]).
+
+mod overrides;
+mod supervisor;
 
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use iamwire_aws::base::BaseCredentialsConfig;
 use iamwire_aws::cache::{CacheConfig, CredentialCache, SystemClock};
-use iamwire_aws::role::RoleProvider;
+use iamwire_aws::inject::TokenMap;
 use iamwire_aws::sts::StsRoleProvider;
+use iamwire_aws::token::TokenReuse;
 use tokio::signal::unix::{SignalKind, signal};
-use tokio::sync::watch;
-use tokio::task::JoinSet;
 
+use crate::admin::{self, AdminState};
 use crate::logging::{self, LogFormat};
 use crate::proxy_config::{self, LoadedConfig};
-use crate::servers::{Server, Shared};
+pub(crate) use overrides::Overrides;
+use supervisor::Supervisor;
 
 /// Load the config, set up logging, bind every listener, and serve until a shutdown signal.
-pub(crate) fn run(path: &std::path::Path, log_format: LogFormat) -> Result<(), String> {
+pub(crate) fn run(path: &Path, log_format: LogFormat, overrides: Overrides) -> Result<(), String> {
     logging::init(log_format)?;
-    let loaded = proxy_config::load(path).map_err(|e| proxy_config::chain(&e))?;
+    let loaded = proxy_config::load_with(path, &|file| overrides.apply(file))
+        .map_err(|e| proxy_config::chain(&e))?;
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the runtime: {e}"))?
-        .block_on(serve(loaded))
+        .block_on(serve(path.to_path_buf(), loaded, overrides))
 }
 
-async fn serve(loaded: LoadedConfig) -> Result<(), String> {
+async fn serve(path: PathBuf, loaded: LoadedConfig, overrides: Overrides) -> Result<(), String> {
     let env = crate::envfile::environment(loaded.aws.env_file.as_deref(), false)?;
-    let roles: Arc<dyn RoleProvider> = Arc::new(role_provider(&loaded, &env).await?);
+    let roles = Arc::new(role_provider(&loaded, &env).await?);
+    let tokens = Arc::new(TokenMap::new(TokenReuse::default()));
+    let state = Arc::new(AdminState::new(Arc::clone(&roles), Arc::clone(&tokens)));
     let aws_tls = aws_api_tls()?;
-    let shared = Shared {
-        config: &loaded,
-        roles,
-        aws_tls: &aws_tls,
-        env: &env,
-    };
     // Static, discovered and dynamic databases; discovery problems are logged as each matcher runs.
-    // The supervisor that serves what the catalog adds is the lead's (issue 14 wiring).
-    let catalog = crate::catalog::start_from_config(&loaded, shared.roles.clone(), &aws_tls, &env)?;
-    // Every database's proxy first: a protocol this build does not serve stops the start, naming it.
-    let servers = loaded
-        .listeners
-        .iter()
-        .map(|listener| Server::for_listener(listener, &shared).map(|s| (listener, s)))
-        .collect::<Result<Vec<_>, _>>()?;
-    if servers.is_empty() {
+    let catalog = crate::catalog::start_from_config(&loaded, roles.clone(), &aws_tls, &env)?;
+    let mut supervisor =
+        Supervisor::new(roles, tokens, aws_tls, env, Arc::clone(&state)).overrides(overrides);
+    supervisor.apply(&loaded)?;
+    if supervisor.is_empty() {
         return Err("no listeners configured (proxy.listeners)".into());
     }
-    let (stop, stopped) = watch::channel(false);
-    let mut tasks = JoinSet::new();
-    for (listener, server) in servers {
-        let socket = bind(listener.listen)
-            .map_err(|e| format!("cannot listen on {}: {e}", listener.listen))?;
-        let local = socket.local_addr().map_err(|e| e.to_string())?;
-        let database = server.database().clone();
-        println!(
-            "iamwire: {} ({}) on {local} -> {}",
-            database.name, database.protocol, database.uri
-        );
-        // Credentials for the database's role in the background: the listener is up already, and a
-        // role that cannot be assumed yet is reported, not fatal (the trust policy may be fixed later).
-        let warm_up = server.warm_up();
-        tokio::spawn(async move {
-            match warm_up.await {
-                Ok(()) => tracing::info!(database = %database.name, "AWS credentials ready"),
-                Err(e) => tracing::warn!(
-                    database = %database.name,
-                    error = %e,
-                    hint = e.hint(),
-                    "cannot get AWS credentials for this database yet; its clients are refused until this is fixed"
-                ),
-            }
-        });
-        let mut stopped = stopped.clone();
-        tasks.spawn(server.serve(socket, async move {
-            let _ = stopped.wait_for(|stop| *stop).await;
-        }));
+    if let Some(settings) = &loaded.admin {
+        let listener = tokio::net::TcpListener::bind(settings.listen)
+            .await
+            .map_err(|e| {
+                format!(
+                    "cannot listen on {} (proxy.admin.listen): {e}",
+                    settings.listen
+                )
+            })?;
+        let local = listener.local_addr().map_err(|e| e.to_string())?;
+        println!("iamwire: admin address https://{local}");
+        tokio::spawn(admin::serve(
+            listener,
+            Arc::clone(&settings.tls),
+            Arc::clone(&state),
+        ));
     }
-    let result = wait_for_signals(&stop, &mut tasks, loaded.limits.listener.shutdown_timeout).await;
+    let result = wait_for_signals(&path, supervisor, loaded).await;
     drop(catalog);
     result
 }
 
-/// How many finished TCP handshakes the kernel holds for a listener while the proxy is busy (a burst of
-/// clients, or the handshake bound taken): the platform's own default of 128 makes clients beyond it
-/// wait seconds for SYN retries.
-const LISTEN_BACKLOG: u32 = 1024;
-
-/// A TCP listener on `addr` with [`LISTEN_BACKLOG`].
-fn bind(addr: std::net::SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
-    let socket = if addr.is_ipv4() {
-        tokio::net::TcpSocket::new_v4()?
-    } else {
-        tokio::net::TcpSocket::new_v6()?
-    };
-    socket.set_reuseaddr(true)?;
-    socket.bind(addr)?;
-    socket.listen(LISTEN_BACKLOG)
-}
-
 /// Until every listener has drained: SIGTERM / SIGINT start the drain (a second one exits at once),
-/// SIGHUP is acknowledged.
+/// SIGHUP reloads the config file.
 async fn wait_for_signals(
-    stop: &watch::Sender<bool>,
-    tasks: &mut JoinSet<()>,
-    drain: std::time::Duration,
+    path: &Path,
+    mut supervisor: Supervisor,
+    mut current: LoadedConfig,
 ) -> Result<(), String> {
     let install =
         |kind: SignalKind| signal(kind).map_err(|e| format!("cannot handle signals: {e}"));
@@ -116,61 +85,39 @@ async fn wait_for_signals(
         install(SignalKind::interrupt())?,
         install(SignalKind::hangup())?,
     );
-    loop {
-        let name = tokio::select! {
+    let name = loop {
+        tokio::select! {
+            _ = term.recv() => break "SIGTERM",
+            _ = int.recv() => break "SIGINT",
+            _ = hup.recv() => {
+                if let Some(loaded) = supervisor.reload(path, &current) {
+                    current = loaded;
+                }
+            }
+        }
+    };
+    let drain = current.limits.listener.shutdown_timeout;
+    tracing::info!(
+        signal = name,
+        timeout_ms = u64::try_from(drain.as_millis()).unwrap_or(u64::MAX),
+        "shutting down: no new connections; live sessions may finish until the shutdown timeout"
+    );
+    let second = async {
+        tokio::select! {
             _ = term.recv() => "SIGTERM",
             _ = int.recv() => "SIGINT",
-            _ = hup.recv() => {
-                tracing::warn!(
-                    "SIGHUP: reloading the configuration is not supported by this build; \
-                     still serving the configuration loaded at start"
-                );
-                continue;
-            }
-            ended = tasks.join_next() => match ended {
-                None => {
-                    tracing::info!("all listeners drained; stopped");
-                    return Ok(());
-                }
-                Some(Err(e)) => return Err(format!("a listener task failed: {e}")),
-                Some(Ok(())) if *stop.borrow() => continue,
-                Some(Ok(())) => return Err("a listener stopped on its own".into()),
-            },
-        };
-        if *stop.borrow() {
-            tracing::warn!(
-                signal = name,
-                "second shutdown signal: exiting without waiting"
-            );
+        }
+    };
+    tokio::select! {
+        () = supervisor.shutdown(drain) => {
+            tracing::info!("all listeners drained; stopped");
+            Ok(())
+        }
+        signal = second => {
+            tracing::warn!(signal, "second shutdown signal: exiting without waiting");
             std::process::exit(1);
         }
-        tracing::info!(
-            signal = name,
-            timeout_ms = drain.as_millis() as u64,
-            "shutting down: no new connections; live sessions may finish until the shutdown timeout"
-        );
-        let _ = stop.send(true);
     }
-}
-
-/// TLS for the proxy's own calls to AWS APIs (Redshift credentials): the system's root certificates.
-pub(crate) fn aws_api_tls() -> Result<Arc<rustls::ClientConfig>, String> {
-    let found = rustls_native_certs::load_native_certs();
-    let mut roots = rustls::RootCertStore::empty();
-    let (added, _) = roots.add_parsable_certificates(found.certs);
-    if added == 0 {
-        return Err(format!(
-            "no usable system root certificates for AWS API calls ({:?})",
-            found.errors
-        ));
-    }
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Ok(Arc::new(config))
 }
 
 async fn role_provider(
@@ -193,4 +140,24 @@ async fn role_provider(
     let cache = CredentialCache::new(cache_config, Arc::new(SystemClock));
     base.role_provider(cache)
         .map_err(|e| format!("AWS credentials: {e}"))
+}
+
+/// TLS for the proxy's own calls to AWS APIs (Redshift credentials): the system's root certificates.
+pub(crate) fn aws_api_tls() -> Result<Arc<rustls::ClientConfig>, String> {
+    let found = rustls_native_certs::load_native_certs();
+    let mut roots = rustls::RootCertStore::empty();
+    let (added, _) = roots.add_parsable_certificates(found.certs);
+    if added == 0 {
+        return Err(format!(
+            "no usable system root certificates for AWS API calls ({:?})",
+            found.errors
+        ));
+    }
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Arc::new(config))
 }

@@ -6,14 +6,15 @@ use std::future::Future;
 use std::sync::Arc;
 
 use iamwire_aws::aws_api::ApiClient;
-use iamwire_aws::inject::{RdsIamInjector, RedshiftApi, injector_for};
+use iamwire_aws::inject::{RdsIamInjector, RedshiftApi, TokenMap, injector_for};
 use iamwire_aws::role::RoleProvider;
 use iamwire_core::{AuthInjector, Database, InjectError, Protocol, StaticPasswordInjector};
 use iamwire_cql::{Cql, CqlProxy};
-use iamwire_http::{HttpLimits, HttpProxy, HttpTimeouts};
+use iamwire_http::{HttpLimits, HttpMetrics, HttpProxy, HttpTimeouts};
+use iamwire_mongodb::{Mongo, MongoProxy};
 use iamwire_mysql::{MySql, MySqlProxy};
 use iamwire_postgres::{PgProxy, Postgres};
-use iamwire_proxy::Listener;
+use iamwire_proxy::{Drain, Listener, MetricsSnapshot, SessionId, SessionInfo};
 use iamwire_redis::{DEFAULT_REAUTH_INTERVAL, Redis, RedisProxy};
 
 use crate::proxy_config::{Listener as ListenerConfig, LoadedConfig};
@@ -28,9 +29,25 @@ pub(crate) enum Server {
     Redis(RedisProxy),
     /// Cassandra CQL (Amazon Keyspaces).
     Cassandra(CqlProxy),
+    /// MongoDB (Amazon DocumentDB with MONGODB-AWS).
+    MongoDb(MongoProxy),
     /// DynamoDB (with Streams and the DAX API) and OpenSearch: every request re-signed as the
     /// database-user role.
     Http(HttpProxy),
+}
+
+/// `$body` with `$p` bound to the framework proxy of `$server`, or `$http` for an HTTP database.
+macro_rules! framework {
+    ($server:expr, $p:ident => $body:expr, $http:expr) => {
+        match $server {
+            Server::Postgres($p) => $body,
+            Server::MySql($p) => $body,
+            Server::Redis($p) => $body,
+            Server::Cassandra($p) => $body,
+            Server::MongoDb($p) => $body,
+            Server::Http(_) => $http,
+        }
+    };
 }
 
 /// What a server needs from the process besides its own config.
@@ -39,31 +56,58 @@ pub(crate) struct Shared<'a> {
     pub(crate) roles: Arc<dyn RoleProvider>,
     pub(crate) aws_tls: &'a Arc<rustls::ClientConfig>,
     pub(crate) env: &'a BTreeMap<String, String>,
+    /// The RDS IAM tokens every database of the process mints and reuses (counted for `/metrics`).
+    pub(crate) tokens: Arc<TokenMap>,
 }
 
 impl Server {
-    /// The proxy for `listener`'s database.
+    /// The proxy for `listener`'s database; with `previous` (a reload), the new proxy takes over its
+    /// predecessor's live sessions, counters and pause.
     pub(crate) fn for_listener(
         listener: &ListenerConfig,
         shared: &Shared<'_>,
+        previous: Option<&Self>,
     ) -> Result<Self, String> {
         let database = &listener.database;
         match database.protocol {
             // RDS IAM token, Redshift or Redshift Serverless credentials, as the database says.
             Protocol::Postgres => {
-                let injector = injector_for(
-                    database,
-                    shared.roles.clone(),
-                    aws_api(database, shared.aws_tls, shared.env),
-                );
-                proxy(Postgres::new(), listener, shared, injector).map(Self::Postgres)
+                let aws = &database.aws;
+                let injector: Arc<dyn AuthInjector> =
+                    if aws.redshift.is_none() && aws.redshift_serverless.is_none() {
+                        let rds = RdsIamInjector::new(shared.roles.clone());
+                        Arc::new(rds.tokens(shared.tokens.clone()))
+                    } else {
+                        injector_for(
+                            database,
+                            shared.roles.clone(),
+                            aws_api(database, shared.aws_tls, shared.env),
+                        )
+                    };
+                let before = previous.and_then(|p| match p {
+                    Self::Postgres(p) => Some(p),
+                    _ => None,
+                });
+                proxy(Postgres::new(), listener, shared, injector, before).map(Self::Postgres)
             }
             // RDS IAM tokens, whatever else the database's settings say.
             Protocol::MySql => {
-                let injector = Arc::new(RdsIamInjector::new(shared.roles.clone()));
-                proxy(MySql::new(), listener, shared, injector).map(Self::MySql)
+                let injector = Arc::new(
+                    RdsIamInjector::new(shared.roles.clone()).tokens(shared.tokens.clone()),
+                );
+                let before = previous.and_then(|p| match p {
+                    Self::MySql(p) => Some(p),
+                    _ => None,
+                });
+                proxy(MySql::new(), listener, shared, injector, before).map(Self::MySql)
             }
-            Protocol::Redis => redis(listener, shared).map(Self::Redis),
+            Protocol::Redis => {
+                let before = previous.and_then(|p| match p {
+                    Self::Redis(p) => Some(p),
+                    _ => None,
+                });
+                redis(listener, shared, before).map(Self::Redis)
+            }
             // Keyspaces: the database-user role's credentials answer the SigV4 challenge.
             Protocol::Cassandra => {
                 let injector = injector_for(
@@ -71,14 +115,35 @@ impl Server {
                     shared.roles.clone(),
                     aws_api(database, shared.aws_tls, shared.env),
                 );
-                proxy(Cql::new(), listener, shared, injector).map(Self::Cassandra)
+                let before = previous.and_then(|p| match p {
+                    Self::Cassandra(p) => Some(p),
+                    _ => None,
+                });
+                proxy(Cql::new(), listener, shared, injector, before).map(Self::Cassandra)
+            }
+            // DocumentDB: the database-user role's credentials sign MONGODB-AWS's GetCallerIdentity.
+            Protocol::MongoDb => {
+                let injector = injector_for(
+                    database,
+                    shared.roles.clone(),
+                    aws_api(database, shared.aws_tls, shared.env),
+                );
+                let before = previous.and_then(|p| match p {
+                    Self::MongoDb(p) => Some(p),
+                    _ => None,
+                });
+                proxy(Mongo::new(), listener, shared, injector, before).map(Self::MongoDb)
             }
             Protocol::DynamoDb | Protocol::OpenSearch => {
-                http_proxy(listener, shared).map(Self::Http)
+                let before = previous.and_then(|p| match p {
+                    Self::Http(p) => Some(p),
+                    _ => None,
+                });
+                http_proxy(listener, shared, before).map(Self::Http)
             }
             other => Err(format!(
                 "database {:?} speaks {other}, which this build of iamwire does not serve yet \
-                 (it serves: postgres, mysql, redis, cassandra, dynamodb, opensearch); remove its \
+                 (it serves: postgres, mysql, redis, cassandra, mongodb, dynamodb, opensearch); remove its \
                  listener or use a build that serves {other}",
                 database.name
             )),
@@ -92,6 +157,7 @@ impl Server {
             Self::MySql(p) => p.database(),
             Self::Redis(p) => p.database(),
             Self::Cassandra(p) => p.database(),
+            Self::MongoDb(p) => p.database(),
             Self::Http(h) => h.database(),
         }
     }
@@ -105,37 +171,89 @@ impl Server {
                 Self::MySql(p) => p.warm_up().await,
                 Self::Redis(p) => p.warm_up().await,
                 Self::Cassandra(p) => p.warm_up().await,
+                Self::MongoDb(p) => p.warm_up().await,
                 // HTTP databases assume a role per identity and role, known only when a request comes.
                 Self::Http(_) => Ok(()),
             }
         }
     }
 
-    /// Serve `listener` until `shutdown`, then drain.
-    pub(crate) fn serve(
-        self,
+    /// Accept from `listener` until `stop`, each session living under the process's `drain`.
+    pub(crate) fn serve_until(
+        &self,
         listener: impl Into<Listener>,
-        shutdown: impl Future<Output = ()> + Send + 'static,
+        stop: impl Future<Output = ()> + Send + 'static,
+        drain: Drain,
     ) -> impl Future<Output = ()> + Send + 'static {
         let listener = listener.into();
+        let this = self.clone_handle();
         async move {
-            match self {
-                Self::Postgres(p) => p.serve(listener, shutdown).await,
-                Self::MySql(p) => p.serve(listener, shutdown).await,
-                Self::Redis(p) => p.serve(listener, shutdown).await,
-                Self::Cassandra(p) => p.serve(listener, shutdown).await,
-                Self::Http(h) => h.serve(listener, shutdown).await,
+            match this {
+                Self::Postgres(p) => p.serve_until(listener, stop, &drain).await,
+                Self::MySql(p) => p.serve_until(listener, stop, &drain).await,
+                Self::Redis(p) => p.serve_until(listener, stop, &drain).await,
+                Self::Cassandra(p) => p.serve_until(listener, stop, &drain).await,
+                Self::MongoDb(p) => p.serve_until(listener, stop, &drain).await,
+                Self::Http(h) => h.serve_until(listener, stop, &drain).await,
             }
         }
     }
 
+    /// The live sessions (none for HTTP databases: they have requests, not sessions).
+    pub(crate) fn sessions(&self) -> Vec<Arc<SessionInfo>> {
+        framework!(self, p => p.registry().list(), Vec::new())
+    }
+
+    /// End live session `id`; whether it was there.
+    pub(crate) fn kill(&self, id: SessionId) -> bool {
+        framework!(self, p => p.registry().kill(id), false)
+    }
+
+    /// Refuse new sessions (or requests) until resumed.
+    pub(crate) fn pause(&self) {
+        match self {
+            Self::Http(h) => h.pause(),
+            _ => framework!(self, p => p.pause(), ()),
+        }
+    }
+
+    /// Accept new sessions again.
+    pub(crate) fn resume(&self) {
+        match self {
+            Self::Http(h) => h.resume(),
+            _ => framework!(self, p => p.resume(), ()),
+        }
+    }
+
+    /// Whether new sessions are refused.
+    pub(crate) fn is_paused(&self) -> bool {
+        match self {
+            Self::Http(h) => h.is_paused(),
+            _ => framework!(self, p => p.is_paused(), false),
+        }
+    }
+
+    /// The framework's counters (`None` for HTTP databases, see [`Self::http_metrics`]).
+    pub(crate) fn metrics(&self) -> Option<MetricsSnapshot> {
+        framework!(self, p => Some(p.metrics()), None)
+    }
+
+    /// An HTTP database's counters.
+    pub(crate) fn http_metrics(&self) -> Option<HttpMetrics> {
+        match self {
+            Self::Http(h) => Some(h.metrics()),
+            _ => None,
+        }
+    }
+
     /// Another handle on the same proxy.
-    fn clone_handle(&self) -> Self {
+    pub(crate) fn clone_handle(&self) -> Self {
         match self {
             Self::Postgres(p) => Self::Postgres(p.clone()),
             Self::MySql(p) => Self::MySql(p.clone()),
             Self::Redis(p) => Self::Redis(p.clone()),
             Self::Cassandra(p) => Self::Cassandra(p.clone()),
+            Self::MongoDb(p) => Self::MongoDb(p.clone()),
             Self::Http(h) => Self::Http(h.clone()),
         }
     }
@@ -148,10 +266,11 @@ fn proxy<P: iamwire_proxy::Protocol>(
     listener: &ListenerConfig,
     shared: &Shared<'_>,
     injector: Arc<dyn AuthInjector>,
+    previous: Option<&iamwire_proxy::Proxy<P>>,
 ) -> Result<iamwire_proxy::Proxy<P>, String> {
     let database = &listener.database;
     let config = shared.config;
-    iamwire_proxy::Proxy::builder(
+    let builder = iamwire_proxy::Proxy::builder(
         protocol,
         database.clone(),
         config.server_tls.clone(),
@@ -160,14 +279,22 @@ fn proxy<P: iamwire_proxy::Protocol>(
     )
     .upstream_tls_config(listener.upstream_tls.clone())
     .timeouts(config.timeouts)
-    .limits(config.limits)
+    .limits(config.limits);
+    match previous {
+        Some(previous) => builder.succeed(previous),
+        None => builder,
+    }
     .build()
     .map_err(|e| format!("database {:?}: {e}", database.name))
 }
 
 /// The Redis proxy of `listener`: ElastiCache / MemoryDB IAM tokens when the database names a cache
 /// (re-AUTH every hour unless the listener says otherwise), else the listener's static password.
-fn redis(listener: &ListenerConfig, shared: &Shared<'_>) -> Result<RedisProxy, String> {
+fn redis(
+    listener: &ListenerConfig,
+    shared: &Shared<'_>,
+    previous: Option<&RedisProxy>,
+) -> Result<RedisProxy, String> {
     let database = &listener.database;
     let aws = &database.aws;
     let (injector, reauth): (Arc<dyn AuthInjector>, _) = if aws.elasticache.is_some()
@@ -196,11 +323,16 @@ fn redis(listener: &ListenerConfig, shared: &Shared<'_>) -> Result<RedisProxy, S
         listener,
         shared,
         injector,
+        previous,
     )
 }
 
 /// The HTTP proxy for `listener`'s DynamoDB or OpenSearch database.
-fn http_proxy(listener: &ListenerConfig, shared: &Shared<'_>) -> Result<HttpProxy, String> {
+fn http_proxy(
+    listener: &ListenerConfig,
+    shared: &Shared<'_>,
+    previous: Option<&HttpProxy>,
+) -> Result<HttpProxy, String> {
     let config = shared.config;
     let database = &listener.database;
     let mut limits = HttpLimits::default();
@@ -229,6 +361,9 @@ fn http_proxy(listener: &ListenerConfig, shared: &Shared<'_>) -> Result<HttpProx
     .timeouts(timeouts);
     if let Some(keys) = &config.http.access_keys {
         builder = builder.access_keys(keys.clone());
+    }
+    if let Some(previous) = previous {
+        builder = builder.succeed(previous);
     }
     builder
         .build()

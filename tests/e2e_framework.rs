@@ -1,7 +1,7 @@
 //! Regression tests through `iamwire run` with real servers, one per defect the connection framework
 //! fixed: authorization of the user-named default database, a file-descriptor flood, a silent STS,
 //! protocol 3.2 with `_pq_.` options, graceful shutdown, a cancel flood, the start-up warm-up, JSON logs
-//! without secrets, and a protocol this build does not serve.
+//! without secrets, and a database the proxy has no way to log in to.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod e2e_run_support;
@@ -386,7 +386,7 @@ fn json_logs_show_each_outcome_and_no_secret() {
 }
 
 #[test]
-fn a_protocol_this_build_does_not_serve_stops_the_start_naming_the_database() {
+fn a_database_the_proxy_has_no_way_to_log_in_to_stops_the_start_naming_it() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().to_str().unwrap();
     let iamwire = env!("CARGO_BIN_EXE_iamwire");
@@ -401,12 +401,12 @@ fn a_protocol_this_build_does_not_serve_stops_the_start_naming_the_database() {
         r#"proxy:
   tls: {cert_file: server.crt, key_file: server.key, client_ca_file: ca.crt}
   listeners:
-    - {database: orders-mongo, listen: "127.0.0.1:0"}
+    - {database: orders-cache, listen: "127.0.0.1:0"}
 db_service:
   databases:
-  - name: orders-mongo
-    protocol: mongodb
-    uri: "docdb.example.com:27017"
+  - name: orders-cache
+    protocol: redis
+    uri: "cache.example.com:6379"
     tls: {mode: insecure}
 "#,
     )
@@ -420,7 +420,7 @@ db_service:
         .unwrap();
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("orders-mongo"), "{stderr}");
-    assert!(stderr.contains("mongodb"), "{stderr}");
-    assert!(stderr.contains("does not serve"), "{stderr}");
+    assert!(stderr.contains("orders-cache"), "{stderr}");
+    assert!(stderr.contains("redis"), "{stderr}");
+    assert!(stderr.contains("password_file"), "{stderr}");
 }

@@ -104,7 +104,10 @@ mod tests {
         p.sample("iamwire_y", &[], 0.25);
         let text = p.finish();
         assert!(text.contains("# TYPE iamwire_x_total counter\n"), "{text}");
-        assert!(text.contains("iamwire_x_total{database=\"a\\\"b\\\\c\"} 3\n"), "{text}");
+        assert!(
+            text.contains("iamwire_x_total{database=\"a\\\"b\\\\c\"} 3\n"),
+            "{text}"
+        );
         assert!(text.contains("iamwire_y 0.25\n"), "{text}");
     }
 }

@@ -1,4 +1,4 @@
-//! `iamwire db create | ls | rm` against a stand-in admin server: HTTPS that requires a client
+//! `iamwire db create | rm` against a stand-in admin server: HTTPS that requires a client
 //! certificate from the test CA, with the catalog's handlers mounted at the API's routes (the real
 //! admin router is the lead's; these routes and bodies are the agreed shape).
 
@@ -13,7 +13,7 @@ use iamwire_testkit::{LOCAL_NAMES, TestCa};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
-use super::{AdminArgs, DbCommand, run};
+use super::{AdminArgs, create, rm};
 use crate::catalog::store::FileStore;
 use crate::catalog::{Catalog, CatalogConfig, api};
 
@@ -139,12 +139,9 @@ async fn create_ls_rm_through_the_admin_api() {
     .unwrap();
 
     // Both files are tried; the one with a mismatched account fails naming both accounts.
-    let err = run(&DbCommand::Create {
-        admin: admin.clone(),
-        files: vec![good.clone(), bad.clone()],
-    })
-    .await
-    .unwrap_err();
+    let err = create(&admin, &[good.clone(), bad.clone()])
+        .await
+        .unwrap_err();
     assert!(
         err.contains("billing.yaml") && err.contains("account_mismatch"),
         "{err}"
@@ -156,55 +153,11 @@ async fn create_ls_rm_through_the_admin_api() {
     assert!(catalog.current().databases.contains_key("orders"));
     assert!(!catalog.current().databases.contains_key("billing"));
 
-    catalog.set_listening("orders", Some("127.0.0.1:16432".parse().unwrap()));
-    let table = run(&DbCommand::Ls {
-        admin: admin.clone(),
-        json: false,
-    })
-    .await
-    .unwrap();
-    let orders = table.lines().find(|l| l.starts_with("orders")).unwrap();
-    for want in [
-        "dynamic",
-        "postgres",
-        "222222222222",
-        "arn:aws:iam::222222222222:role/db-access",
-        "env=prod,team=payments",
-        "127.0.0.1:16432 -> orders.cluster.example:5432",
-    ] {
-        assert!(orders.contains(want), "{want:?} missing: {table}");
-    }
-    assert!(
-        table
-            .lines()
-            .any(|l| l.starts_with("local") && l.contains("static")),
-        "{table}"
-    );
-    assert!(!table.contains("ext-cli-1"));
-
-    let err = run(&DbCommand::Rm {
-        admin: admin.clone(),
-        name: "local".into(),
-    })
-    .await
-    .unwrap_err();
+    let err = rm(&admin, "local").await.unwrap_err();
     assert!(err.contains("not_dynamic"), "{err}");
-    assert_eq!(
-        run(&DbCommand::Rm {
-            admin: admin.clone(),
-            name: "orders".into()
-        })
-        .await
-        .unwrap(),
-        "removed orders\n"
-    );
+    assert_eq!(rm(&admin, "orders").await.unwrap(), "removed orders\n");
     assert!(!catalog.current().databases.contains_key("orders"));
-    let err = run(&DbCommand::Rm {
-        admin: admin.clone(),
-        name: "orders".into(),
-    })
-    .await
-    .unwrap_err();
+    let err = rm(&admin, "orders").await.unwrap_err();
     assert!(err.contains("not_found"), "{err}");
 
     // A certificate from another CA is not an admin identity: the TLS handshake fails.
@@ -219,24 +172,13 @@ async fn create_ls_rm_through_the_admin_api() {
         ..admin.clone()
     };
     assert!(
-        run(&DbCommand::Ls {
-            admin: outsider,
-            json: true
-        })
-        .await
-        .is_err()
+        create(&outsider, std::slice::from_ref(&good))
+            .await
+            .is_err()
     );
     let plain = AdminArgs {
         url: format!("http://localhost:{port}"),
         ..admin
     };
-    assert!(
-        run(&DbCommand::Ls {
-            admin: plain,
-            json: true
-        })
-        .await
-        .unwrap_err()
-        .contains("https")
-    );
+    assert!(rm(&plain, "orders").await.unwrap_err().contains("https"));
 }

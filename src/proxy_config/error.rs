@@ -1,6 +1,5 @@
 //! Why a proxy config file could not be loaded. Each variant names the file, listener or identity at fault.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use iamwire_core::TlsMode;
@@ -52,7 +51,7 @@ pub(crate) enum ConfigError {
         database: String,
     },
     /// A listen address that is not `ip:port`.
-    #[error("listener for {database:?}: {value:?} is not an ip:port address")]
+    #[error("listener for {database:?}: {value:?} is not an ip:port address or unix:/path")]
     ListenAddress {
         /// The database of the listener.
         database: String,
@@ -63,8 +62,23 @@ pub(crate) enum ConfigError {
     #[error("listen address {addr} is used by more than one listener")]
     DuplicateListenAddress {
         /// The address.
-        addr: SocketAddr,
+        addr: String,
     },
+    /// A unix socket mode that is not octal permission bits, or one on a TCP listener.
+    #[error(
+        "listener for {database:?}: socket_mode {value:?} is not octal permission bits like \"0660\" for a unix: listener"
+    )]
+    SocketMode {
+        /// The database of the listener.
+        database: String,
+        /// The mode as written.
+        value: String,
+    },
+    /// Admin identities without a client CA to verify them.
+    #[error(
+        "proxy.admin.identities needs proxy.tls.client_ca_file: admin identities are client certificates"
+    )]
+    AdminNeedsCa,
     /// A duration that is not `<number><ms|s|m|h>`, or is zero.
     #[error("{field}: {value:?} is not a duration (like 30s, 1m or 500ms)")]
     Duration {

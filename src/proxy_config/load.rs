@@ -1,7 +1,6 @@
 //! From a config file on disk to a [`LoadedConfig`]: resolve paths, read files, validate, build TLS.
 
 use std::collections::{HashMap, HashSet};
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -12,25 +11,38 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 use super::{
-    AwsSettings, ClientAuthSetting, ConfigError, Listener, ListenerSection, LoadedConfig,
-    ProxyConfigFile, TlsSection, TlsSummary, parse_duration,
+    AdminSettings, AwsSettings, ClientAuthSetting, ConfigError, ListenAddr, Listener,
+    ListenerSection, LoadedConfig, ProxyConfigFile, TlsSection, TlsSummary, parse_duration,
 };
 
 /// Loads the config file at `path`: parse, validate, read every file it names (relative to its directory)
 /// and build the TLS configurations.
 pub(crate) fn load(path: &Path) -> Result<LoadedConfig, ConfigError> {
+    load_with(path, &|_| {})
+}
+
+/// Like [`load`], with `adjust` applied to the file as parsed (flags and variables over its settings).
+pub(crate) fn load_with(
+    path: &Path,
+    adjust: &dyn Fn(&mut ProxyConfigFile),
+) -> Result<LoadedConfig, ConfigError> {
     // Absolute, so that the resolved paths still work if the process changes directory.
     let path = std::path::absolute(path).map_err(|source| ConfigError::Read {
         path: path.to_path_buf(),
         source,
     })?;
     let yaml = read(&path)?;
-    load_bytes(&yaml, &path)
+    load_bytes(&yaml, &path, adjust)
 }
 
 /// Like [`load`], for config text already read from `path` (which still anchors relative paths).
-fn load_bytes(yaml: &[u8], path: &Path) -> Result<LoadedConfig, ConfigError> {
-    let file = ProxyConfigFile::parse(yaml)?;
+fn load_bytes(
+    yaml: &[u8],
+    path: &Path,
+    adjust: &dyn Fn(&mut ProxyConfigFile),
+) -> Result<LoadedConfig, ConfigError> {
+    let mut file = ProxyConfigFile::parse(yaml)?;
+    adjust(&mut file);
     let base = path.parent().unwrap_or_else(|| Path::new(""));
     build(file, path, base)
 }
@@ -62,10 +74,13 @@ fn build(mut file: ProxyConfigFile, path: &Path, base: &Path) -> Result<LoadedCo
                 database: entry.database.clone(),
             });
         }
-        let listen = listen_addr(entry)?;
+        let listen = listen_addr(entry, base)?;
         // Port 0 asks the OS for a free port, so it may repeat.
-        if listen.port() != 0 && !seen_addrs.insert(listen) {
-            return Err(ConfigError::DuplicateListenAddress { addr: listen });
+        let repeatable = matches!(listen, ListenAddr::Tcp(addr) if addr.port() == 0);
+        if !repeatable && !seen_addrs.insert(listen.clone()) {
+            return Err(ConfigError::DuplicateListenAddress {
+                addr: listen.to_string(),
+            });
         }
         let (reauth_interval, password) = redis_settings(entry, database, base)?;
         listeners.push(Listener {
@@ -79,6 +94,11 @@ fn build(mut file: ProxyConfigFile, path: &Path, base: &Path) -> Result<LoadedCo
     let (server_tls, tls_summary) = server_tls(&proxy.tls, base)?;
     let aws = aws_settings(file.aws.unwrap_or_default(), base)?;
     let http = http_settings(&proxy, base)?;
+    let admin = proxy
+        .admin
+        .as_ref()
+        .map(|section| admin_settings(section, &proxy.tls, base))
+        .transpose()?;
     Ok(LoadedConfig {
         path: path.to_path_buf(),
         db_service: file.db_service,
@@ -92,6 +112,7 @@ fn build(mut file: ProxyConfigFile, path: &Path, base: &Path) -> Result<LoadedCo
         limits,
         http,
         catalog: file.catalog,
+        admin,
     })
 }
 
@@ -268,15 +289,87 @@ fn check_identities(identities: &[IdentityRules]) -> Result<(), ConfigError> {
     Ok(())
 }
 
-fn listen_addr(entry: &ListenerSection) -> Result<SocketAddr, ConfigError> {
-    entry
+fn listen_addr(entry: &ListenerSection, base: &Path) -> Result<ListenAddr, ConfigError> {
+    let bad = || ConfigError::ListenAddress {
+        database: entry.database.clone(),
+        value: entry.listen.clone(),
+    };
+    let listen = entry.listen.trim();
+    if let Some(path) = listen.strip_prefix("unix:") {
+        if path.is_empty() {
+            return Err(bad());
+        }
+        let mode = match &entry.socket_mode {
+            None => DEFAULT_SOCKET_MODE,
+            Some(mode) => u32::from_str_radix(mode.trim(), 8)
+                .ok()
+                .filter(|m| *m <= 0o777)
+                .ok_or_else(|| ConfigError::SocketMode {
+                    database: entry.database.clone(),
+                    value: mode.clone(),
+                })?,
+        };
+        return Ok(ListenAddr::Unix {
+            path: resolve(base, Path::new(path)),
+            mode,
+        });
+    }
+    if entry.socket_mode.is_some() {
+        return Err(ConfigError::SocketMode {
+            database: entry.database.clone(),
+            value: "(only for unix: listeners)".into(),
+        });
+    }
+    listen.parse().map(ListenAddr::Tcp).map_err(|_| bad())
+}
+
+/// A unix socket's permission bits when the listener sets none: the proxy's own user only.
+const DEFAULT_SOCKET_MODE: u32 = 0o600;
+
+/// `proxy.admin`: its address, and a TLS configuration with the listener's certificate that asks for
+/// client certificates (from the client CA) without requiring them.
+fn admin_settings(
+    section: &super::AdminSection,
+    tls_section: &TlsSection,
+    base: &Path,
+) -> Result<AdminSettings, ConfigError> {
+    let listen = section
         .listen
         .trim()
         .parse()
         .map_err(|_| ConfigError::ListenAddress {
-            database: entry.database.clone(),
-            value: entry.listen.clone(),
-        })
+            database: "proxy.admin".into(),
+            value: section.listen.clone(),
+        })?;
+    let ca_file = tls_section
+        .client_ca_file
+        .as_deref()
+        .map(|p| resolve(base, p));
+    if !section.identities.is_empty() && ca_file.is_none() {
+        return Err(ConfigError::AdminNeedsCa);
+    }
+    let cert_file = resolve(base, &tls_section.cert_file);
+    let key_file = resolve(base, &tls_section.key_file);
+    let cert = read_certs(&cert_file)?;
+    let key = read_key(&key_file)?;
+    let ca = ca_file.as_deref().map(read_certs).transpose()?;
+    let auth = if ca.is_some() {
+        ClientAuth::Optional
+    } else {
+        ClientAuth::None
+    };
+    let tls = tls::server_config(&cert, &key, ca.as_deref(), auth).map_err(|source| {
+        ConfigError::ServerTls {
+            cert_file,
+            key_file,
+            source: Box::new(source),
+        }
+    })?;
+    Ok(AdminSettings {
+        listen,
+        identities: section.identities.clone(),
+        tls,
+    })
 }
 
 /// Reads a PEM file that must hold at least one certificate.

@@ -36,6 +36,7 @@ pub(crate) struct Proxy {
     child: Child,
     port: u16,
     stderr: Arc<Mutex<String>>,
+    stdout: Arc<Mutex<String>>,
 }
 
 impl Proxy {
@@ -80,6 +81,8 @@ impl Proxy {
         }
         let (tx, rx) = mpsc::channel();
         let stdout = child.stdout.take().expect("stdout");
+        let printed = Arc::new(Mutex::new(String::new()));
+        let sink = printed.clone();
         // Keep draining stdout after the listen line, so the proxy never blocks on a full pipe.
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines() {
@@ -87,12 +90,16 @@ impl Proxy {
                 if let Some(port) = listen_port(&line) {
                     let _ = tx.send(port);
                 }
+                let mut sink = sink.lock().unwrap();
+                sink.push_str(&line);
+                sink.push('\n');
             }
         });
         let mut proxy = Self {
             child,
             port: 0,
             stderr,
+            stdout: printed,
         };
         proxy.port = match rx.recv_timeout(START_TIMEOUT) {
             Ok(port) => port,
@@ -119,6 +126,56 @@ impl Proxy {
     /// The port `iamwire run` listens on, on 127.0.0.1.
     pub(crate) fn port(&self) -> u16 {
         self.port
+    }
+
+    /// What the proxy has written to stdout so far (its listener lines).
+    pub(crate) fn stdout(&self) -> String {
+        self.stdout.lock().unwrap().clone()
+    }
+
+    /// Wait (up to a generous limit) for the stdout line `iamwire: <database> (...) on <addr> -> ...` and
+    /// return `<addr>` (the last such line: a reload prints a database again).
+    pub(crate) fn wait_listen(&self, database: &str) -> String {
+        let prefix = format!("iamwire: {database} (");
+        let start = Instant::now();
+        loop {
+            let found = self
+                .stdout()
+                .lines()
+                .filter(|l| l.starts_with(&prefix))
+                .filter_map(|l| l.split(" on ").nth(1)?.split(' ').next().map(str::to_owned))
+                .next_back();
+            if let Some(addr) = found {
+                return addr;
+            }
+            assert!(
+                start.elapsed() < START_TIMEOUT,
+                "no listener line for {database}; stdout:\n{}\nstderr:\n{}",
+                self.stdout(),
+                self.stderr()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// The admin address `iamwire run` printed (`https://127.0.0.1:PORT`), waiting for it.
+    pub(crate) fn admin_url(&self) -> String {
+        let start = Instant::now();
+        loop {
+            if let Some(url) = self
+                .stdout()
+                .lines()
+                .find_map(|l| l.strip_prefix("iamwire: admin address "))
+            {
+                return url.trim().to_owned();
+            }
+            assert!(
+                start.elapsed() < START_TIMEOUT,
+                "no admin address printed; stderr:\n{}",
+                self.stderr()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     /// What the proxy has written to stderr so far.

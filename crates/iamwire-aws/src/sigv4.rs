@@ -36,6 +36,7 @@ mod authorization;
 mod date;
 mod error;
 pub mod keyspaces;
+pub mod mongodb;
 mod verify;
 
 pub use authorization::{Authorization, MAX_AUTHORIZATION_LEN, MAX_SIGNED_HEADERS};

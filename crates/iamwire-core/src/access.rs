@@ -26,6 +26,12 @@ pub enum IdentitySource {
     ProxyPassword,
     /// A connection from the loopback interface, trusted by configuration.
     Loopback,
+    /// A process on the proxy's own host, on a unix socket: the operating-system user that owns it
+    /// (as PostgreSQL's `peer` authentication), the socket's file mode deciding who may connect at all.
+    LocalUser {
+        /// The user's id.
+        uid: u32,
+    },
 }
 
 /// The authenticated client.

@@ -87,6 +87,9 @@ pub enum HttpError {
     /// Too many requests are in flight to the database; this one waited its turn too long.
     #[error("too many requests in flight to the database")]
     Busy,
+    /// An operator paused new requests to this database.
+    #[error("new requests to this database are paused by an operator")]
+    Paused,
     /// The database could not be reached (TCP, TLS, DNS).
     #[error("cannot reach the database at {addr}")]
     UpstreamConnect {
@@ -163,7 +166,7 @@ impl HttpError {
             Self::CredentialsTimeout { .. } | Self::UpstreamTimeout { .. } => {
                 StatusCode::GATEWAY_TIMEOUT
             }
-            Self::Busy => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Busy | Self::Paused => StatusCode::SERVICE_UNAVAILABLE,
             Self::UpstreamConnect { .. } | Self::Upstream { .. } => StatusCode::BAD_GATEWAY,
             Self::Internal { .. } | Self::Config { .. } | Self::AccessKeys { .. } => {
                 StatusCode::INTERNAL_SERVER_ERROR
@@ -187,6 +190,7 @@ impl HttpError {
             }
             Self::Credentials { .. } | Self::CredentialsTimeout { .. } => "CredentialsUnavailable",
             Self::Busy => "ThrottlingException",
+            Self::Paused => "ServiceUnavailable",
             Self::UpstreamConnect { .. } | Self::Upstream { .. } => "BadGateway",
             Self::UpstreamTimeout { .. } => "GatewayTimeout",
             Self::ClientBody { .. } => "IncompleteBody",
@@ -229,6 +233,7 @@ impl HttpError {
                 "check the proxy's network path to AWS STS; new requests retry"
             }
             Self::Busy => "retry with backoff, or raise the proxy's max_concurrent_requests",
+            Self::Paused => "retry later (the AWS SDKs retry this on their own)",
             Self::UpstreamConnect { .. } => {
                 "check the database URI and the proxy's network path to it; retry"
             }

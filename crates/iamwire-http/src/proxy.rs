@@ -2,6 +2,7 @@
 
 mod builder;
 mod request;
+mod stats;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -22,6 +23,7 @@ use iamwire_proxy::{
 use tokio_rustls::TlsAcceptor;
 
 pub use builder::HttpProxyBuilder;
+pub use stats::HttpMetrics;
 
 use crate::client::Upstream;
 use crate::keys::AccessKeys;
@@ -115,6 +117,7 @@ struct Inner {
     timeouts: HttpTimeouts,
     clock: Arc<dyn Clock>,
     chains: Mutex<std::collections::HashMap<(String, String), RoleChain>>,
+    stats: Arc<stats::Stats>,
 }
 
 impl std::fmt::Debug for HttpProxy {
@@ -143,6 +146,46 @@ impl HttpProxy {
     /// The database served.
     pub fn database(&self) -> &Database {
         &self.inner.database
+    }
+
+    /// Refuse new requests (503 `ServiceUnavailable`, which the AWS SDKs retry) until
+    /// [`resume`](Self::resume); requests in progress finish.
+    pub fn pause(&self) {
+        self.inner
+            .stats
+            .paused
+            .store(true, std::sync::atomic::Ordering::Release);
+    }
+
+    /// Serve new requests again.
+    pub fn resume(&self) {
+        self.inner
+            .stats
+            .paused
+            .store(false, std::sync::atomic::Ordering::Release);
+    }
+
+    /// Whether new requests are paused.
+    pub fn is_paused(&self) -> bool {
+        self.inner.stats.is_paused()
+    }
+
+    /// What this proxy (and those it succeeded) has counted so far.
+    pub fn metrics(&self) -> HttpMetrics {
+        self.inner.stats.snapshot()
+    }
+
+    /// Accept from `listener` until `stop` resolves, with connections that live under `drain` (shared
+    /// by every listener of a process: a listener stopped by a configuration reload leaves its
+    /// connections running until they end or the process drains). Returns once the listener is closed.
+    pub async fn serve_until(
+        self,
+        listener: impl Into<Listener>,
+        stop: impl std::future::Future<Output = ()> + Send,
+        drain: &iamwire_proxy::Drain,
+    ) {
+        let limits = self.inner.limits.listener;
+        listener::serve_until(listener, limits, Arc::new(self), stop, drain).await;
     }
 
     /// Serve clients from `listener` until `shutdown` resolves; then stop accepting, let requests in
@@ -176,6 +219,7 @@ impl HttpProxy {
             certificate: Some(&certificate),
             user: "",
             peer,
+            local_user: None,
         };
         match self.inner.authenticator.check(&hello) {
             ClientCheck::Identified(identity) => Some(identity),

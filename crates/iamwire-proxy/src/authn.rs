@@ -9,6 +9,7 @@ use std::num::NonZeroU32;
 use iamwire_core::tls::PeerCertificate;
 use iamwire_core::{ClientIdentity, IdentitySource};
 
+use crate::local::LocalUser;
 use crate::scram::{DEFAULT_ITERATIONS, MockKey, ScramSecret};
 
 /// What the proxy knows about a client when it decides who it is.
@@ -20,6 +21,8 @@ pub struct ClientHello<'a> {
     pub user: &'a str,
     /// Its address (`None` on a unix socket).
     pub peer: Option<SocketAddr>,
+    /// On a unix socket: the operating-system user of the process on the other end.
+    pub local_user: Option<&'a LocalUser>,
 }
 
 /// How the framework is to establish the client's identity.
@@ -58,7 +61,8 @@ pub trait ClientAuthenticator: fmt::Debug + Send + Sync {
     fn check(&self, hello: &ClientHello<'_>) -> ClientCheck;
 }
 
-/// Identity from the verified client certificate (its CN, else its first DNS SAN).
+/// Identity from the verified client certificate (its CN, else its first DNS SAN); on a unix socket
+/// without one, the operating-system user of the process on the other end.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct MtlsAuthenticator;
 
@@ -67,6 +71,7 @@ impl ClientAuthenticator for MtlsAuthenticator {
         hello
             .certificate
             .and_then(PeerCertificate::identity)
+            .or_else(|| hello.local_user.map(LocalUser::identity))
             .map_or(ClientCheck::Refused, ClientCheck::Identified)
     }
 }
@@ -134,6 +139,7 @@ mod tests {
             certificate: cert,
             user,
             peer: None,
+            local_user: None,
         }
     }
 

@@ -14,6 +14,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpStream, UnixStream};
 use tokio_rustls::{TlsAcceptor, client, server};
 
+use crate::local::LocalUser;
 use crate::upstream::UpstreamEndpoint;
 
 /// A client's transport: TCP or a unix socket.
@@ -83,6 +84,15 @@ fn gone() -> io::Error {
 delegate_io!(Transport { Tcp, Unix });
 
 impl Transport {
+    /// On a unix socket: the operating-system user of the process on the other end (`None` on TCP, or
+    /// if the kernel does not say).
+    pub fn local_user(&self) -> Option<LocalUser> {
+        match self {
+            Self::Unix(unix) => unix.peer_cred().ok().map(|cred| LocalUser::of(cred.uid())),
+            Self::Tcp(_) => None,
+        }
+    }
+
     /// Turn off Nagle's algorithm (TCP only): handshakes and small messages go out at once.
     pub fn set_nodelay(&self) {
         if let Self::Tcp(tcp) = self {
@@ -131,6 +141,7 @@ pub struct ClientConn {
     /// Bytes read from the client and not yet consumed by the protocol's decoder.
     pub buf: BytesMut,
     peer: Option<SocketAddr>,
+    local_user: Option<LocalUser>,
     certificate: Option<PeerCertificate>,
     acceptor: TlsAcceptor,
 }
@@ -150,10 +161,12 @@ impl ClientConn {
     /// A plain connection from `peer`, to be upgraded with `acceptor`'s configuration.
     pub fn new(transport: Transport, peer: Option<SocketAddr>, acceptor: TlsAcceptor) -> Self {
         transport.set_nodelay();
+        let local_user = transport.local_user();
         Self {
             stream: ClientStream::Plain(transport),
             buf: BytesMut::new(),
             peer,
+            local_user,
             certificate: None,
             acceptor,
         }
@@ -167,6 +180,17 @@ impl ClientConn {
     /// The client's verified certificate, once TLS is up and if it presented one.
     pub fn certificate(&self) -> Option<&PeerCertificate> {
         self.certificate.as_ref()
+    }
+
+    /// On a unix socket: the operating-system user of the process on the other end.
+    pub fn local_user(&self) -> Option<&LocalUser> {
+        self.local_user.as_ref()
+    }
+
+    /// Whether the client is on a unix socket of this host: nothing travels over a network, so
+    /// protocols whose clients never use TLS there (PostgreSQL, MySQL) need not insist on it.
+    pub fn is_local(&self) -> bool {
+        self.local_user.is_some()
     }
 
     /// Whether the connection is TLS.

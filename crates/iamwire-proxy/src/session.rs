@@ -265,6 +265,7 @@ async fn establish<P: Protocol>(
         certificate: client.certificate(),
         user: &db_user,
         peer: client.peer(),
+        local_user: client.local_user(),
     };
     let identity: ClientIdentity = match inner.authenticator.check(&hello) {
         ClientCheck::Identified(identity) => identity,

@@ -90,7 +90,8 @@ def _parse(token):
 
 
 def _check_signed(config, parts, pairs, params, service, now):
-    """Check the SigV4 query signature of a parsed token for `service`, its scope, date and expiry."""
+    """Check the SigV4 query signature of a parsed token for `service`, its scope, date and expiry; return
+    the signing access key id and region."""
     from botocore.auth import SigV4QueryAuth
     from botocore.awsrequest import AWSRequest
     from botocore.credentials import Credentials
@@ -129,14 +130,7 @@ def _check_signed(config, parts, pairs, params, service, now):
     expected = auth.signature(auth.string_to_sign(request, canonical), request)
     if not hmac.compare_digest(expected, params["X-Amz-Signature"]):
         raise Rejected("signature does not match")
-    check = config.get("connect_check")
-    if check:
-        resource = f"arn:aws:rds-db:{region}:{check['account']}:dbuser:{check['resource_id']}/{login_user}"
-        query = urllib.parse.urlencode({"access_key": access_key_id, "action": "rds-db:connect", "resource": resource})
-        with urllib.request.urlopen(config["moto_url"] + "/iamwire-rig/evaluate?" + query, timeout=10) as response:
-            decision = json.load(response)
-        if decision.get("decision") != "allowed":
-            raise Rejected(f"{decision.get('principal')} is not authorized to perform rds-db:connect on {resource}")
+    return access_key_id, region
 
 
 def verify(config, login_user, token, now=None):
@@ -152,7 +146,15 @@ def verify(config, login_user, token, now=None):
         raise Rejected("DBUser does not match the login user")
     if parts.netloc not in config["hosts"]:
         raise Rejected(f"token is for {parts.netloc}, not this database")
-    _check_signed(config, parts, pairs, params, "rds-db", now)
+    access_key_id, region = _check_signed(config, parts, pairs, params, "rds-db", now)
+    check = config.get("connect_check")
+    if check:
+        resource = f"arn:aws:rds-db:{region}:{check['account']}:dbuser:{check['resource_id']}/{login_user}"
+        query = urllib.parse.urlencode({"access_key": access_key_id, "action": "rds-db:connect", "resource": resource})
+        with urllib.request.urlopen(config["moto_url"] + "/iamwire-rig/evaluate?" + query, timeout=10) as response:
+            decision = json.load(response)
+        if decision.get("decision") != "allowed":
+            raise Rejected(f"{decision.get('principal')} is not authorized to perform rds-db:connect on {resource}")
 
 
 def verify_cache(config, login_user, token, now=None):

@@ -4,16 +4,14 @@
 //! ([`Moto`]) issued. Enough CQL for a driver's handshake, `USE`, `CREATE TABLE`, `INSERT` and `SELECT`; v3 and
 //! v4 like Keyspaces, or up to v5 (checksummed segments, through the driver's own codec) on request.
 
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
 
 use serde::Deserialize;
 
 use crate::certs::{LOCAL_NAMES, PemFiles, TestCa};
 use crate::error::{Result, RigError};
 use crate::moto::Moto;
-use crate::process::{ChildGuard, log_tail};
+use crate::process::{ChildGuard, log_tail, read_jsonl, start_standin};
 
 const SCRIPT: &str = include_str!("../python/keyspaces_standin.py");
 
@@ -54,38 +52,23 @@ impl KeyspacesStandIn {
             .tempdir()
             .map_err(RigError::io("keyspaces dir"))?;
         let tls = ca.write(dir.path(), "server", &ca.server(LOCAL_NAMES)?)?;
-        let script = dir.path().join("keyspaces_standin.py");
-        std::fs::write(&script, SCRIPT).map_err(RigError::io("writing the stand-in"))?;
-        let log = dir.path().join("standin.log");
-        let log_file = std::fs::File::create(&log).map_err(RigError::io("stand-in log"))?;
-        let child = Command::new(crate::python())
-            .arg(&script)
-            .arg(&tls.cert)
-            .arg(&tls.key)
-            .arg(moto.endpoint())
-            .arg(region)
-            .arg(dir.path().join("auth.jsonl"))
-            .arg(max_version.to_string())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(log_file)
-            .spawn()
-            .map_err(RigError::io("starting the Keyspaces stand-in"))?;
-        let mut guard = ChildGuard::new(child);
-        let mut line = String::new();
-        if let Some(out) = guard.child_mut().stdout.take() {
-            BufReader::new(out)
-                .read_line(&mut line)
-                .map_err(RigError::io("reading the stand-in's port"))?;
-        }
-        let port = line
-            .trim()
-            .strip_prefix("PORT ")
-            .and_then(|p| p.parse().ok())
-            .ok_or_else(|| RigError::Protocol {
-                what: "Keyspaces stand-in".into(),
-                detail: log_tail(&log),
-            })?;
+        let (auth_log, version) = (dir.path().join("auth.jsonl"), max_version.to_string());
+        let endpoint = moto.endpoint();
+        let args = [
+            tls.cert.as_os_str(),
+            tls.key.as_os_str(),
+            endpoint.as_ref(),
+            region.as_ref(),
+            auth_log.as_os_str(),
+            version.as_ref(),
+        ];
+        let (guard, port) = start_standin(
+            dir.path(),
+            "keyspaces_standin.py",
+            SCRIPT,
+            &args,
+            "Keyspaces stand-in",
+        )?;
         Ok(Self {
             guard,
             port,
@@ -106,21 +89,7 @@ impl KeyspacesStandIn {
 
     /// Every authentication judged so far, oldest first.
     pub fn auths(&self) -> Result<Vec<AuthRecord>> {
-        let path = self.dir.path().join("auth.jsonl");
-        let text = match std::fs::read_to_string(&path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(RigError::io("reading the stand-in's auth log")(e)),
-        };
-        text.lines()
-            .filter(|l| !l.trim().is_empty())
-            .map(|l| {
-                serde_json::from_str(l).map_err(|e| RigError::Protocol {
-                    what: "stand-in auth log".into(),
-                    detail: e.to_string(),
-                })
-            })
-            .collect()
+        read_jsonl(&self.dir.path().join("auth.jsonl"))
     }
 
     /// The stand-in's stderr so far (for assertion messages).

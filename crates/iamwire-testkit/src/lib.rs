@@ -1,6 +1,7 @@
 //! Throwaway real servers for iamwire's tests: PostgreSQL, MariaDB and Redis with TLS on random ports, an AWS
 //! emulator (moto) for STS and friends, an "RDS-like" token check, a stand-in Amazon Keyspaces endpoint that
-//! checks SigV4 with AWS's own plugin, and test certificates.
+//! checks SigV4 with AWS's own plugin, a stand-in Amazon DocumentDB that checks MONGODB-AWS through the
+//! emulator's STS, and test certificates.
 //!
 //! Every server binds a random port on 127.0.0.1, lives in its own temporary directory, and is stopped and
 //! deleted when dropped, so tests can run in parallel. Nothing is global.
@@ -15,6 +16,7 @@
 #![forbid(unsafe_code)]
 
 mod certs;
+pub mod documentdb;
 mod error;
 pub mod fault;
 pub mod keyspaces;

@@ -69,6 +69,64 @@ pub(crate) fn log_tail(path: &Path) -> String {
     }
 }
 
+/// A stand-in written in Python: `script` written into `dir` as `name` and run with the venv's Python
+/// and `args`, its stderr in `dir/standin.log`, stopped on drop; returns once it printed `PORT <n>`.
+pub(crate) fn start_standin(
+    dir: &Path,
+    name: &str,
+    script: &str,
+    args: &[&std::ffi::OsStr],
+    what: &str,
+) -> Result<(ChildGuard, u16)> {
+    use std::io::{BufRead, BufReader};
+    let path = dir.join(name);
+    fs::write(&path, script).map_err(RigError::io(format!("writing the {what}")))?;
+    let log = dir.join("standin.log");
+    let log_file = fs::File::create(&log).map_err(RigError::io(format!("{what} log")))?;
+    let child = Command::new(crate::python())
+        .arg(&path)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(log_file)
+        .spawn()
+        .map_err(RigError::io(format!("starting the {what}")))?;
+    let mut guard = ChildGuard::new(child);
+    let mut line = String::new();
+    if let Some(out) = guard.child_mut().stdout.take() {
+        BufReader::new(out)
+            .read_line(&mut line)
+            .map_err(RigError::io(format!("reading the {what}'s port")))?;
+    }
+    let port = line
+        .trim()
+        .strip_prefix("PORT ")
+        .and_then(|p| p.parse().ok())
+        .ok_or_else(|| RigError::Protocol {
+            what: what.to_owned(),
+            detail: log_tail(&log),
+        })?;
+    Ok((guard, port))
+}
+
+/// The records of a JSON-lines log a stand-in appends to (none yet if it does not exist).
+pub(crate) fn read_jsonl<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Vec<T>> {
+    let text = match fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(RigError::io("reading a stand-in's log")(e)),
+    };
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            serde_json::from_str(l).map_err(|e| RigError::Protocol {
+                what: "stand-in log".into(),
+                detail: e.to_string(),
+            })
+        })
+        .collect()
+}
+
 /// A child process killed (and reaped) when dropped.
 #[derive(Debug)]
 pub(crate) struct ChildGuard {

@@ -6,12 +6,13 @@ use std::fmt;
 use std::sync::Arc;
 
 use iamwire_core::{
-    AuthInjector, Clock, Database, InjectError, LoginFuture, SessionRequest, SystemClock,
-    UpstreamLogin, WarmUpFuture,
+    AuthInjector, Clock, Database, InjectError, LoginFuture, SessionRequest, UpstreamLogin,
+    WarmUpFuture,
 };
 
-use super::{chain_error, missing, role_error};
-use crate::role::{DEFAULT_SESSION_NAME, RoleChain, RoleProvider};
+use super::missing;
+use super::user_role::UserRole;
+use crate::role::RoleProvider;
 use crate::sigv4::keyspaces::KeyspacesSigner;
 
 /// Logs in to Amazon Keyspaces (`protocol: cassandra`) as the client's database user, an IAM role in
@@ -19,38 +20,29 @@ use crate::sigv4::keyspaces::KeyspacesSigner;
 /// `assume_role_arn` (with its external ID) if one is set. The login carries no password: a signer with
 /// the role's credentials answers the server's SigV4 challenge.
 pub struct KeyspacesInjector {
-    roles: Arc<dyn RoleProvider>,
-    clock: Arc<dyn Clock>,
-    session_name: String,
+    role: UserRole,
 }
 
 impl KeyspacesInjector {
     /// An injector asking `roles` for credentials, signing at the system clock's time.
     pub fn new(roles: Arc<dyn RoleProvider>) -> Self {
         Self {
-            roles,
-            clock: Arc::new(SystemClock),
-            session_name: DEFAULT_SESSION_NAME.to_owned(),
+            role: UserRole::new(roles),
         }
     }
 
     /// Sign at the time `clock` gives (a test seam).
     #[must_use]
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.clock = clock;
+        self.role.clock = clock;
         self
     }
 
     /// The AssumeRole session name (shows up in the database account's CloudTrail).
     #[must_use]
     pub fn session_name(mut self, name: impl Into<String>) -> Self {
-        self.session_name = name.into();
+        self.role.session_name = name.into();
         self
-    }
-
-    fn chain(&self, database: &Database, user: Option<&str>) -> Result<RoleChain, InjectError> {
-        RoleChain::for_database(&database.aws, user, &self.session_name)
-            .map_err(|e| chain_error(&database.name, e))
     }
 
     async fn signed(&self, want: &SessionRequest<'_>) -> Result<UpstreamLogin, InjectError> {
@@ -60,10 +52,8 @@ impl KeyspacesInjector {
             .region
             .as_deref()
             .ok_or_else(|| missing(&database.name, "aws.region"))?;
-        let chain = self.chain(database, Some(want.db_user))?;
-        let credentials = self.roles.credentials(&chain).await.map_err(role_error)?;
-        tracing::debug!(database = %database.name, role = ?chain.last_role_arn().map(ToString::to_string), "Keyspaces credentials ready");
-        let signer = KeyspacesSigner::new(credentials, region, self.clock.clone());
+        let credentials = self.role.credentials(want).await?;
+        let signer = KeyspacesSigner::new(credentials, region, self.role.clock.clone());
         Ok(UpstreamLogin::signed(want.db_user, Arc::new(signer)))
     }
 }
@@ -71,8 +61,8 @@ impl KeyspacesInjector {
 impl fmt::Debug for KeyspacesInjector {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("KeyspacesInjector")
-            .field("roles", &self.roles)
-            .field("session_name", &self.session_name)
+            .field("roles", &self.role.roles)
+            .field("session_name", &self.role.session_name)
             .finish_non_exhaustive()
     }
 }
@@ -93,43 +83,28 @@ impl AuthInjector for KeyspacesInjector {
 
     /// The database's own role (hop 1), which every user role is assumed from.
     fn warm_up<'a>(&'a self, database: &'a Database) -> WarmUpFuture<'a> {
-        Box::pin(async move {
-            let chain = self.chain(database, None)?;
-            if chain.is_empty() {
-                return Ok(());
-            }
-            self.roles
-                .credentials(&chain)
-                .await
-                .map(drop)
-                .map_err(role_error)
-        })
+        self.role.warm_up(database)
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Mutex;
     use std::time::{Duration, UNIX_EPOCH};
 
     use aws_credential_types::Credentials;
     use iamwire_core::{Answer, Challenge, ExternalId, FixedClock, InjectErrorKind, Protocol};
 
     use super::*;
-    use crate::role::CredentialsFuture;
+    use crate::inject::user_role::RecordingRoles;
 
-    /// Hands out the credentials of whatever role a chain ends in, and records the chains.
-    #[derive(Debug, Default)]
-    struct Roles(Mutex<Vec<RoleChain>>);
-
-    impl RoleProvider for Roles {
-        fn credentials<'a>(&'a self, chain: &'a RoleChain) -> CredentialsFuture<'a> {
-            if let Ok(mut asked) = self.0.lock() {
-                asked.push(chain.clone());
-            }
-            let creds = Credentials::new("UserID-1", "UserSecretKey-1", None, None, "t");
-            Box::pin(std::future::ready(Ok(creds)))
-        }
+    fn roles() -> RecordingRoles {
+        RecordingRoles::new(Credentials::new(
+            "UserID-1",
+            "UserSecretKey-1",
+            None,
+            None,
+            "t",
+        ))
     }
 
     fn keyspaces() -> Database {
@@ -147,7 +122,7 @@ mod tests {
 
     #[tokio::test]
     async fn logs_in_as_the_user_role_with_a_signer_for_its_credentials() {
-        let roles = Arc::new(Roles::default());
+        let roles = Arc::new(roles());
         let at = UNIX_EPOCH + Duration::from_secs(1_591_742_511);
         let injector = KeyspacesInjector::new(roles.clone()).clock(Arc::new(FixedClock(at)));
         let db = keyspaces();
@@ -170,7 +145,7 @@ mod tests {
         assert!(reply.expose().starts_with(
             b"signature=7f3691c18a81b8ce7457699effbfae5b09b4e0714ab38c1292dbdf082c9ddd87,"
         ));
-        let asked = roles.0.lock().unwrap().clone();
+        let asked = roles.asked.lock().unwrap().clone();
         let hops = asked[0].hops();
         assert_eq!(hops.len(), 2);
         assert_eq!(
@@ -183,12 +158,12 @@ mod tests {
 
         // Warm-up fetches hop 1 only.
         injector.warm_up(&db).await.unwrap();
-        assert_eq!(roles.0.lock().unwrap().last().unwrap().len(), 1);
+        assert_eq!(roles.asked.lock().unwrap().last().unwrap().len(), 1);
     }
 
     #[tokio::test]
     async fn a_missing_region_or_a_user_role_elsewhere_is_misconfigured() {
-        let injector = KeyspacesInjector::new(Arc::new(Roles::default()));
+        let injector = KeyspacesInjector::new(Arc::new(roles()));
         let mut no_region = keyspaces();
         no_region.aws.region = None;
         let db = keyspaces();

@@ -54,10 +54,10 @@ impl From<ApiClient> for RedshiftApi {
     }
 }
 
-/// The injector `database` needs: Keyspaces for `protocol: cassandra`, ElastiCache / MemoryDB IAM tokens
-/// when `aws.elasticache` or `aws.memorydb` is set (`api` then carries their `DescribeUsers` calls),
-/// Redshift Serverless when `aws.redshift_serverless` is, Redshift when `aws.redshift` is, RDS IAM
-/// otherwise.
+/// The injector `database` needs: Keyspaces for `protocol: cassandra`, DocumentDB (`MONGODB-AWS`) for
+/// `protocol: mongodb`, ElastiCache / MemoryDB IAM tokens when `aws.elasticache` or `aws.memorydb` is set
+/// (`api` then carries their `DescribeUsers` calls), Redshift Serverless when `aws.redshift_serverless`
+/// is, Redshift when `aws.redshift` is, RDS IAM otherwise.
 pub fn injector_for(
     database: &Database,
     roles: Arc<dyn RoleProvider>,
@@ -65,6 +65,8 @@ pub fn injector_for(
 ) -> Arc<dyn AuthInjector> {
     if database.protocol == iamwire_core::Protocol::Cassandra {
         Arc::new(super::KeyspacesInjector::new(roles))
+    } else if database.protocol == iamwire_core::Protocol::MongoDb {
+        Arc::new(super::DocumentDbInjector::new(roles))
     } else if database.aws.elasticache.is_some() || database.aws.memorydb.is_some() {
         let api = api.into();
         let injector = super::CacheIamInjector::new(roles, api.client);

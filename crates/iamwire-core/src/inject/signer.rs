@@ -14,12 +14,11 @@
 //!   and passes each `AUTH_CHALLENGE` body as [`Challenge::Token`] (the answer is the next `AUTH_RESPONSE`
 //!   body, `signature=…,access_key=…,amzdate=…`), until the server says `AUTH_SUCCESS`.
 //! - **MongoDB `MONGODB-AWS`** (DocumentDB): the SASL payloads are BSON the MongoDB crate encodes and
-//!   checks itself (client nonce, server nonce prefix, STS host). What needs the credentials is one step:
-//!   signing `sts:GetCallerIdentity` with the server nonce and the GS2 flag in its headers. That is a
-//!   new variant, added when the MongoDB crate lands, e.g. `Challenge::StsGetCallerIdentity { server_nonce,
-//!   host, gs2_cb_flag }` answered by `Answer::Headers` (Authorization, X-Amz-Date, and the session token
-//!   if any), which the MongoDB crate puts into its BSON reply. Both enums are `#[non_exhaustive]`, so that
-//!   addition changes nothing here; a signer given a challenge it does not know answers
+//!   checks itself (client nonce, server nonce prefix and length). What needs the credentials is one
+//!   step: signing `sts:GetCallerIdentity` for the STS host the server named, with the server nonce and
+//!   the GS2 flag in its headers. The MongoDB crate passes [`Challenge::StsGetCallerIdentity`] and gets
+//!   [`Answer::Headers`] (`authorization`, `x-amz-date`, and `x-amz-security-token` if the credentials
+//!   have one), which it puts into its BSON reply. A signer given a challenge it does not know answers
 //!   [`InjectErrorKind::Internal`](crate::InjectErrorKind::Internal).
 //! - **Per-request signing** (DynamoDB, OpenSearch over HTTP) is the same idea with the request as the
 //!   challenge: a `Challenge::HttpRequest` variant (method, URI, signed headers, payload hash) answered
@@ -43,6 +42,18 @@ pub enum Challenge<'a> {
     /// A server's challenge token, exactly as it arrived (Keyspaces: an `AUTH_CHALLENGE` body,
     /// `nonce=<hex>`).
     Token(&'a [u8]),
+    /// MongoDB `MONGODB-AWS`: sign an STS `GetCallerIdentity` request for `host` that carries the
+    /// server's nonce (`X-MongoDB-Server-Nonce`, base64) and the GS2 channel-binding flag
+    /// (`X-MongoDB-GS2-CB-Flag`); the answer is [`Answer::Headers`]. The protocol has already checked
+    /// that the nonce extends its own; the signer checks the host and derives the region from it.
+    StsGetCallerIdentity {
+        /// The server's nonce, raw (64 bytes in MONGODB-AWS).
+        server_nonce: &'a [u8],
+        /// The STS host the server named (`sts.amazonaws.com`).
+        host: &'a str,
+        /// The GS2 channel-binding flag the client sent (`b'n'`: no channel binding).
+        gs2_cb_flag: u8,
+    },
 }
 
 /// What the protocol sends back.
@@ -51,6 +62,9 @@ pub enum Challenge<'a> {
 pub enum Answer {
     /// Bytes to send as the response token, as they are. A secret: they may carry a session token.
     Token(Secret),
+    /// Headers of a signed request, as lowercase names and their values (all kept as secrets: the
+    /// session token is one, and the rest need not be shown either).
+    Headers(Vec<(String, Secret)>),
 }
 
 /// Answers a database's authentication challenges with proofs made from credentials the protocol never
@@ -89,6 +103,12 @@ mod tests {
                 Challenge::Token(t) if !t.is_empty() => {
                     Ok(Answer::Token(Secret::new([t, b"-signed"].concat())))
                 }
+                Challenge::StsGetCallerIdentity {
+                    server_nonce, host, ..
+                } => Ok(Answer::Headers(vec![(
+                    "authorization".to_owned(),
+                    Secret::new([host.as_bytes(), server_nonce].concat()),
+                )])),
                 _ => Err(InjectError::new(
                     InjectErrorKind::Internal,
                     "empty challenge",
@@ -103,11 +123,25 @@ mod tests {
         assert_eq!(login.user, "reader");
         assert!(login.secret.is_empty());
         let signer = login.signer.as_deref().expect("a signer");
-        let Answer::Token(t) = signer.answer(Challenge::Token(b"n")).unwrap();
+        let Answer::Token(t) = signer.answer(Challenge::Token(b"n")).unwrap() else {
+            panic!("a token");
+        };
         assert_eq!(t.expose(), b"n-signed");
-        let Answer::Token(t) = signer.answer(Challenge::Start).unwrap();
+        let Answer::Token(t) = signer.answer(Challenge::Start).unwrap() else {
+            panic!("a token");
+        };
         assert_eq!(t.expose(), b"hello");
         assert!(signer.answer(Challenge::Token(b"")).is_err());
+        let sts = Challenge::StsGetCallerIdentity {
+            server_nonce: b"nonce",
+            host: "sts.amazonaws.com",
+            gs2_cb_flag: b'n',
+        };
+        let Answer::Headers(headers) = signer.answer(sts).unwrap() else {
+            panic!("headers");
+        };
+        assert_eq!(headers[0].1.expose(), b"sts.amazonaws.comnonce");
+        assert!(!format!("{headers:?}").contains("nonce"));
         assert!(format!("{login:?}").contains("Echo"));
         assert!(UpstreamLogin::new("u", "pw").signer.is_none());
     }

@@ -145,15 +145,7 @@ fn opcode_of(request: &Request, raw: u8) -> u8 {
 
 /// SASL PLAIN (RFC 4616): `[authzid] NUL authcid NUL passwd`; the user is the authcid.
 fn plain(token: &[u8]) -> Option<(String, Secret)> {
-    let mut parts = token.splitn(3, |b| *b == 0);
-    let _authzid = parts.next()?;
-    let user = parts.next()?;
-    let password = parts.next()?;
-    let user = std::str::from_utf8(user).ok()?;
-    if user.is_empty() || user.len() > MAX_USER_LEN || user.chars().any(char::is_control) {
-        return None;
-    }
-    Some((user.to_owned(), Secret::new(password.to_vec())))
+    iamwire_proxy::sasl::plain(token, MAX_USER_LEN)
 }
 
 #[cfg(test)]

@@ -27,6 +27,7 @@ pub struct HttpProxyBuilder {
     limits: HttpLimits,
     timeouts: HttpTimeouts,
     clock: Arc<dyn Clock>,
+    stats: Option<Arc<super::stats::Stats>>,
 }
 
 impl std::fmt::Debug for HttpProxyBuilder {
@@ -55,7 +56,16 @@ impl HttpProxyBuilder {
             limits: HttpLimits::default(),
             timeouts: HttpTimeouts::default(),
             clock: Arc::new(SystemClock),
+            stats: None,
         }
+    }
+
+    /// The new proxy takes over from `previous` (the same database, reconfigured — a configuration
+    /// reload): it shares its counters and whether new requests are paused.
+    #[must_use]
+    pub fn succeed(mut self, previous: &HttpProxy) -> Self {
+        self.stats = Some(Arc::clone(&previous.inner.stats));
+        self
     }
 
     /// The listener's TLS (with client-certificate verification if it asks for certificates). Without
@@ -163,6 +173,7 @@ impl HttpProxyBuilder {
                 timeouts: self.timeouts,
                 clock: self.clock,
                 chains: Mutex::default(),
+                stats: self.stats.unwrap_or_default(),
             }),
         })
     }

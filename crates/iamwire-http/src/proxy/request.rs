@@ -35,8 +35,14 @@ impl HttpProxy {
         let started = Instant::now();
         let service = self.inner.routes.service();
         let method = request.method().clone();
-        match self.forward(request, certificate.as_deref()).await {
+        let forwarded = if self.inner.stats.is_paused() {
+            Err(HttpError::Paused)
+        } else {
+            self.forward(request, certificate.as_deref()).await
+        };
+        match forwarded {
             Ok((response, who)) => {
+                self.inner.stats.forwarded();
                 tracing::debug!(
                     database = %self.inner.database.name,
                     peer = ?peer,
@@ -60,6 +66,7 @@ impl HttpProxy {
                     cause = ?std::error::Error::source(&error).map(ToString::to_string),
                     "request refused"
                 );
+                self.inner.stats.refused(&error);
                 refusal(service, &error)
             }
         }

@@ -53,14 +53,18 @@ pub(super) async fn hello(
     let first = read_client(client, &mut decoder, true).await?;
     state.client_seq = decoder.next_seq();
     let bad = |cause| MyError::ClientProtocol { cause };
-    match ClientHello::decode(&first.payload).map_err(bad)? {
-        ClientHello::SslRequest(_) => {}
+    let packet = match ClientHello::decode(&first.payload).map_err(bad)? {
+        ClientHello::SslRequest(_) => {
+            // Bytes after SSLRequest would be taken as if TLS had protected them.
+            client.start_tls().await?;
+            let packet = read_client(client, &mut decoder, false).await?;
+            state.client_seq = decoder.next_seq();
+            packet
+        }
+        // A unix socket of this host: nothing crosses a network, and MySQL clients use no TLS there.
+        ClientHello::Response(_) if client.is_local() => first,
         ClientHello::Response(_) => return Err(MyError::TlsRequired.into()),
-    }
-    // Bytes after SSLRequest would be taken as if TLS had protected them.
-    client.start_tls().await?;
-    let packet = read_client(client, &mut decoder, false).await?;
-    state.client_seq = decoder.next_seq();
+    };
     let response = HandshakeResponse::decode(&packet.payload).map_err(bad)?;
     state.client_caps = response.capabilities & offer;
     let db_user = response.user.clone();
