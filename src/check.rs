@@ -42,6 +42,20 @@ fn db_service(path: &Path, service: &DbService) -> String {
     for matcher in &service.aws {
         describe_matcher(&mut out, matcher);
     }
+    if !service.resources.is_empty() {
+        let _ = writeln!(out, "resource selectors: {}", service.resources.len());
+        for selector in &service.resources {
+            let _ = writeln!(out, "  - labels {:?}", selector.labels);
+            if let Some(role) = &selector.aws.assume_role_arn {
+                let external = if selector.aws.external_id.is_some() {
+                    "with external id"
+                } else {
+                    "without external id"
+                };
+                let _ = writeln!(out, "    assumes: {role} ({external})");
+            }
+        }
+    }
     out
 }
 
