@@ -43,6 +43,7 @@ async fn serve(path: PathBuf, loaded: LoadedConfig, overrides: Overrides) -> Res
     let aws_tls = aws_api_tls()?;
     // Static, discovered and dynamic databases; discovery problems are logged as each matcher runs.
     let catalog = crate::catalog::start_from_config(&loaded, roles.clone(), &aws_tls, &env)?;
+    state.set_catalog(catalog.clone());
     let mut supervisor =
         Supervisor::new(roles, tokens, aws_tls, env, Arc::clone(&state)).overrides(overrides);
     supervisor.apply(&loaded)?;
