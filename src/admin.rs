@@ -10,6 +10,7 @@
 //!
 //! Connections are bounded ([`MAX_CONNECTIONS`]), and each has a TLS and header deadline and a lifetime.
 
+mod catalog_routes;
 mod metrics;
 mod prom;
 mod routes;

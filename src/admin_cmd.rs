@@ -82,6 +82,22 @@ pub(crate) enum DbCommand {
         /// The database.
         name: String,
     },
+    /// Create dynamic databases from `kind: db` resource files (YAML or JSON); served at once by every
+    /// replica whose `db_service.resources` selectors match them.
+    Create {
+        #[command(flatten)]
+        admin: crate::db_cmd::AdminArgs,
+        /// One or more resource files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Remove a dynamic database; new sessions to it are refused.
+    Rm {
+        #[command(flatten)]
+        admin: crate::db_cmd::AdminArgs,
+        /// The database.
+        name: String,
+    },
 }
 
 /// Run `iamwire sessions ...`.
@@ -130,6 +146,8 @@ pub(crate) async fn sessions(command: &SessionsCommand) -> Result<String, String
 /// Run `iamwire db ...`.
 pub(crate) async fn db(command: &DbCommand) -> Result<String, String> {
     match command {
+        DbCommand::Create { admin, files } => crate::db_cmd::create(admin, files).await,
+        DbCommand::Rm { admin, name } => crate::db_cmd::rm(admin, name).await,
         DbCommand::Ls { admin, json } => {
             let list = call(admin, Method::GET, "/v1/databases").await?;
             if *json {

@@ -49,8 +49,8 @@ pub(crate) fn config(path: &Path) -> Result<String, String> {
     if !config.db_service.aws.is_empty() {
         let _ = writeln!(
             out,
-            "note: db_service.aws: discovery matchers are validated, but iamwire run does not discover \
-             databases; list each in db_service.databases"
+            "note: db_service.aws: iamwire run lists the databases these matchers find (iamwire db \
+             ls) but does not serve them yet; to serve one, list it in db_service.databases"
         );
     }
     Ok(out)
@@ -67,6 +67,20 @@ fn db_service(path: &Path, service: &DbService, state: &str) -> String {
     let _ = writeln!(out, "discovery matchers: {}", service.aws.len());
     for matcher in &service.aws {
         describe_matcher(&mut out, matcher);
+    }
+    if !service.resources.is_empty() {
+        let _ = writeln!(out, "resource selectors: {}", service.resources.len());
+        for selector in &service.resources {
+            let _ = writeln!(out, "  - labels {:?}", selector.labels);
+            if let Some(role) = &selector.aws.assume_role_arn {
+                let external = if selector.aws.external_id.is_some() {
+                    "with external id"
+                } else {
+                    "without external id"
+                };
+                let _ = writeln!(out, "    assumes: {role} ({external})");
+            }
+        }
     }
     out
 }

@@ -55,8 +55,8 @@ pub(crate) fn unserved(loaded: &LoadedConfig) -> Vec<String> {
     let matchers = loaded.db_service.aws.len();
     if matchers > 0 {
         notes.push(format!(
-            "db_service.aws: {matchers} discovery matcher(s) are validated but iamwire run does not \
-             discover databases: the databases they would find are not served; list each in \
+            "db_service.aws: {matchers} discovery matcher(s): iamwire run lists the databases they \
+             find (iamwire db ls) but does not serve them yet; to serve one, list it in \
              db_service.databases and give it a proxy.listeners entry"
         ));
     }

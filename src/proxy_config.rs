@@ -38,6 +38,9 @@ pub(crate) struct ProxyConfigFile {
     /// Static databases and discovery matchers (the foundation's section, validated by it).
     #[serde(default)]
     pub(crate) db_service: DbService,
+    /// Where dynamic resources live and how often discovery runs.
+    #[serde(default)]
+    pub(crate) catalog: crate::catalog::CatalogSection,
 }
 
 impl ProxyConfigFile {
@@ -252,6 +255,8 @@ pub(crate) struct LoadedConfig {
     pub(crate) limits: Limits,
     /// Access keys and bounds for HTTP databases.
     pub(crate) http: HttpSettings,
+    /// The `catalog` section as written (paths relative to the config file's directory).
+    pub(crate) catalog: crate::catalog::CatalogSection,
     /// The admin address, if configured.
     pub(crate) admin: Option<AdminSettings>,
 }

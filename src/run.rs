@@ -46,8 +46,12 @@ async fn serve(path: PathBuf, loaded: LoadedConfig, overrides: Overrides) -> Res
     let roles = Arc::new(role_provider(&loaded, &env).await?);
     let tokens = Arc::new(TokenMap::new(TokenReuse::default()));
     let state = Arc::new(AdminState::new(Arc::clone(&roles), Arc::clone(&tokens)));
-    let mut supervisor = Supervisor::new(roles, tokens, aws_api_tls()?, env, Arc::clone(&state))
-        .overrides(overrides);
+    let aws_tls = aws_api_tls()?;
+    // Static, discovered and dynamic databases; discovery problems are logged as each matcher runs.
+    let catalog = crate::catalog::start_from_config(&loaded, roles.clone(), &aws_tls, &env)?;
+    state.set_catalog(catalog.clone());
+    let mut supervisor =
+        Supervisor::new(roles, tokens, aws_tls, env, Arc::clone(&state)).overrides(overrides);
     supervisor.apply(&loaded)?;
     if supervisor.is_empty() {
         return Err("no listeners configured (proxy.listeners)".into());
@@ -69,7 +73,9 @@ async fn serve(path: PathBuf, loaded: LoadedConfig, overrides: Overrides) -> Res
             Arc::clone(&state),
         ));
     }
-    wait_for_signals(&path, signals, supervisor, loaded).await
+    let result = wait_for_signals(&path, signals, supervisor, loaded).await;
+    drop(catalog);
+    result
 }
 
 /// The signals `iamwire run` handles.

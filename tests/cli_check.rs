@@ -30,6 +30,12 @@ fn documented_configs_validate_and_never_print_the_external_id() {
     let (ok, out, err) = iamwire(&["check-config", "--config", "tests/data/discovery.yaml"]);
     assert!(ok, "{err}");
     assert!(out.contains("discovery matchers: 1"), "{out}");
+    assert!(out.contains("resource selectors: 1"), "{out}");
+    assert!(
+        out.contains("assumes: arn:aws:iam::222222222222:role/example-access (with external id)"),
+        "{out}"
+    );
+    assert!(!out.contains("example-external-id"), "{out}");
 
     let (ok, out, err) = iamwire(&["check-resource", "tests/data/dynamic.yaml"]);
     assert!(ok, "{err}");

@@ -129,7 +129,7 @@ fn check_config_says_what_run_will_not_serve() {
         text.contains("note: db_service.aws: 1 discovery matcher(s)"),
         "{text}"
     );
-    assert!(text.contains("does not discover databases"), "{text}");
+    assert!(text.contains("does not serve them yet"), "{text}");
     assert!(
         text.contains("database \"other\" has no proxy.listeners entry"),
         "{text}"

@@ -43,7 +43,17 @@ pub(crate) async fn route(
                 StatusCode::FORBIDDEN,
                 &format!("{who:?} is not in proxy.admin.identities"),
             ),
-            Some(_) => api(state, &method, rest),
+            Some(_) => match (&method, rest) {
+                (&Method::POST, ["databases"]) => {
+                    let (status, body) = super::catalog_routes::create(state, request).await;
+                    json_reply(status, &body)
+                }
+                (&Method::DELETE, ["databases", name]) => {
+                    let (status, body) = super::catalog_routes::delete(state, name).await;
+                    json_reply(status, &body)
+                }
+                _ => api(state, &method, rest),
+            },
         },
         _ => problem(
             StatusCode::NOT_FOUND,
@@ -100,14 +110,18 @@ fn readyz(state: &AdminState) -> Reply {
             })
             .collect()
     });
+    let mut problems = problems;
+    let (catalog_problems, warnings) = super::catalog_routes::readiness(state);
+    problems.extend(catalog_problems);
+    let warnings: String = warnings.iter().map(|w| format!("warning: {w}\n")).collect();
     if problems.is_empty() {
-        text(StatusCode::OK, "ready\n".into())
+        text(StatusCode::OK, format!("ready\n{warnings}"))
     } else {
         let body: String = problems
             .iter()
             .map(|p| format!("not ready: {p}\n"))
             .collect();
-        text(StatusCode::SERVICE_UNAVAILABLE, body)
+        text(StatusCode::SERVICE_UNAVAILABLE, format!("{body}{warnings}"))
     }
 }
 
@@ -135,7 +149,7 @@ fn sessions(state: &AdminState) -> Value {
             })
             .collect()
     });
-    Value::Array(list)
+    Value::Array(super::catalog_routes::with_catalog(state, list))
 }
 
 fn kill(state: &AdminState, database: &str, id: &str) -> Reply {
@@ -187,7 +201,7 @@ fn databases(state: &AdminState) -> Value {
             })
             .collect()
     });
-    Value::Array(list)
+    Value::Array(super::catalog_routes::with_catalog(state, list))
 }
 
 fn text(status: StatusCode, body: String) -> Reply {

@@ -40,6 +40,8 @@ pub(crate) struct AdminState {
     tokens: Arc<TokenMap>,
     reloads: AtomicU64,
     failed_reloads: AtomicU64,
+    /// Static, discovered and dynamic databases (`/v1/databases`, `/readyz`), once started.
+    catalog: RwLock<Option<crate::catalog::Catalog>>,
 }
 
 impl AdminState {
@@ -53,7 +55,21 @@ impl AdminState {
             tokens,
             reloads: AtomicU64::new(0),
             failed_reloads: AtomicU64::new(0),
+            catalog: RwLock::new(None),
         }
+    }
+
+    /// The catalog the database routes and `/readyz` read.
+    pub(crate) fn set_catalog(&self, catalog: crate::catalog::Catalog) {
+        *self.catalog.write().unwrap_or_else(PoisonError::into_inner) = Some(catalog);
+    }
+
+    /// The catalog, once set.
+    pub(crate) fn catalog(&self) -> Option<crate::catalog::Catalog> {
+        self.catalog
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// The identities allowed on the admin API, and each database's session cap (from the config).

@@ -122,6 +122,7 @@ fn build(mut file: ProxyConfigFile, path: &Path, base: &Path) -> Result<LoadedCo
         timeouts,
         limits,
         http,
+        catalog: file.catalog,
         admin,
     })
 }

@@ -24,6 +24,7 @@ use hyper_util::rt::TokioExecutor;
 use crate::sigv4::{HttpRequest, Payload, Scope, SigningOptions, sign_request};
 
 mod error;
+pub(crate) mod services;
 pub(crate) mod wire;
 
 pub use error::{ApiError, ServiceError};
@@ -91,6 +92,7 @@ impl ApiClient {
     /// Sign and send one request; the status and body of the answer, or a transport failure.
     pub(crate) async fn send(&self, req: &ApiRequest<'_>) -> Result<Reply, ApiError> {
         let endpoint = req.endpoint()?;
+        let (method, target) = req.body.method_and_target(&endpoint)?;
         if endpoint.scheme_str() == Some("http") && !self.allow_http {
             return Err(ApiError::Endpoint {
                 endpoint: endpoint.to_string(),
@@ -122,7 +124,7 @@ impl ApiClient {
         }
         let body = req.body.bytes();
         let signed = sign_request(
-            &HttpRequest::new(&Method::POST, &endpoint, &headers, Payload::Bytes(&body)),
+            &HttpRequest::new(&method, &target, &headers, Payload::Bytes(&body)),
             req.call.credentials,
             Scope::new(req.call.region, req.service.signing_name),
             req.call.time,
@@ -130,8 +132,8 @@ impl ApiClient {
         )?;
         signed.apply_to(&mut headers);
         let mut request = Request::new(Full::new(Bytes::from(body)));
-        *request.method_mut() = Method::POST;
-        *request.uri_mut() = endpoint.clone();
+        *request.method_mut() = method;
+        *request.uri_mut() = target;
         *request.headers_mut() = headers;
         let fut = async {
             let response =
@@ -173,6 +175,37 @@ impl ApiClient {
                 endpoint: endpoint.to_string(),
                 after: self.timeout,
             })?
+    }
+}
+
+impl ApiClient {
+    /// Send `req` and read its query-protocol answer (`<...Result>`, at most `max_elements` XML
+    /// elements), or the AWS error about `resource` it carries.
+    pub(crate) async fn query(
+        &self,
+        req: &ApiRequest<'_>,
+        resource: &str,
+        max_elements: usize,
+    ) -> Result<wire::Element, ApiError> {
+        let reply = self.send(req).await?;
+        req.answer(resource)
+            .query_limited(reply.status, &reply.body, max_elements)
+    }
+
+    /// Send `req` and read its JSON answer (JSON 1.1 or REST-JSON), or the AWS error about `resource`
+    /// it carries.
+    pub(crate) async fn json(
+        &self,
+        req: &ApiRequest<'_>,
+        resource: &str,
+    ) -> Result<serde_json::Value, ApiError> {
+        let reply = self.send(req).await?;
+        req.answer(resource).json(
+            reply.status,
+            reply.error_type.as_deref(),
+            reply.request_id.as_deref(),
+            &reply.body,
+        )
     }
 }
 
@@ -277,6 +310,13 @@ pub(crate) enum Body {
         target: &'static str,
         body: serde_json::Value,
     },
+    /// REST-JSON (OpenSearch's control plane): a method, a path with its query (already encoded, e.g.
+    /// `/2021-01-01/tags/?arn=...`), and an optional JSON body.
+    Rest {
+        method: Method,
+        path_and_query: String,
+        body: Option<serde_json::Value>,
+    },
 }
 
 impl Body {
@@ -284,7 +324,31 @@ impl Body {
         match self {
             Self::Query { .. } => "application/x-www-form-urlencoded; charset=utf-8",
             Self::Json { .. } => "application/x-amz-json-1.1",
+            Self::Rest { .. } => "application/json",
         }
+    }
+
+    /// The HTTP method, and the URI the request goes to (the endpoint, plus the path of a REST call).
+    fn method_and_target(&self, endpoint: &Uri) -> Result<(Method, Uri), ApiError> {
+        let Self::Rest {
+            method,
+            path_and_query,
+            ..
+        } = self
+        else {
+            return Ok((Method::POST, endpoint.clone()));
+        };
+        let bad = || ApiError::InvalidInput {
+            field: "path",
+            reason: "not a valid absolute path and query",
+        };
+        if !path_and_query.starts_with('/') {
+            return Err(bad());
+        }
+        let mut parts = endpoint.clone().into_parts();
+        parts.path_and_query = Some(path_and_query.parse().map_err(|_| bad())?);
+        let uri = Uri::from_parts(parts).map_err(|_| bad())?;
+        Ok((method.clone(), uri))
     }
 
     fn bytes(&self) -> Vec<u8> {
@@ -304,6 +368,10 @@ impl Body {
                 out.into_bytes()
             }
             Self::Json { body, .. } => body.to_string().into_bytes(),
+            Self::Rest { body, .. } => body
+                .as_ref()
+                .map(|b| b.to_string().into_bytes())
+                .unwrap_or_default(),
         }
     }
 }
@@ -318,6 +386,14 @@ pub(crate) struct ApiRequest<'a> {
 }
 
 impl ApiRequest<'_> {
+    fn answer<'r>(&self, resource: &'r str) -> wire::Answer<'r> {
+        wire::Answer {
+            service: self.service,
+            operation: self.operation,
+            resource,
+        }
+    }
+
     fn endpoint(&self) -> Result<Uri, ApiError> {
         let text = match self.call.endpoint {
             Some(e) => e.to_owned(),

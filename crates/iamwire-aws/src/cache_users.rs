@@ -20,23 +20,14 @@
 //! # Ok(()) }
 //! ```
 
+use crate::aws_api::services::{ELASTICACHE, MEMORYDB};
 use crate::aws_api::wire::Answer;
-use crate::aws_api::{ApiClient, ApiError, ApiRequest, Body, Call, Service};
+use crate::aws_api::{ApiClient, ApiError, ApiRequest, Body, Call};
 
 mod cache;
 
 pub use cache::{DEFAULT_MAX_ENTRIES, IamUserCache, IamUserKey};
 
-const ELASTICACHE: Service = Service {
-    name: "ElastiCache",
-    signing_name: "elasticache",
-    host_prefix: "elasticache",
-};
-const MEMORYDB: Service = Service {
-    name: "MemoryDB",
-    signing_name: "memorydb",
-    host_prefix: "memory-db",
-};
 const MAX_USER_LEN: usize = 128;
 
 /// The service a cache user lives in.

@@ -10,3 +10,10 @@ pub fn endpoint(data: &[u8]) {
 pub fn authorization_header(data: &[u8]) {
     crate::sigv4::fuzz_authorization(data);
 }
+
+/// Parse arbitrary bytes as an AWS discovery or Describe answer (XML or JSON); must never panic, and
+/// every database name made from what it holds must be valid.
+pub fn discovery_answer(data: &[u8]) {
+    crate::discovery::fuzz(data);
+    crate::endpoint_check::fuzz(data);
+}

@@ -2,11 +2,13 @@
 //! Redshift temporary credentials (`GetClusterCredentials`, `GetClusterCredentialsWithIAM`), Redshift
 //! Serverless `GetCredentials`, ElastiCache / MemoryDB IAM tokens (Redis), Amazon Keyspaces' SigV4
 //! challenge signer and Amazon DocumentDB's `MONGODB-AWS` signer, with [`injector_for`] to pick the one a
-//! database needs, one token-reuse map ([`TokenMap`]), and the translation of AWS failures into
-//! [`InjectError`]s classified by kind.
+//! database needs, one token-reuse map ([`TokenMap`]), the translation of AWS failures into
+//! [`InjectError`]s classified by kind, and [`GuardedInjector`], which confirms a discovered or dynamic
+//! database's endpoint ([`crate::endpoint_check`]) before any of them runs.
 
 mod cache;
 mod documentdb;
+mod guard;
 mod keyspaces;
 mod rds;
 mod redshift;
@@ -18,6 +20,7 @@ use iamwire_core::{InjectError, InjectErrorKind, RoleArn};
 
 pub use cache::CacheIamInjector;
 pub use documentdb::DocumentDbInjector;
+pub use guard::{GuardedInjector, refusal as endpoint_refusal};
 pub use iamwire_core::{AuthInjector, LoginFuture, StaticPasswordInjector, UpstreamLogin};
 pub use keyspaces::KeyspacesInjector;
 pub use rds::RdsIamInjector;

@@ -11,6 +11,11 @@
 //!   Redshift, Redshift Serverless), one token-reuse map, and AWS failures as classified
 //!   [`InjectError`](iamwire_core::InjectError)s.
 //! - [`sigv4`]: SigV4 signing and verification; [`endpoint`]: AWS database endpoint parsing.
+//! - [`discovery`]: the databases a `db_service.aws` matcher finds through its role (RDS, Aurora, RDS
+//!   Proxy, Redshift, Redshift Serverless, ElastiCache, MemoryDB, OpenSearch, DocumentDB), results and
+//!   errors side by side; [`endpoint_check`]: confirming that a discovered or dynamic database's
+//!   endpoint belongs to the account and region it claims, before anything is signed for it
+//!   ([`inject::GuardedInjector`]).
 //!
 //! Signing is a pure function of credentials and time:
 //!
@@ -32,9 +37,12 @@ pub mod aws_api;
 pub mod base;
 pub mod cache;
 pub mod cache_users;
+pub mod discovery;
 pub mod endpoint;
+pub mod endpoint_check;
 pub mod iam;
 pub mod inject;
+mod reach;
 pub mod redshift;
 pub mod role;
 pub mod sigv4;
@@ -43,3 +51,6 @@ pub mod token;
 
 #[doc(hidden)]
 pub mod fuzzing;
+
+#[cfg(test)]
+mod test_support;

@@ -25,8 +25,9 @@
 use std::fmt;
 use std::time::{Duration, SystemTime};
 
+use crate::aws_api::services::{REDSHIFT, REDSHIFT_SERVERLESS as SERVERLESS};
 use crate::aws_api::wire::{Answer, json_timestamp, parse_timestamp};
-use crate::aws_api::{ApiClient, ApiError, ApiRequest, Body, Call, Service};
+use crate::aws_api::{ApiClient, ApiError, ApiRequest, Body, Call};
 
 mod request;
 
@@ -35,16 +36,6 @@ pub use request::{
     MIN_DURATION, ServerlessCredentialsRequest,
 };
 
-const REDSHIFT: Service = Service {
-    name: "Redshift",
-    signing_name: "redshift",
-    host_prefix: "redshift",
-};
-const SERVERLESS: Service = Service {
-    name: "Redshift Serverless",
-    signing_name: "redshift-serverless",
-    host_prefix: "redshift-serverless",
-};
 const REDSHIFT_VERSION: &str = "2012-12-01";
 
 /// A database user name and its temporary password, valid until `expiration`.

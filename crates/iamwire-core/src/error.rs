@@ -76,6 +76,16 @@ pub enum Error {
         /// What is wrong with it.
         problem: Problem,
     },
+    /// A resource matcher (`db_service.resources[index]`) failed validation.
+    #[error("resource matcher db_service.resources[{index}]: `{field}`: {problem}")]
+    ResourceMatcher {
+        /// Position of the matcher in `db_service.resources`.
+        index: usize,
+        /// The offending field, e.g. `aws.assume_role_arn`.
+        field: &'static str,
+        /// What is wrong with it.
+        problem: Problem,
+    },
 }
 
 /// What is wrong with one field of a database or discovery matcher.

@@ -64,8 +64,8 @@ pub use inject::{
 pub use resource::{
     Aws, AwsMatcher, Config, Database, DatabaseResource, DatabaseSpec, DbService, DiscoveryType,
     ElastiCache, ExternalId, MemoryDb, Partition, Protocol, Rds, RdsProxy, Redshift,
-    RedshiftServerless, ResourceMetadata, RoleArn, Tls, TlsMode, host_port, is_valid_account_id,
-    is_valid_region,
+    RedshiftServerless, ResourceMatcher, ResourceMatcherAws, ResourceMetadata, RoleArn, Tls,
+    TlsMode, host_port, is_valid_account_id, is_valid_region,
 };
 pub use secret::{REDACTED, Secret};
 pub use yaml::{YamlLimits, parse_yaml};

@@ -15,7 +15,7 @@ pub use aws::{
 };
 pub use config::{Config, DbService};
 pub use database::{Database, Protocol, Tls, TlsMode, host_port};
-pub use discovery::{AwsMatcher, DiscoveryType};
+pub use discovery::{AwsMatcher, DiscoveryType, ResourceMatcher, ResourceMatcherAws};
 pub use dynamic::{DatabaseResource, DatabaseSpec, ResourceMetadata};
 
 #[cfg(test)]

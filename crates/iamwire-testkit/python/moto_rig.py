@@ -20,6 +20,16 @@ Stock moto also authorizes every DynamoDB call against the resource "*", so a ro
 is refused everything; here DynamoDB and DynamoDB Streams calls are authorized against the table (or stream)
 ARN they name, as AWS does.
 
+moto's OpenSearch GET calls are signature-checked against a body made of the request's headers or query string
+(a moto bug that refuses every correctly signed ListDomainNames or ListTags); here they are checked against the
+empty body AWS hashes.
+
+moto 5.2 has no RDS Proxy endpoints and no Aurora custom endpoints; this launcher adds Create/Describe/Delete
+for both (DBProxyEndpoint, DBClusterEndpoint) on moto's own RDS backends, shaped as the RDS API reference says
+(host names `<name>.endpoint.proxy-<hash>.<region>.rds.amazonaws.com` and
+`<name>.cluster-custom-<hash>.<region>.rds.amazonaws.com`, the latter also listed in the cluster's
+CustomEndpoints), so discovery and the endpoint check run against them with moto's signature and IAM checks.
+
 With IAMWIRE_RIG_TLS_CERT and IAMWIRE_RIG_TLS_KEY (PEM files), the same emulator is also served over HTTPS
 (DynamoDB etc. behind TLS, as AWS serves them), and an OpenSearch stand-in is served over HTTPS: moto has no
 OpenSearch data plane, so the stand-in answers a few OpenSearch calls and, first, checks each request's SigV4
@@ -184,8 +194,22 @@ def _query_protocol_error_init(self, error_type, message, *args, **kwargs):
 
 
 core_exceptions._RESTError.__init__ = _query_protocol_error_init
+
+
+_original_create_aws_request = access_control.IAMRequestBase._create_aws_request
+
+
+def _create_aws_request(self):
+    # moto's REST handlers (OpenSearch) pass the request headers or the parsed query string where the
+    # data belongs, so a GET without a body (ListDomainNames, ListTags, DescribeDomain) is checked
+    # against a payload made of its headers or query, and every correctly signed GET is refused. AWS
+    # hashes the body that was sent: for these methods, nothing.
+    if not self._body and isinstance(self._data, dict) and self._method in ("GET", "HEAD", "DELETE"):
+        self._data = b""
+    return _original_create_aws_request(self)
 access_control.IAMRequestBase._is_assuming_role_operation = _is_assuming_role_operation
 access_control.IAMRequestBase._check_role_trust_relationship = _check_role_trust_relationship
+access_control.IAMRequestBase._create_aws_request = _create_aws_request
 access_control.IAMRequest._raise_access_denied = _raise_access_denied
 
 
@@ -485,8 +509,103 @@ def _serve_tls():
     print(f"OPENSEARCH_PORT {search.server_address[1]}", flush=True)
 
 
+def _patch_rds_endpoints():
+    import hashlib
+
+    from moto.rds.exceptions import RDSClientError
+    from moto.rds.responses import RDSResponse
+
+    proxy_endpoints = {}  # (account, region) -> {name: endpoint}
+    cluster_endpoints = {}
+
+    def _hash(*parts):
+        return hashlib.sha256("/".join(parts).encode()).hexdigest()[:12]
+
+    def create_db_proxy_endpoint(self):
+        p = self.params
+        proxy = self.backend.describe_db_proxies(p["DBProxyName"])[0]
+        name = p["DBProxyEndpointName"]
+        store = proxy_endpoints.setdefault((self.current_account, self.region), {})
+        if name in store:
+            raise RDSClientError("DBProxyEndpointAlreadyExistsFault", f"endpoint {name} already exists")
+        ident = _hash(self.current_account, self.region, name)
+        endpoint = {
+            "DBProxyEndpointName": name,
+            "DBProxyEndpointArn": f"arn:aws:rds:{self.region}:{self.current_account}:db-proxy-endpoint:prx-endpoint-{ident}",
+            "DBProxyName": proxy.db_proxy_name,
+            "Status": "available",
+            "VpcId": proxy.vpc_id,
+            "VpcSubnetIds": p.get("VpcSubnetIds") or proxy.vpc_subnet_ids,
+            "VpcSecurityGroupIds": p.get("VpcSecurityGroupIds") or proxy.vpc_security_group_ids,
+            "Endpoint": f"{name}.endpoint.proxy-{_hash(self.current_account, self.region)}.{self.region}.rds.amazonaws.com",
+            "TargetRole": p.get("TargetRole") or "READ_WRITE",
+            "IsDefault": False,
+        }
+        store[name] = endpoint
+        return ActionResult({"DBProxyEndpoint": endpoint})
+
+    def describe_db_proxy_endpoints(self):
+        p = self.params
+        found = list(proxy_endpoints.get((self.current_account, self.region), {}).values())
+        if p.get("DBProxyName"):
+            self.backend.describe_db_proxies(p["DBProxyName"])
+            found = [e for e in found if e["DBProxyName"] == p["DBProxyName"]]
+        if p.get("DBProxyEndpointName"):
+            found = [e for e in found if e["DBProxyEndpointName"] == p["DBProxyEndpointName"]]
+            if not found:
+                raise RDSClientError("DBProxyEndpointNotFoundFault", f"endpoint {p['DBProxyEndpointName']} not found")
+        return ActionResult({"DBProxyEndpoints": found})
+
+    def delete_db_proxy_endpoint(self):
+        store = proxy_endpoints.get((self.current_account, self.region), {})
+        endpoint = store.pop(self.params["DBProxyEndpointName"], None)
+        if endpoint is None:
+            raise RDSClientError("DBProxyEndpointNotFoundFault", "endpoint not found")
+        return ActionResult({"DBProxyEndpoint": endpoint})
+
+    def create_db_cluster_endpoint(self):
+        p = self.params
+        cluster = self.backend.describe_db_clusters(p["DBClusterIdentifier"])[0]
+        name = p["DBClusterEndpointIdentifier"]
+        store = cluster_endpoints.setdefault((self.current_account, self.region), {})
+        host = f"{name}.cluster-custom-{cluster.url_identifier}.{self.region}.rds.amazonaws.com"
+        endpoint = {
+            "DBClusterEndpointIdentifier": name,
+            "DBClusterIdentifier": cluster.db_cluster_identifier,
+            "DBClusterEndpointResourceIdentifier": f"cluster-endpoint-{_hash(self.current_account, name)}",
+            "Endpoint": host,
+            "Status": "available",
+            "EndpointType": "CUSTOM",
+            "CustomEndpointType": p.get("EndpointType") or "ANY",
+            "StaticMembers": p.get("StaticMembers") or [],
+            "ExcludedMembers": p.get("ExcludedMembers") or [],
+            "DBClusterEndpointArn": f"arn:aws:rds:{self.region}:{self.current_account}:cluster-endpoint:{name}",
+        }
+        store[name] = endpoint
+        cluster.custom_endpoints = list(getattr(cluster, "custom_endpoints", None) or []) + [host]
+        return ActionResult(endpoint)
+
+    def describe_db_cluster_endpoints(self):
+        p = self.params
+        found = list(cluster_endpoints.get((self.current_account, self.region), {}).values())
+        if p.get("DBClusterIdentifier"):
+            found = [e for e in found if e["DBClusterIdentifier"] == p["DBClusterIdentifier"]]
+        if p.get("DBClusterEndpointIdentifier"):
+            found = [e for e in found if e["DBClusterEndpointIdentifier"] == p["DBClusterEndpointIdentifier"]]
+            if not found:
+                raise RDSClientError("DBClusterEndpointNotFoundFault", "endpoint not found")
+        return ActionResult({"DBClusterEndpoints": found})
+
+    RDSResponse.create_db_proxy_endpoint = create_db_proxy_endpoint
+    RDSResponse.describe_db_proxy_endpoints = describe_db_proxy_endpoints
+    RDSResponse.delete_db_proxy_endpoint = delete_db_proxy_endpoint
+    RDSResponse.create_db_cluster_endpoint = create_db_cluster_endpoint
+    RDSResponse.describe_db_cluster_endpoints = describe_db_cluster_endpoints
+
+
 def main():
     _patch_dynamodb()
+    _patch_rds_endpoints()
     server = _RigServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     _, port = server.get_host_and_port()

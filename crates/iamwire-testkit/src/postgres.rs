@@ -212,6 +212,27 @@ impl Postgres {
         log_tail_all(&self.log)
     }
 
+    /// Stop the server at once (`pg_ctl stop -m immediate`, like a crash): clients lose their
+    /// connections and new ones are refused until [`Postgres::restart`].
+    pub fn kill(&self) -> Result<()> {
+        run(command_as(SERVER_USER, Path::new(PG_BIN).join("pg_ctl"))
+            .args(["-w", "-m", "immediate", "-D"])
+            .arg(&self.data)
+            .arg("stop"))
+        .map(drop)
+    }
+
+    /// Start the server again after [`Postgres::kill`], on the same port with the same data.
+    pub fn restart(&self) -> Result<()> {
+        run(command_as(SERVER_USER, Path::new(PG_BIN).join("pg_ctl"))
+            .args(["-w", "-t", "120", "-D"])
+            .arg(&self.data)
+            .arg("-l")
+            .arg(&self.log)
+            .arg("start"))
+        .map(drop)
+    }
+
     /// Where the cluster lives (data directory, sockets, certificates).
     pub fn dir(&self) -> &Path {
         self.dir.path()

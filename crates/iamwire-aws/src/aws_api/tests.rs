@@ -97,18 +97,7 @@ fn call_debug_shows_no_secret() {
 
 #[tokio::test]
 async fn plaintext_is_refused_unless_allowed() {
-    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::aws_lc_rs::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .map(|b| {
-        b.with_root_certificates(rustls::RootCertStore::empty())
-            .with_no_client_auth()
-    });
-    let Ok(tls) = tls else {
-        panic!("rustls config");
-    };
-    let client = ApiClient::new(Arc::new(tls));
+    let client = crate::test_support::client_without_roots();
     let c = creds();
     let req = request(Call::new(&c, "us-east-1", UNIX_EPOCH).endpoint("http://127.0.0.1:9"));
     assert!(matches!(
@@ -120,4 +109,49 @@ async fn plaintext_is_refused_unless_allowed() {
     let err = client.send(&req).await.err();
     assert!(matches!(err, Some(ApiError::Transport { .. })), "{err:?}");
     assert!(err.is_some_and(|e| e.is_retryable()));
+}
+
+#[test]
+fn rest_bodies_go_to_their_path_with_their_method() {
+    let endpoint: Uri = "https://es.us-east-1.amazonaws.com/".parse().unwrap();
+    let rest = Body::Rest {
+        method: Method::GET,
+        path_and_query: "/2021-01-01/tags/?arn=arn%3Aaws%3Aes".to_owned(),
+        body: None,
+    };
+    let (method, target) = rest.method_and_target(&endpoint).unwrap();
+    assert_eq!(method, Method::GET);
+    assert_eq!(
+        target.to_string(),
+        "https://es.us-east-1.amazonaws.com/2021-01-01/tags/?arn=arn%3Aaws%3Aes"
+    );
+    assert!(rest.bytes().is_empty());
+    assert_eq!(rest.content_type(), "application/json");
+    let with_body = Body::Rest {
+        method: Method::POST,
+        path_and_query: "/2021-01-01/opensearch/domain-info".to_owned(),
+        body: Some(serde_json::json!({"DomainNames": ["a"]})),
+    };
+    assert_eq!(with_body.bytes(), br#"{"DomainNames":["a"]}"#);
+    for bad in ["relative", "/with space", ""] {
+        let body = Body::Rest {
+            method: Method::GET,
+            path_and_query: bad.to_owned(),
+            body: None,
+        };
+        assert!(matches!(
+            body.method_and_target(&endpoint),
+            Err(ApiError::InvalidInput { field: "path", .. })
+        ));
+    }
+    // Query and JSON bodies still POST to the endpoint itself.
+    let query = Body::Query {
+        action: "DescribeDBInstances",
+        version: "2014-10-31",
+        params: vec![],
+    };
+    assert_eq!(
+        query.method_and_target(&endpoint).unwrap(),
+        (Method::POST, endpoint.clone())
+    );
 }

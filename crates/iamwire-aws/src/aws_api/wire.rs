@@ -56,6 +56,11 @@ impl Element {
 
 /// Parse an XML document into its root element, with depth and size limits. `None` if it is not XML.
 pub(crate) fn parse_xml(text: &str) -> Option<Element> {
+    parse_xml_limited(text, MAX_XML_ELEMENTS)
+}
+
+/// [`parse_xml`] with room for `max_elements` elements (list answers of many resources).
+pub(crate) fn parse_xml_limited(text: &str, max_elements: usize) -> Option<Element> {
     use xmlparser::{ElementEnd, Token, Tokenizer};
     let mut stack: Vec<Element> = Vec::new();
     let mut count = 0usize;
@@ -63,7 +68,7 @@ pub(crate) fn parse_xml(text: &str) -> Option<Element> {
         match token.ok()? {
             Token::ElementStart { local, .. } => {
                 count += 1;
-                if stack.len() >= MAX_XML_DEPTH || count > MAX_XML_ELEMENTS {
+                if stack.len() >= MAX_XML_DEPTH || count > max_elements {
                     return None;
                 }
                 stack.push(Element {
@@ -177,7 +182,19 @@ impl Answer<'_> {
 
     /// The `<...Result>` element of a query-protocol answer, or the AWS error it carries.
     pub(crate) fn query(&self, status: u16, body: &[u8]) -> Result<Element, ApiError> {
-        let root = std::str::from_utf8(body).ok().and_then(parse_xml);
+        self.query_limited(status, body, MAX_XML_ELEMENTS)
+    }
+
+    /// [`Answer::query`] for an answer that may hold up to `max_elements` XML elements.
+    pub(crate) fn query_limited(
+        &self,
+        status: u16,
+        body: &[u8],
+        max_elements: usize,
+    ) -> Result<Element, ApiError> {
+        let root = std::str::from_utf8(body)
+            .ok()
+            .and_then(|text| parse_xml_limited(text, max_elements));
         if !(200..300).contains(&status) {
             // `<ErrorResponse><Error>` as AWS sends it; `<Errors><Error>` as EC2 (and moto) do.
             let error = root
@@ -267,6 +284,22 @@ pub(crate) fn json_timestamp(value: &serde_json::Value) -> Option<SystemTime> {
         serde_json::Value::String(s) => parse_timestamp(s),
         _ => None,
     }
+}
+
+/// The account and region of an ARN (`arn:<partition>:<service>:<region>:<account>:...`).
+pub(crate) fn arn_account_region(arn: &str) -> Option<(&str, &str)> {
+    let mut parts = arn.splitn(6, ':');
+    let (Some("arn"), Some(_), Some(_), Some(region), Some(account), Some(_)) = (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) else {
+        return None;
+    };
+    Some((account, region))
 }
 
 #[cfg(test)]

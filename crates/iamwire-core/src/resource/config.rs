@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, Visitor};
 
 use crate::error::{Error, Problem};
-use crate::resource::{AwsMatcher, Database, validate};
+use crate::resource::{AwsMatcher, Database, ResourceMatcher, validate};
 use crate::yaml::{YamlLimits, parse_yaml};
 
 /// A configuration file holding a `db_service` section.
@@ -119,11 +119,15 @@ pub struct DbService {
     /// Discovery matchers for AWS databases.
     #[serde(default)]
     pub aws: Vec<AwsMatcher>,
+    /// Which dynamic `kind: db` resources are served (label selectors), and with which role.
+    #[serde(default)]
+    pub resources: Vec<ResourceMatcher>,
 }
 
 impl DbService {
     /// Validates every database ([`Database::validate_static`], which fills `account_id`
-    /// from `assume_role_arn`), rejects duplicate names, and validates every matcher.
+    /// from `assume_role_arn`), rejects duplicate names, and validates every discovery and resource
+    /// matcher.
     ///
     /// # Errors
     ///
@@ -142,6 +146,9 @@ impl DbService {
         }
         for (index, matcher) in self.aws.iter().enumerate() {
             validate::matcher(index, matcher)?;
+        }
+        for (index, matcher) in self.resources.iter().enumerate() {
+            validate::resource_matcher(index, matcher)?;
         }
         Ok(())
     }

@@ -40,6 +40,41 @@ impl AwsMatcher {
     }
 }
 
+/// One entry of `db_service.resources`: which dynamic `kind: db` resources this service serves, by
+/// their labels, and the role those that name none log in through (Teleport's resource matcher).
+///
+/// ```yaml
+/// db_service:
+///   resources:
+///     - labels: { env: [prod, staging] }
+///       aws:
+///         assume_role_arn: arn:aws:iam::222222222222:role/db-access
+///         external_id: example-external-id
+/// ```
+#[non_exhaustive]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResourceMatcher {
+    /// Labels a resource must carry; a key maps to one value or a list (globs with `*`). `"*": "*"`
+    /// matches every resource; an empty map matches none.
+    #[serde(default, deserialize_with = "deserialize_tags")]
+    pub labels: BTreeMap<String, Vec<String>>,
+    /// The role (and external ID) for matching resources that set no `aws.assume_role_arn`.
+    #[serde(default)]
+    pub aws: ResourceMatcherAws,
+}
+
+/// `aws` of a [`ResourceMatcher`].
+#[non_exhaustive]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResourceMatcherAws {
+    /// Role to assume for matching resources that name none.
+    pub assume_role_arn: Option<String>,
+    /// External ID for that AssumeRole call; redacted in `Debug`.
+    pub external_id: Option<ExternalId>,
+}
+
 /// A kind of AWS database that discovery can find, named as in Teleport.
 #[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -865,3 +865,38 @@ fn an_unknown_key_suggests_the_nearest_valid_one() {
     assert!(far.contains("valid keys here: "), "{far}");
     assert!(far.contains("databases"), "{far}");
 }
+
+#[test]
+fn resource_matchers_parse_and_validate() {
+    let yaml = "db_service:\n  resources:\n    - labels: { env: [prod, staging], team: payments }\n      aws:\n        assume_role_arn: arn:aws:iam::222222222222:role/db-access\n        external_id: ext-id-1\n    - labels: { \"*\": \"*\" }\n";
+    let config = Config::from_yaml(yaml.as_bytes()).unwrap();
+    let matchers = &config.db_service.resources;
+    assert_eq!(matchers.len(), 2);
+    assert_eq!(matchers[0].labels["env"], ["prod", "staging"]);
+    assert_eq!(matchers[0].labels["team"], ["payments"]);
+    assert_eq!(
+        matchers[0].aws.external_id.as_ref().map(|e| e.expose()),
+        Some("ext-id-1")
+    );
+    assert!(!format!("{config:?}").contains("ext-id-1"));
+    assert_eq!(matchers[1].aws.assume_role_arn, None);
+
+    let bad_role = "db_service:\n  resources:\n    - labels: { env: prod }\n      aws: { assume_role_arn: not-an-arn }\n";
+    assert!(matches!(
+        Config::from_yaml(bad_role.as_bytes()),
+        Err(Error::ResourceMatcher {
+            index: 0,
+            field: "aws.assume_role_arn",
+            ..
+        })
+    ));
+    let lone_external_id = "db_service:\n  resources:\n    - labels: { env: prod }\n      aws: { external_id: ext-id-1 }\n";
+    assert!(matches!(
+        Config::from_yaml(lone_external_id.as_bytes()),
+        Err(Error::ResourceMatcher {
+            field: "aws.external_id",
+            problem: Problem::ExternalIdWithoutRole,
+            ..
+        })
+    ));
+}

@@ -2,8 +2,8 @@
 
 use crate::error::{Error, Problem};
 use crate::resource::{
-    Aws, AwsMatcher, Database, DiscoveryType, ExternalId, Partition, Protocol, RoleArn,
-    is_valid_account_id, is_valid_region,
+    Aws, AwsMatcher, Database, DiscoveryType, ExternalId, Partition, Protocol, ResourceMatcher,
+    RoleArn, is_valid_account_id, is_valid_region,
 };
 
 /// Where a database came from; decides how `account_id` is treated.
@@ -53,6 +53,20 @@ pub(crate) fn matcher(index: usize, m: &AwsMatcher) -> Result<(), Error> {
     }
     check_external_id(m.external_id.as_ref(), role.is_some(), false)
         .map_err(|p| fail("external_id", p))
+}
+
+/// Validates the resource matcher at `db_service.resources[index]`: a well-formed role, and an
+/// external ID only with a role.
+pub(crate) fn resource_matcher(index: usize, m: &ResourceMatcher) -> Result<(), Error> {
+    let fail = |field: &'static str, problem: Problem| Error::ResourceMatcher {
+        index,
+        field,
+        problem,
+    };
+    let role =
+        parse_role(m.aws.assume_role_arn.as_deref()).map_err(|p| fail("aws.assume_role_arn", p))?;
+    check_external_id(m.aws.external_id.as_ref(), role.is_some(), false)
+        .map_err(|p| fail("aws.external_id", p))
 }
 
 const MAX_NAME_LEN: usize = 63;

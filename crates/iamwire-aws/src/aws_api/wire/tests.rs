@@ -27,6 +27,15 @@ fn xml_tree_with_entities_cdata_and_namespaces() {
 }
 
 #[test]
+fn xml_element_budget_is_the_callers() {
+    let many = format!("<a>{}</a>", "<b/>".repeat(MAX_XML_ELEMENTS + 1));
+    assert!(parse_xml(&many).is_none());
+    let root = parse_xml_limited(&many, MAX_XML_ELEMENTS + 2).unwrap_or_default();
+    assert_eq!(root.children.len(), MAX_XML_ELEMENTS + 1);
+    assert!(parse_xml_limited(&many, 10).is_none());
+}
+
+#[test]
 fn xml_rejects_garbage_and_deep_nesting() {
     assert!(parse_xml("not xml").is_none());
     assert!(parse_xml("<a><b></a></b>").is_none());

@@ -1,0 +1,128 @@
+//! The config file's `catalog` section: where dynamic resources are kept and how often discovery runs.
+//!
+//! ```yaml
+//! catalog:
+//!   discovery_interval: 5m          # default 5m
+//!   store:
+//!     file: databases.json          # the default: one node, beside the config file
+//!   # or, for replicas:
+//!   # store:
+//!   #   postgres:
+//!   #     dsn_file: store.dsn       # "host=db.internal user=iamwire password=... dbname=iamwire sslmode=verify-full"
+//!   #     ca_file: store-ca.pem     # verifies the server; the system's roots when absent
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject;
+use serde::Deserialize;
+
+use super::pg_store::PgStore;
+use super::store::{FileStore, ResourceStore};
+
+/// The default store file, relative to the config file.
+pub(crate) const DEFAULT_STORE_FILE: &str = "iamwire-databases.json";
+/// How often discovery runs when the config does not say.
+pub(crate) const DEFAULT_DISCOVERY_INTERVAL: Duration = Duration::from_secs(300);
+
+/// `catalog`, as written.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CatalogSection {
+    /// How often each discovery matcher runs again (`30s`, `5m`).
+    #[serde(default)]
+    pub(crate) discovery_interval: Option<String>,
+    /// Where dynamic resources live.
+    #[serde(default)]
+    pub(crate) store: Option<StoreSection>,
+}
+
+/// `catalog.store`: exactly one of `file` and `postgres`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "lowercase")]
+pub(crate) enum StoreSection {
+    /// A JSON file (relative to the config file unless absolute).
+    File(PathBuf),
+    /// A PostgreSQL database shared by replicas.
+    Postgres(PostgresSection),
+}
+
+/// `catalog.store.postgres`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PostgresSection {
+    /// A file holding the libpq connection string (it holds a password, so never the config itself).
+    pub(crate) dsn_file: PathBuf,
+    /// PEM CA certificates that verify the server; the system's roots when absent.
+    #[serde(default)]
+    pub(crate) ca_file: Option<PathBuf>,
+}
+
+impl CatalogSection {
+    /// The discovery interval.
+    ///
+    /// # Errors
+    ///
+    /// A value that is not a duration.
+    pub(crate) fn interval(&self) -> Result<Duration, String> {
+        match &self.discovery_interval {
+            None => Ok(DEFAULT_DISCOVERY_INTERVAL),
+            Some(v) => crate::proxy_config::parse_duration(v).ok_or_else(|| {
+                format!("catalog.discovery_interval: {v:?} is not a duration (30s, 5m, 1h)")
+            }),
+        }
+    }
+}
+
+/// Open the store `section` names; paths are relative to `base` (the config file's directory).
+/// Must run inside a tokio runtime (the PostgreSQL store connects in the background).
+///
+/// # Errors
+///
+/// The file store's file cannot be read, or the PostgreSQL settings are unusable.
+pub(crate) fn open_store(
+    section: &CatalogSection,
+    base: &Path,
+) -> Result<Arc<dyn ResourceStore>, String> {
+    match &section.store {
+        None => Ok(Arc::new(FileStore::open(&base.join(DEFAULT_STORE_FILE))?)),
+        Some(StoreSection::File(path)) => Ok(Arc::new(FileStore::open(&base.join(path))?)),
+        Some(StoreSection::Postgres(pg)) => {
+            let dsn_path = base.join(&pg.dsn_file);
+            let dsn = std::fs::read_to_string(&dsn_path)
+                .map_err(|e| format!("cannot read {}: {e}", dsn_path.display()))?;
+            let tls = store_tls(pg.ca_file.as_ref().map(|p| base.join(p)).as_deref())?;
+            Ok(Arc::new(PgStore::start(&dsn, tls)?))
+        }
+    }
+}
+
+/// TLS for the store's connection: `ca_file`'s certificates, or the system's roots.
+pub(crate) fn store_tls(ca_file: Option<&Path>) -> Result<rustls::ClientConfig, String> {
+    let mut roots = rustls::RootCertStore::empty();
+    match ca_file {
+        Some(path) => {
+            for cert in CertificateDer::pem_file_iter(path)
+                .map_err(|e| format!("cannot read {}: {e}", path.display()))?
+            {
+                let cert = cert.map_err(|e| format!("{}: {e}", path.display()))?;
+                roots
+                    .add(cert)
+                    .map_err(|e| format!("{}: {e}", path.display()))?;
+            }
+        }
+        None => {
+            let found = rustls_native_certs::load_native_certs();
+            roots.add_parsable_certificates(found.certs);
+        }
+    }
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
+}
