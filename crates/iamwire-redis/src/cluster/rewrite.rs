@@ -193,7 +193,7 @@ impl Rewriter<'_> {
 
     /// `[[start, end, master, replica...], ...]`, a node being `[host, port, id, {metadata}]`.
     fn slots(&self, value: &Value<'_>, out: &mut Vec<u8>) -> Step<()> {
-        let Some(ranges) = value.items() else {
+        let Some(ranges) = value.list_items() else {
             value.write_raw(out);
             return Ok(());
         };
@@ -211,7 +211,7 @@ impl Rewriter<'_> {
 
     /// One slot range; `false` if its master is unknown on the last try (the range is left out).
     fn slot_range(&self, range: &Value<'_>, out: &mut Vec<u8>) -> Step<bool> {
-        let Some(items) = range.items().filter(|i| i.len() >= 2) else {
+        let Some(items) = range.list_items().filter(|i| i.len() >= 2) else {
             range.write_raw(out);
             return Ok(true);
         };
@@ -289,7 +289,7 @@ impl Rewriter<'_> {
 
     /// `[{slots: [...], nodes: [{id, port, tls-port, ip, endpoint, hostname, ...}, ...]}, ...]`.
     fn shards(&self, value: &Value<'_>, out: &mut Vec<u8>) -> Step<()> {
-        let Some(shards) = value.items() else {
+        let Some(shards) = value.list_items() else {
             value.write_raw(out);
             return Ok(());
         };
@@ -305,7 +305,7 @@ impl Rewriter<'_> {
             let mut any_node = true;
             for (key, val) in pairs(fields) {
                 key.write_raw(&mut body);
-                match (key.text(), val.items()) {
+                match (key.text(), val.list_items()) {
                     (Some(b"nodes"), Some(nodes)) => {
                         let mut written = Vec::new();
                         for node in nodes {

@@ -96,6 +96,17 @@ impl<'a> Value<'a> {
         }
     }
 
+    /// The elements of a list-like aggregate (array, set, push), whose count may change when an element
+    /// is left out; `None` for a map (its elements are key, value pairs) and for anything else.
+    pub(crate) fn list_items(&self) -> Option<&[Value<'a>]> {
+        match self {
+            Self::Agg { kind: b'%', .. } => None,
+            Self::Agg { items, .. } => Some(items),
+            Self::Attr { value, .. } => value.list_items(),
+            _ => None,
+        }
+    }
+
     /// Whether this is an error.
     pub(crate) fn is_error(&self) -> bool {
         match self {
