@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use iamwire_aws::base::BaseCredentialsConfig;
+use iamwire_aws::base::{BaseCredentials, BaseCredentialsConfig};
 use iamwire_aws::cache::{CacheConfig, CredentialCache, SystemClock};
 use iamwire_aws::inject::TokenMap;
 use iamwire_aws::sts::StsRoleProvider;
@@ -145,10 +145,12 @@ async fn wait_for_signals(
     }
 }
 
-async fn role_provider(
+/// The proxy's own AWS credentials, from `env` and the standard chain, in the config's region (else the
+/// first database's). `iamwire doctor` starts from the same.
+pub(crate) async fn base_credentials(
     loaded: &LoadedConfig,
     env: &BTreeMap<String, String>,
-) -> Result<StsRoleProvider, String> {
+) -> BaseCredentials {
     let mut config = BaseCredentialsConfig::from_env(env.clone());
     let region = loaded.aws.region.clone().or_else(|| {
         loaded
@@ -159,7 +161,14 @@ async fn role_provider(
     if let Some(region) = region {
         config = config.region(region);
     }
-    let base = config.load().await;
+    config.load().await
+}
+
+async fn role_provider(
+    loaded: &LoadedConfig,
+    env: &BTreeMap<String, String>,
+) -> Result<StsRoleProvider, String> {
+    let base = base_credentials(loaded, env).await;
     // A fetch may not outlast a client's wait for credentials: the next client then tries again. It
     // ends a tenth sooner, so a silent STS reaches the client as the cache's error, naming the role.
     let wait = loaded.timeouts.credentials;

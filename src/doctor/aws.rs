@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use iamwire_aws::base::{BaseCredentials, BaseCredentialsConfig};
+use iamwire_aws::base::BaseCredentials;
 use iamwire_aws::cache::{CacheConfig, CredentialCache, SystemClock};
 use iamwire_aws::inject::{RdsIamInjector, injector_for};
 use iamwire_aws::role::{RoleChain, RoleError, RoleProvider};
@@ -37,17 +37,7 @@ impl Aws {
         limit: Duration,
         report: &mut Report,
     ) -> Option<Self> {
-        let mut config = BaseCredentialsConfig::from_env(env.clone());
-        let region = loaded.aws.region.clone().or_else(|| {
-            loaded
-                .listeners
-                .iter()
-                .find_map(|l| l.database.aws.region.clone())
-        });
-        if let Some(region) = region {
-            config = config.region(region);
-        }
-        let base: BaseCredentials = config.load().await;
+        let base: BaseCredentials = crate::run::base_credentials(loaded, env).await;
         let built = base.sts().and_then(|sts| {
             let cache = CredentialCache::new(
                 CacheConfig::default().fetch_timeout(limit),
