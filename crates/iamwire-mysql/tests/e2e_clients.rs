@@ -37,6 +37,17 @@ async fn every_client_logs_in_with_a_certificate_and_refusals_never_reach_the_da
             assert_eq!(answer.rows(), want, "{client} with password {password:?}");
         }
     }
+    // A client plugin the proxy does not speak (libmariadb falls back to a placeholder when it
+    // cannot load the greeting's plugin, as happens when threads race to load it): switched to
+    // mysql_native_password, then in.
+    for plugin in ["no_such_plugin", "client_ed25519"] {
+        let answer = tokio::task::spawn_blocking({
+            let login = login.clone();
+            let extra = format!("--default-auth={plugin}");
+            move || mariadb_cli(&login, "SELECT CURRENT_USER(), DATABASE()", &[&extra])
+        });
+        assert_eq!(answer.await.unwrap().rows(), want, "{plugin}");
+    }
     let mut conn = async_conn(&login).await.unwrap();
     assert_eq!(
         whoami(&mut conn).await,
@@ -120,18 +131,16 @@ async fn proxy_passwords_over_tls_whatever_the_clients_plugin() {
         });
         assert_eq!(answer.await.unwrap().rows(), want, "{driver}");
     }
-    // mysql_native_password from the client: switched to caching_sha2_password, then full auth.
-    let native = tokio::task::spawn_blocking({
-        let login = login.clone();
-        move || {
-            mariadb_cli(
-                &login,
-                "SELECT CURRENT_USER()",
-                &["--default-auth=mysql_native_password"],
-            )
-        }
-    });
-    assert_eq!(native.await.unwrap().rows(), want);
+    // mysql_native_password from the client: switched to caching_sha2_password, then full auth;
+    // a plugin the proxy does not speak: switched to mysql_native_password first.
+    for plugin in ["mysql_native_password", "no_such_plugin"] {
+        let answer = tokio::task::spawn_blocking({
+            let login = login.clone();
+            let extra = format!("--default-auth={plugin}");
+            move || mariadb_cli(&login, "SELECT CURRENT_USER()", &[&extra])
+        });
+        assert_eq!(answer.await.unwrap().rows(), want, "{plugin}");
+    }
 
     // Wrong and unknown: 1045 alike, and nothing reaches the database.
     let before = connections(&db);

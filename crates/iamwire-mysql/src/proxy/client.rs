@@ -7,9 +7,12 @@ use iamwire_proxy::{ClientConn, Cx, Hello, SessionError};
 
 use super::io::{read_client, send_client};
 use super::{KillTarget, MySql, MyState, Result};
-use crate::auth::{CACHING_SHA2_PASSWORD, PasswordServer, PasswordStep};
+use crate::auth::{
+    CACHING_SHA2_PASSWORD, MYSQL_CLEAR_PASSWORD, MYSQL_NATIVE_PASSWORD, PasswordServer,
+    PasswordStep, SHA256_PASSWORD,
+};
 use crate::codec::{
-    Capabilities, ClientHello, Handshake, HandshakeResponse, PacketDecoder,
+    AuthSwitchRequest, Capabilities, ClientHello, Handshake, HandshakeResponse, PacketDecoder,
     SERVER_STATUS_AUTOCOMMIT,
 };
 use crate::error::MyError;
@@ -65,8 +68,11 @@ pub(super) async fn hello(
         ClientHello::Response(_) if client.is_local() => first,
         ClientHello::Response(_) => return Err(MyError::TlsRequired.into()),
     };
-    let response = HandshakeResponse::decode(&packet.payload).map_err(bad)?;
+    let mut response = HandshakeResponse::decode(&packet.payload).map_err(bad)?;
     state.client_caps = response.capabilities & offer;
+    if needs_switch(&response, state.client_caps) {
+        settle_plugin(cx, client, &mut decoder, state, &mut response).await?;
+    }
     let db_user = response.user.clone();
     // MySQL opens no database when none is named: there is no default to authorize.
     let db_name = response.database.clone();
@@ -74,6 +80,53 @@ pub(super) async fn hello(
         && !matches!(response.auth_response.expose(), [] | [0]);
     state.response = Some(response);
     Ok(Hello::Session { db_user, db_name })
+}
+
+/// Whether the client answered the greeting with a plugin the proxy does not speak. Its plugin
+/// then waits for data the proxy never sends: libmariadb, for one, falls back to a placeholder
+/// plugin when it cannot load the one named in the greeting (a race between threads loading
+/// `caching_sha2_password.so`) and answers the OK with an empty packet, which the database then
+/// refuses as out of order. A MySQL server switches such a client to a plugin of its own; so does
+/// the proxy.
+fn needs_switch(response: &HandshakeResponse, caps: Capabilities) -> bool {
+    caps.contains(Capabilities::PLUGIN_AUTH)
+        && response.auth_plugin.as_deref().is_some_and(|plugin| {
+            ![
+                MYSQL_NATIVE_PASSWORD,
+                CACHING_SHA2_PASSWORD,
+                MYSQL_CLEAR_PASSWORD,
+                SHA256_PASSWORD,
+            ]
+            .contains(&plugin)
+        })
+}
+
+/// Switch the client to `mysql_native_password` (built into every client library), and take its
+/// answer as if it had come with the handshake response. Identity still comes from the
+/// certificate or from the proxy password exchange that may follow.
+async fn settle_plugin(
+    cx: &Cx<'_, KillTarget>,
+    client: &mut ClientConn,
+    decoder: &mut PacketDecoder,
+    state: &mut MyState,
+    response: &mut HandshakeResponse,
+) -> Result<()> {
+    let mut data = nonce(cx.random.array()?).to_vec();
+    data.push(0);
+    let mut payload = BytesMut::new();
+    AuthSwitchRequest {
+        plugin: MYSQL_NATIVE_PASSWORD.to_owned(),
+        data,
+    }
+    .encode(&mut payload)
+    .map_err(|cause| MyError::ClientProtocol { cause })?;
+    send_client(client, &mut state.client_seq, &payload).await?;
+    decoder.expect(state.client_seq);
+    let answer = read_client(client, decoder, false).await?;
+    state.client_seq = decoder.next_seq();
+    response.auth_plugin = Some(MYSQL_NATIVE_PASSWORD.to_owned());
+    response.auth_response = iamwire_core::Secret::new(answer.payload.to_vec());
+    Ok(())
 }
 
 /// Get the client's password in clear over TLS and check it against the proxy's stored secret. On
