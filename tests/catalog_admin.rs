@@ -7,22 +7,12 @@
 
 mod e2e_run_support;
 
-use std::process::Command;
-
-use e2e_run_support::{Options, Stack, both};
+use e2e_run_support::{Options, Stack, admin, both};
 
 const ADMIN: &str = "ops";
 
 fn admin_cli(stack: &Stack, args: &[&str]) -> std::process::Output {
-    let url = stack.proxy.admin_url().replace("127.0.0.1", "localhost");
-    Command::new(env!("CARGO_BIN_EXE_iamwire"))
-        .args(args)
-        .env("IAMWIRE_ADMIN", url)
-        .env("IAMWIRE_ADMIN_CA", stack.file("ca.crt"))
-        .env("IAMWIRE_ADMIN_CERT", stack.file(&format!("{ADMIN}.crt")))
-        .env("IAMWIRE_ADMIN_KEY", stack.file(&format!("{ADMIN}.key")))
-        .output()
-        .unwrap()
+    admin::cli(&stack.proxy, stack.dir(), ADMIN, args)
 }
 
 #[test]

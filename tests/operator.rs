@@ -9,7 +9,7 @@ mod e2e_run_support;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use e2e_run_support::{ALLOWED_CLIENT, Login, Options, Stack, both, psycopg_login};
+use e2e_run_support::{ALLOWED_CLIENT, Login, Options, Stack, admin, both, psycopg_login};
 use iamwire_testkit::moto::{DATABASE_ACCOUNT, trust_policy};
 use iamwire_testkit::postgres::IAM_USER;
 use serde_json::Value;
@@ -28,52 +28,12 @@ fn admin_options(external_id: Option<&str>) -> Options {
     }
 }
 
-/// GET `path` from the admin address over TLS (verifying the proxy against its CA), with `client`'s
-/// certificate if any: the status, the body, and for `/metrics` every sample as parsed by
-/// `prometheus_client.parser`.
-const GET_SCRIPT: &str = r#"
-import json, ssl, sys, urllib.error, urllib.request
-url, ca, cert, key = sys.argv[1:5]
-ctx = ssl.create_default_context(cafile=ca)
-if cert != "-":
-    ctx.load_cert_chain(cert, key)
-try:
-    with urllib.request.urlopen(url, context=ctx, timeout=30) as r:
-        status, body = r.status, r.read().decode()
-except urllib.error.HTTPError as e:
-    status, body = e.code, e.read().decode()
-out = {"status": status, "body": body}
-if url.endswith("/metrics") and status == 200:
-    from prometheus_client.parser import text_string_to_metric_families
-    out["samples"] = [[s.name, s.labels, s.value] for f in text_string_to_metric_families(body) for s in f.samples]
-print(json.dumps(out))
-"#;
-
 fn get(stack: &Stack, path: &str, client: Option<&str>) -> Value {
-    let url = stack.proxy.admin_url().replace("127.0.0.1", "localhost") + path;
-    let file = |name: String| stack.file(&name).display().to_string();
-    let (cert, key) = client.map_or(("-".into(), "-".into()), |c| {
-        (file(format!("{c}.crt")), file(format!("{c}.key")))
-    });
-    let out = Command::new(iamwire_testkit::python())
-        .args(["-c", GET_SCRIPT, &url, &file("ca.crt".into()), &cert, &key])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", both(&out));
-    serde_json::from_slice(&out.stdout).unwrap()
+    admin::get(&stack.proxy, stack.dir(), path, client)
 }
 
-/// `iamwire <args> --admin ... --ca ... --cert <client> --key <client>`.
 fn admin_cli(stack: &Stack, client: &str, args: &[&str]) -> std::process::Output {
-    let url = stack.proxy.admin_url().replace("127.0.0.1", "localhost");
-    Command::new(env!("CARGO_BIN_EXE_iamwire"))
-        .args(args)
-        .env("IAMWIRE_ADMIN", url)
-        .env("IAMWIRE_ADMIN_CA", stack.file("ca.crt"))
-        .env("IAMWIRE_ADMIN_CERT", stack.file(&format!("{client}.crt")))
-        .env("IAMWIRE_ADMIN_KEY", stack.file(&format!("{client}.key")))
-        .output()
-        .unwrap()
+    admin::cli(&stack.proxy, stack.dir(), client, args)
 }
 
 /// The value of the first sample named `name` whose labels include every pair of `labels`.

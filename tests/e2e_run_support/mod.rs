@@ -6,6 +6,8 @@
 
 #![allow(dead_code)] // each test binary uses its own part of the deployment
 
+pub(crate) mod admin;
+
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -417,6 +419,11 @@ impl Stack {
     pub(crate) fn issue_client(&self, name: &str) {
         let d = self.dir.path().to_str().expect("UTF-8 temp dir");
         iamwire_ok(&["certs", "client", "--dir", d, "--name", name]);
+    }
+
+    /// The operator's directory (certificates, config, env file).
+    pub(crate) fn dir(&self) -> &Path {
+        self.dir.path()
     }
 
     /// A file in the operator's directory.
