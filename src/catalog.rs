@@ -12,13 +12,6 @@
 //! one (a dynamic resource cannot take an existing name; if it already exists in the store it is left
 //! out and reported).
 
-// The supervisor and the admin router that use the rest of this module are the lead's (issue 14's
-// wiring); until they land, `iamwire run` only starts the catalog and logs what it finds.
-#![allow(
-    dead_code,
-    reason = "the desired-set channel, the admin handlers and guard_injector await the supervisor and admin API"
-)]
-
 pub(crate) mod admit;
 pub(crate) mod api;
 pub(crate) mod pg_store;
@@ -38,7 +31,7 @@ use iamwire_aws::inject::GuardedInjector;
 use iamwire_core::{AuthInjector, AwsMatcher, Database, ResourceMatcher};
 use tokio::sync::watch;
 
-pub(crate) use settings::{CatalogSection, open_store};
+pub(crate) use settings::{CatalogSection, PortRange, open_store};
 pub(crate) use start::start as start_from_config;
 use store::{ResourceStore, StoreHealth};
 

@@ -49,8 +49,8 @@ pub(crate) fn config(path: &Path) -> Result<String, String> {
     if !config.db_service.aws.is_empty() {
         let _ = writeln!(
             out,
-            "note: db_service.aws: iamwire run lists the databases these matchers find (iamwire db \
-             ls) but does not serve them yet; to serve one, list it in db_service.databases"
+            "note: db_service.aws: iamwire run serves the databases these matchers find on the ports \
+             of catalog.listen (iamwire db ls shows where)"
         );
     }
     Ok(out)

@@ -53,11 +53,13 @@ pub(crate) fn tls_mode(mode: TlsMode) -> &'static str {
 pub(crate) fn unserved(loaded: &LoadedConfig) -> Vec<String> {
     let mut notes = Vec::new();
     let matchers = loaded.db_service.aws.len();
-    if matchers > 0 {
+    let dynamic = !loaded.db_service.resources.is_empty();
+    if (matchers > 0 || dynamic) && loaded.catalog.listen.is_none() {
         notes.push(format!(
-            "db_service.aws: {matchers} discovery matcher(s): iamwire run lists the databases they \
-             find (iamwire db ls) but does not serve them yet; to serve one, list it in \
-             db_service.databases and give it a proxy.listeners entry"
+            "{matchers} discovery matcher(s) (db_service.aws) and {} resource selector(s) \
+             (db_service.resources): iamwire run lists the databases they bring (iamwire db ls) but \
+             serves them only with catalog.listen set (an address and a port range)",
+            loaded.db_service.resources.len()
         ));
     }
     for db in &loaded.db_service.databases {

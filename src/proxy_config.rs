@@ -23,7 +23,7 @@ use serde::Deserialize;
 pub(crate) use cluster::ClusterSection;
 pub(crate) use duration::parse_duration;
 pub(crate) use error::{ConfigError, chain};
-pub(crate) use load::{load, load_with};
+pub(crate) use load::{load, load_with, upstream_tls_for};
 pub(crate) use report::{has_proxy_section, report};
 
 /// The whole config file, as written. Unknown keys are rejected at every level so that typos fail loudly.

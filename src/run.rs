@@ -18,6 +18,7 @@ use iamwire_aws::token::TokenReuse;
 use tokio::signal::unix::{SignalKind, signal};
 
 use crate::admin::{self, AdminState};
+use crate::catalog::Catalog;
 use crate::logging::{self, LogFormat};
 use crate::proxy_config::{self, LoadedConfig};
 pub(crate) use overrides::Overrides;
@@ -47,15 +48,18 @@ async fn serve(path: PathBuf, loaded: LoadedConfig, overrides: Overrides) -> Res
     let tokens = Arc::new(TokenMap::new(TokenReuse::default()));
     let state = Arc::new(AdminState::new(Arc::clone(&roles), Arc::clone(&tokens)));
     let aws_tls = aws_api_tls()?;
-    // Static, discovered and dynamic databases; discovery problems are logged as each matcher runs.
-    let catalog = crate::catalog::start_from_config(&loaded, roles.clone(), &aws_tls, &env)?;
-    state.set_catalog(catalog.clone());
     let mut supervisor =
         Supervisor::new(roles, tokens, aws_tls, env, Arc::clone(&state)).overrides(overrides);
     supervisor.apply(&loaded)?;
-    if supervisor.is_empty() {
-        return Err("no listeners configured (proxy.listeners)".into());
+    if supervisor.is_empty() && loaded.catalog.listen.is_none() {
+        return Err(
+            "no listeners configured (proxy.listeners) and no catalog.listen for discovered and \
+             dynamic databases"
+                .into(),
+        );
     }
+    // Static, discovered and dynamic databases; discovery problems are logged as each matcher runs.
+    let catalog = supervisor.start_catalog(&loaded)?;
     if let Some(settings) = &loaded.admin {
         let listener = tokio::net::TcpListener::bind(settings.listen)
             .await
@@ -73,9 +77,7 @@ async fn serve(path: PathBuf, loaded: LoadedConfig, overrides: Overrides) -> Res
             Arc::clone(&state),
         ));
     }
-    let result = wait_for_signals(&path, signals, supervisor, loaded).await;
-    drop(catalog);
-    result
+    wait_for_signals(&path, signals, supervisor, loaded, catalog).await
 }
 
 /// The signals `iamwire run` handles.
@@ -104,20 +106,48 @@ async fn wait_for_signals(
     signals: Signals,
     mut supervisor: Supervisor,
     mut current: LoadedConfig,
+    mut catalog: Catalog,
 ) -> Result<(), String> {
     let Signals {
         mut term,
         mut int,
         mut hup,
     } = signals;
+    let mut desired = catalog.subscribe();
+    let set = desired.borrow_and_update().clone();
+    supervisor.apply_catalog(&current, &set, &catalog);
     let name = loop {
         tokio::select! {
             _ = term.recv() => break "SIGTERM",
             _ = int.recv() => break "SIGINT",
             _ = hup.recv() => {
-                if let Some(loaded) = supervisor.reload(path, &current) {
-                    current = loaded;
+                let Some(loaded) = supervisor.reload(path, &current) else { continue };
+                if catalog_inputs(&loaded) != catalog_inputs(&current) {
+                    match supervisor.start_catalog(&loaded) {
+                        Ok(fresh) => {
+                            supervisor.stop_catalog(&catalog);
+                            catalog = fresh;
+                            desired = catalog.subscribe();
+                        }
+                        Err(error) => tracing::error!(
+                            %error,
+                            "the catalog settings changed but cannot be used; discovery and dynamic \
+                             databases go on as before"
+                        ),
+                    }
                 }
+                current = loaded;
+                let set = desired.borrow_and_update().clone();
+                supervisor.apply_catalog(&current, &set, &catalog);
+            }
+            changed = desired.changed() => {
+                if changed.is_err() {
+                    // The catalog's tasks ended (they do not, short of a panic): serve what runs.
+                    tracing::error!("the catalog stopped; discovered and dynamic databases stay as they are");
+                    std::future::pending::<()>().await;
+                }
+                let set = desired.borrow_and_update().clone();
+                supervisor.apply_catalog(&current, &set, &catalog);
             }
         }
     };
@@ -143,6 +173,17 @@ async fn wait_for_signals(
             std::process::exit(1);
         }
     }
+}
+
+/// What the catalog is built from: when a reload changes it, the catalog starts again.
+fn catalog_inputs(loaded: &LoadedConfig) -> String {
+    format!(
+        "{:?}|{:?}|{:?}|{:?}",
+        loaded.db_service.databases,
+        loaded.db_service.aws,
+        loaded.db_service.resources,
+        loaded.catalog
+    )
 }
 
 /// The proxy's own AWS credentials, from `env` and the standard chain, in the config's region (else the

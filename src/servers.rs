@@ -6,6 +6,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use iamwire_aws::aws_api::ApiClient;
+use iamwire_aws::endpoint_check::EndpointGuard;
 use iamwire_aws::inject::{RdsIamInjector, RedshiftApi, TokenMap, injector_for};
 use iamwire_aws::role::RoleProvider;
 use iamwire_core::{AuthInjector, Database, InjectError, Protocol, StaticPasswordInjector};
@@ -17,6 +18,7 @@ use iamwire_postgres::{PgProxy, Postgres};
 use iamwire_proxy::{Drain, Listener, MetricsSnapshot, SessionId, SessionInfo};
 use iamwire_redis::{DEFAULT_REAUTH_INTERVAL, Redis, RedisCluster, RedisProxy};
 
+use crate::catalog::CatalogEntry;
 use crate::proxy_config::{Listener as ListenerConfig, LoadedConfig};
 
 /// The proxy of one listener.
@@ -64,6 +66,9 @@ pub(crate) struct Shared<'a> {
     pub(crate) env: &'a BTreeMap<String, String>,
     /// The RDS IAM tokens every database of the process mints and reuses (counted for `/metrics`).
     pub(crate) tokens: Arc<TokenMap>,
+    /// For a discovered or dynamic database: its catalog entry and the guard that confirms its
+    /// endpoint before any credential is sent.
+    pub(crate) guard: Option<(&'a CatalogEntry, &'a EndpointGuard)>,
 }
 
 impl Server {
@@ -286,6 +291,10 @@ fn proxy<P: iamwire_proxy::Protocol>(
 ) -> Result<iamwire_proxy::Proxy<P>, String> {
     let database = &listener.database;
     let config = shared.config;
+    let injector = match shared.guard {
+        Some((entry, guard)) => crate::catalog::guard_injector(entry, guard, injector),
+        None => injector,
+    };
     let builder = iamwire_proxy::Proxy::builder(
         protocol,
         database.clone(),

@@ -126,10 +126,13 @@ fn check_config_says_what_run_will_not_serve() {
     assert!(out.status.success(), "{}", stderr(&out));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
-        text.contains("note: db_service.aws: 1 discovery matcher(s)"),
+        text.contains("note: 1 discovery matcher(s) (db_service.aws)"),
         "{text}"
     );
-    assert!(text.contains("does not serve them yet"), "{text}");
+    assert!(
+        text.contains("serves them only with catalog.listen set"),
+        "{text}"
+    );
     assert!(
         text.contains("database \"other\" has no proxy.listeners entry"),
         "{text}"

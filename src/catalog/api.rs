@@ -101,6 +101,7 @@ pub(crate) async fn create_database(catalog: &Catalog, body: &[u8]) -> Reply {
 
 /// `GET /v1/databases`: every database served (static, discovered, dynamic) with origin, protocol,
 /// account, role, labels and how to reach it, and the dynamic resources stored but not served.
+#[cfg(test)]
 pub(crate) fn list_databases(catalog: &Catalog) -> Reply {
     let desired = catalog.current();
     let databases: Vec<Value> = desired
@@ -164,6 +165,7 @@ pub(crate) async fn delete_database(catalog: &Catalog, name: &str) -> Reply {
 
 /// The catalog's part of `/readyz`: 200 when the store has been read and is reachable, else 503; the
 /// body lists every problem (the store, each discovery matcher that failed, resources not served).
+#[cfg(test)]
 pub(crate) fn readiness(catalog: &Catalog) -> Reply {
     let status = catalog.current().status.clone();
     let ready = status.ready();

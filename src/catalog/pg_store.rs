@@ -124,6 +124,7 @@ impl PgStore {
     }
 
     /// Wait until the published state satisfies `ready` (a test and startup helper), up to `within`.
+    #[cfg(test)]
     pub(crate) async fn wait_for(
         &self,
         within: Duration,

@@ -5,6 +5,13 @@
 //!   discovery_interval: 5m          # default 5m
 //!   store:
 //!     file: databases.json          # the default: one node, beside the config file
+//!   # Where discovered and dynamic databases are served: one port each from this range, the same
+//!   # port for the same database on every replica (absent: they are listed, not served).
+//!   listen: 127.0.0.1:17000-17099
+//!   # Hosts that are not AWS endpoints (IP addresses, custom DNS names) cannot be confirmed to belong
+//!   # to the account a database claims: refuse (default), loopback (allow 127.0.0.0/8, ::1,
+//!   # localhost: tests and local tunnels), or allow (the operator vouches for every resource).
+//!   unknown_hosts: refuse
 //!   # or, for replicas:
 //!   # store:
 //!   #   postgres:
@@ -16,6 +23,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use iamwire_aws::endpoint_check::UnknownHosts;
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 use serde::Deserialize;
@@ -38,6 +46,48 @@ pub(crate) struct CatalogSection {
     /// Where dynamic resources live.
     #[serde(default)]
     pub(crate) store: Option<StoreSection>,
+    /// `ip:first-last`: the ports discovered and dynamic databases are served on.
+    #[serde(default)]
+    pub(crate) listen: Option<String>,
+    /// `refuse` (default), `loopback` or `allow`: endpoints that are not AWS's.
+    #[serde(default)]
+    pub(crate) unknown_hosts: Option<String>,
+}
+
+/// `catalog.listen`, parsed: an address and an inclusive port range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct PortRange {
+    /// The address every port is bound on.
+    pub(crate) ip: std::net::IpAddr,
+    /// The first port.
+    pub(crate) first: u16,
+    /// The last port (inclusive).
+    pub(crate) last: u16,
+}
+
+impl PortRange {
+    /// How many ports it holds.
+    pub(crate) fn len(self) -> usize {
+        usize::from(self.last - self.first) + 1
+    }
+
+    /// The `i`th port's address (`i` taken modulo [`Self::len`]).
+    pub(crate) fn addr(self, i: usize) -> std::net::SocketAddr {
+        let offset = u16::try_from(i % self.len()).unwrap_or(0);
+        std::net::SocketAddr::new(self.ip, self.first + offset)
+    }
+
+    fn parse(text: &str) -> Option<Self> {
+        let (ip, ports) = text.trim().rsplit_once(':')?;
+        let ip = ip
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse()
+            .ok()?;
+        let (first, last) = ports.split_once('-').unwrap_or((ports, ports));
+        let (first, last): (u16, u16) = (first.trim().parse().ok()?, last.trim().parse().ok()?);
+        (first > 0 && first <= last).then_some(Self { ip, first, last })
+    }
 }
 
 /// `catalog.store`: exactly one of `file` and `postgres`.
@@ -73,6 +123,43 @@ impl CatalogSection {
             Some(v) => crate::proxy_config::parse_duration(v).ok_or_else(|| {
                 format!("catalog.discovery_interval: {v:?} is not a duration (30s, 5m, 1h)")
             }),
+        }
+    }
+}
+
+impl CatalogSection {
+    /// `catalog.listen`, if set.
+    ///
+    /// # Errors
+    ///
+    /// A value that is not `ip:first-last` with `0 < first <= last`.
+    pub(crate) fn listen_range(&self) -> Result<Option<PortRange>, String> {
+        self.listen
+            .as_deref()
+            .map(|text| {
+                PortRange::parse(text).ok_or_else(|| {
+                    format!(
+                        "catalog.listen: {text:?} is not an address and a port range \
+                         (127.0.0.1:17000-17099)"
+                    )
+                })
+            })
+            .transpose()
+    }
+
+    /// `catalog.unknown_hosts`.
+    ///
+    /// # Errors
+    ///
+    /// A value other than `refuse`, `loopback` and `allow`.
+    pub(crate) fn unknown_hosts(&self) -> Result<UnknownHosts, String> {
+        match self.unknown_hosts.as_deref().map(str::trim) {
+            None | Some("refuse") => Ok(UnknownHosts::Refuse),
+            Some("loopback") => Ok(UnknownHosts::AllowLoopback),
+            Some("allow") => Ok(UnknownHosts::Allow),
+            Some(other) => Err(format!(
+                "catalog.unknown_hosts: {other:?} is not one of refuse, loopback, allow"
+            )),
         }
     }
 }

@@ -51,6 +51,8 @@ pub(crate) fn start(
         discovery_interval: loaded.catalog.interval()?,
     };
     let (discoverer, guard) = reach_aws(roles, aws_tls, env);
+    let guard = guard.unknown_hosts(loaded.catalog.unknown_hosts()?);
+    loaded.catalog.listen_range()?;
     Ok(Catalog::start(config, store, Some(discoverer), Some(guard)))
 }
 

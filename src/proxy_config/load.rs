@@ -455,6 +455,28 @@ fn server_tls(
     Ok((config, summary))
 }
 
+/// How the proxy verifies `db` (a catalog database's own `tls` settings; files relative to the
+/// config file at `config`).
+///
+/// # Errors
+///
+/// The settings are unusable (a CA file missing or unreadable, a mode that needs one).
+pub(crate) fn upstream_tls_for(
+    db: &Database,
+    config: &Path,
+) -> Result<Arc<rustls::ClientConfig>, String> {
+    let base = config.parent().unwrap_or_else(|| Path::new(""));
+    upstream_tls(db, base).map_err(|e| {
+        let mut text = e.to_string();
+        let mut cause = std::error::Error::source(&e);
+        while let Some(c) = cause {
+            text = format!("{text}: {c}");
+            cause = c.source();
+        }
+        text
+    })
+}
+
 fn upstream_tls(db: &Database, base: &Path) -> Result<Arc<rustls::ClientConfig>, ConfigError> {
     let ca = match (&db.tls.ca_cert_file, db.tls.mode) {
         (Some(file), _) => Some(read_certs(&resolve(base, Path::new(file)))?),

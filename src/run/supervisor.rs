@@ -27,6 +27,8 @@ use crate::admin::{AdminState, Readiness};
 use crate::proxy_config::{self, ListenAddr, LoadedConfig};
 use crate::servers::{Server, Shared};
 
+mod catalog;
+
 /// How long sessions told to close get to do so once the drain deadline passed.
 const CLOSE_GRACE: Duration = Duration::from_secs(5);
 /// The first and the longest wait between tries to obtain a database's credentials.
@@ -120,6 +122,10 @@ pub(super) struct Supervisor {
     state: Arc<AdminState>,
     drain: Drain,
     running: BTreeMap<String, Running>,
+    /// Discovered and dynamic databases served (see [`catalog`]).
+    from_catalog: BTreeMap<String, Running>,
+    /// Catalog databases that cannot be served, with why (logged once per reason).
+    unservable: BTreeMap<String, String>,
     overrides: super::Overrides,
 }
 
@@ -139,6 +145,8 @@ impl Supervisor {
             state,
             drain: Drain::new(),
             running: BTreeMap::new(),
+            from_catalog: BTreeMap::new(),
+            unservable: BTreeMap::new(),
             overrides: super::Overrides::default(),
         }
     }
@@ -163,6 +171,7 @@ impl Supervisor {
             aws_tls: &self.aws_tls,
             env: &self.env,
             tokens: Arc::clone(&self.tokens),
+            guard: None,
         };
         // Build and bind first, without touching what runs.
         let mut next = Vec::with_capacity(loaded.listeners.len());
@@ -280,8 +289,8 @@ impl Supervisor {
         let overrides = &self.overrides;
         let loaded = proxy_config::load_with(path, &|file| overrides.apply(file));
         let loaded = match loaded.map_err(|e| crate::config_messages::describe(path, &e)) {
-            Ok(loaded) if loaded.listeners.is_empty() => {
-                Err("no listeners configured (proxy.listeners)".to_owned())
+            Ok(loaded) if loaded.listeners.is_empty() && loaded.catalog.listen.is_none() => {
+                Err("no listeners configured (proxy.listeners) and no catalog.listen".to_owned())
             }
             other => other,
         };
@@ -325,11 +334,12 @@ impl Supervisor {
 
     /// Stop every listener and drain: sessions may go on for `deadline`, then are told to end.
     pub(super) async fn shutdown(&mut self, deadline: Duration) {
-        for running in self.running.values() {
+        for running in self.running.values().chain(self.from_catalog.values()) {
             let _ = running.stop.send(true);
         }
         self.drain.shutdown(deadline, CLOSE_GRACE).await;
         self.running.clear();
+        self.from_catalog.clear();
     }
 }
 
