@@ -99,36 +99,6 @@ pub(crate) async fn create_database(catalog: &Catalog, body: &[u8]) -> Reply {
     }
 }
 
-/// `GET /v1/databases`: every database served (static, discovered, dynamic) with origin, protocol,
-/// account, role, labels and how to reach it, and the dynamic resources stored but not served.
-#[cfg(test)]
-pub(crate) fn list_databases(catalog: &Catalog) -> Reply {
-    let desired = catalog.current();
-    let databases: Vec<Value> = desired
-        .databases
-        .values()
-        .map(|e| entry_json(catalog, e))
-        .collect();
-    let mut not_served: Vec<Value> = desired
-        .status
-        .rejected
-        .iter()
-        .map(|(name, why)| json!({"name": name, "reason": why}))
-        .collect();
-    not_served.extend(desired.status.not_selected.iter().map(|name| {
-        json!({"name": name, "reason": "no db_service.resources selector of this replica matches its labels"})
-    }));
-    (
-        200,
-        json!({
-            "databases": databases,
-            "not_served": not_served,
-            "ready": desired.status.ready(),
-            "problems": desired.status.problems(),
-        }),
-    )
-}
-
 /// `DELETE /v1/databases/{name}`: remove a dynamic database from the store; answers once this replica
 /// stops serving it. Codes: `not_found` (404), `not_dynamic` (409: static and discovered databases are
 /// changed in the config or in AWS), `store_unavailable` (503).
@@ -161,37 +131,6 @@ pub(crate) async fn delete_database(catalog: &Catalog, name: &str) -> Reply {
         },
         Err(e) => store_error(&e),
     }
-}
-
-/// The catalog's part of `/readyz`: 200 when the store has been read and is reachable, else 503; the
-/// body lists every problem (the store, each discovery matcher that failed, resources not served).
-#[cfg(test)]
-pub(crate) fn readiness(catalog: &Catalog) -> Reply {
-    let status = catalog.current().status.clone();
-    let ready = status.ready();
-    let matchers: Vec<Value> = status
-        .matchers
-        .iter()
-        .map(|m| {
-            json!({
-                "matcher": m.index,
-                "role": m.role,
-                "ran": m.last_run.is_some(),
-                "failed": m.failed,
-                "databases": m.databases,
-                "errors": m.errors,
-            })
-        })
-        .collect();
-    (
-        if ready { 200 } else { 503 },
-        json!({
-            "ready": ready,
-            "store": {"name": status.store, "reachable": status.store_health.is_ok(), "loaded": status.store_loaded},
-            "discovery": matchers,
-            "problems": status.problems(),
-        }),
-    )
 }
 
 fn origin_str(origin: super::Origin) -> &'static str {

@@ -1,7 +1,7 @@
 //! The catalog's tasks: one discovery loop per matcher, and the reconciler that merges static
 //! databases, discovery results and the store's resources into the desired set.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -37,8 +37,13 @@ pub(super) fn spawn(
                 (discoverer.clone(), matcher.clone(), reports.clone());
             let interval = config.discovery_interval.max(Duration::from_secs(1));
             tasks.push(tokio::spawn(async move {
+                // Databases this matcher has tried to turn IAM authentication on for (once each).
+                let mut tried = BTreeSet::new();
                 loop {
-                    let report = discoverer.discover(index, &matcher).await;
+                    let mut report = discoverer.discover(index, &matcher).await;
+                    if matcher.enable_iam_auth {
+                        enable_iam_auth(&discoverer, &mut report, &mut tried).await;
+                    }
                     if reports.send(report).await.is_err() {
                         return;
                     }
@@ -73,6 +78,28 @@ pub(super) fn spawn(
         reconciler.run(&mut store_rx, report_rx, desired_tx).await;
     }));
     (desired_rx, tasks)
+}
+
+/// Turn IAM database authentication on for every database of `report` found with it off, once per
+/// database: a failure (a role without `rds:ModifyDBInstance`, say) is reported with the matcher's
+/// other errors and not retried until the process restarts.
+async fn enable_iam_auth(
+    discoverer: &Discoverer,
+    report: &mut MatcherReport,
+    tried: &mut BTreeSet<String>,
+) {
+    for found in &report.databases {
+        if !found.can_enable_iam_auth() || !tried.insert(found.database.name.clone()) {
+            continue;
+        }
+        match discoverer.enable_iam_auth(found).await {
+            Ok(()) => tracing::info!(
+                database = %found.database.name,
+                "turned IAM database authentication on (db_service.aws[].enable_iam_auth)"
+            ),
+            Err(error) => report.errors.push(error),
+        }
+    }
 }
 
 struct Reconciler {

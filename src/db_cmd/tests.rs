@@ -27,7 +27,6 @@ async fn route(
     let path = parts.uri.path();
     let (status, json) = match (parts.method.as_str(), path) {
         ("POST", "/v1/databases") => api::create_database(&catalog, &body).await,
-        ("GET", "/v1/databases") => api::list_databases(&catalog),
         ("DELETE", p) if p.starts_with("/v1/databases/") => {
             api::delete_database(&catalog, &p["/v1/databases/".len()..]).await
         }

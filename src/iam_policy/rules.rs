@@ -683,6 +683,10 @@ pub(crate) fn matcher(plan: &mut Plan, principal: &Principal, index: usize, m: &
             _ => &[],
         });
     }
+    if m.enable_iam_auth && m.discovery_types().any(|k| k == DiscoveryType::Rds) {
+        // enable_iam_auth turns IAM authentication on where discovery finds it off.
+        actions.extend(["rds:ModifyDBInstance", "rds:ModifyDBCluster"]);
+    }
     actions.push("tag:GetResources");
     plan.note(format!(
         "discovery matcher {index}: it lists databases not known in advance, so its Describe \

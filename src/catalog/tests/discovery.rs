@@ -53,6 +53,18 @@ fn instance(
     id: &str,
     tags: &[(&str, &str)],
 ) -> String {
+    instance_with(moto, admin, region, id, tags, true)
+}
+
+/// Create an RDS instance with IAM database authentication on or off; its `host:port`.
+fn instance_with(
+    moto: &Moto,
+    admin: &CreatedUser,
+    region: &str,
+    id: &str,
+    tags: &[(&str, &str)],
+    iam_auth: bool,
+) -> String {
     let tags: Vec<Value> = tags
         .iter()
         .map(|(k, v)| json!({"Key": k, "Value": v}))
@@ -65,7 +77,7 @@ fn instance(
         json!({
             "DBInstanceIdentifier": id, "Engine": "postgres", "DBInstanceClass": "db.t3.micro",
             "AllocatedStorage": 20, "MasterUsername": "admin", "MasterUserPassword": "password1234",
-            "Tags": tags, "EnableIAMDatabaseAuthentication": true,
+            "Tags": tags, "EnableIAMDatabaseAuthentication": iam_auth,
         }),
     );
     let endpoint = &answer["DBInstance"]["Endpoint"];
@@ -110,6 +122,7 @@ async fn discovered_databases_follow_aws_and_a_broken_matcher_stops_no_other() {
                         "rds:DescribeDBInstances",
                         "rds:DescribeDBClusters",
                         "rds:ListTagsForResource",
+                        "rds:ModifyDBInstance",
                     ],
                     "*",
                 )],
@@ -127,6 +140,15 @@ async fn discovered_databases_follow_aws_and_a_broken_matcher_stops_no_other() {
     );
     instance(&moto, admin, "eu-west-1", "ledger", &[("env", "prod")]);
     instance(&moto, admin, "eu-west-1", "scratch", &[("env", "dev")]);
+    // Found with IAM authentication off: the first matcher turns it on.
+    instance_with(
+        &moto,
+        admin,
+        "eu-west-1",
+        "legacy",
+        &[("env", "prod")],
+        false,
+    );
     let theirs = instance(
         &moto,
         &created.users["other-admin"],
@@ -136,7 +158,7 @@ async fn discovered_databases_follow_aws_and_a_broken_matcher_stops_no_other() {
     );
 
     let yaml = format!(
-        "db_service:\n  resources:\n    - labels: {{ env: prod }}\n      aws: {{ assume_role_arn: {role}, external_id: {EXTERNAL_ID} }}\n  databases:\n    - name: local\n      protocol: postgres\n      uri: localhost:5432\n  aws:\n    - types: [rds]\n      regions: [us-east-1, eu-west-1]\n      tags: {{ env: prod }}\n      assume_role_arn: {role}\n      external_id: {EXTERNAL_ID}\n    - types: [rds]\n      regions: [us-east-1]\n      assume_role_arn: arn:aws:iam::{DATABASE_ACCOUNT}:role/not-there\n      external_id: {EXTERNAL_ID}\n"
+        "db_service:\n  resources:\n    - labels: {{ env: prod }}\n      aws: {{ assume_role_arn: {role}, external_id: {EXTERNAL_ID} }}\n  databases:\n    - name: local\n      protocol: postgres\n      uri: localhost:5432\n  aws:\n    - types: [rds]\n      regions: [us-east-1, eu-west-1]\n      tags: {{ env: prod }}\n      assume_role_arn: {role}\n      external_id: {EXTERNAL_ID}\n      enable_iam_auth: true\n    - types: [rds]\n      regions: [us-east-1]\n      assume_role_arn: arn:aws:iam::{DATABASE_ACCOUNT}:role/not-there\n      external_id: {EXTERNAL_ID}\n"
     );
     let service = Config::from_yaml(yaml.as_bytes()).unwrap().db_service;
     let proxy = &created.users["iamwire-proxy"];
@@ -193,10 +215,23 @@ async fn discovered_databases_follow_aws_and_a_broken_matcher_stops_no_other() {
             .collect::<Vec<_>>(),
         [
             "ledger-rds-eu-west-1-222222222222",
+            "legacy-rds-eu-west-1-222222222222",
             "local",
             "orders-rds-us-east-1-222222222222"
         ],
         "scratch (env=dev) is filtered out"
+    );
+    // legacy was found with IAM authentication off; the matcher turned it on.
+    let legacy = call(
+        &moto,
+        admin,
+        "eu-west-1",
+        "describe_db_instances",
+        json!({"DBInstanceIdentifier": "legacy"}),
+    );
+    assert_eq!(
+        legacy["DBInstances"][0]["IAMDatabaseAuthenticationEnabled"], true,
+        "{legacy}"
     );
     assert_eq!(desired.databases["local"].origin, Origin::Static);
     let entry = &desired.databases[&orders];
@@ -221,24 +256,24 @@ async fn discovered_databases_follow_aws_and_a_broken_matcher_stops_no_other() {
     let status = &desired.status;
     assert!(!status.matchers[0].failed && status.matchers[0].errors.is_empty());
     assert!(status.matchers[1].failed, "{:?}", status.matchers[1]);
-    let (code, body) = api::readiness(&catalog);
-    assert_eq!(code, 200, "{body}");
-    assert_eq!(body["discovery"][1]["failed"], true);
-    let problems = body["problems"].to_string();
+    // What /readyz shows: ready, the broken matcher among the problems, no external ID.
+    assert!(status.ready());
+    let problems = status.problems().join("\n");
     assert!(
         problems.contains("db_service.aws[1]") && problems.contains("not-there"),
         "{problems}"
     );
     assert!(!problems.contains(EXTERNAL_ID));
-    let (_, listed) = api::list_databases(&catalog);
-    let origins: Vec<&str> = listed["databases"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d["origin"].as_str().unwrap())
-        .collect();
-    assert_eq!(origins, ["discovered", "static", "discovered"]);
-    assert!(!listed.to_string().contains(EXTERNAL_ID));
+    let origins: Vec<Origin> = desired.databases.values().map(|e| e.origin).collect();
+    assert_eq!(
+        origins,
+        [
+            Origin::Discovered,
+            Origin::Discovered,
+            Origin::Static,
+            Origin::Discovered
+        ]
+    );
 
     // Deleted in AWS: gone from the desired set within one interval (plus a run's time).
     call(

@@ -29,6 +29,11 @@ pub struct AwsMatcher {
     pub assume_role_arn: Option<String>,
     /// External ID for that AssumeRole call; redacted in `Debug`.
     pub external_id: Option<ExternalId>,
+    /// Turn IAM database authentication on for RDS instances and Aurora clusters found with it
+    /// off (`ModifyDBInstance` / `ModifyDBCluster` through the matcher's role, applied at once).
+    /// An iamwire addition to Teleport's matcher; off when absent.
+    #[serde(default)]
+    pub enable_iam_auth: bool,
 }
 
 impl AwsMatcher {
