@@ -273,7 +273,9 @@ async fn call_once(admin: &AdminArgs, method: Method, path: &str) -> Result<Valu
     } else {
         Err(format!(
             "the admin API refused ({status}): {}",
-            value["error"].as_str().unwrap_or("no reason given")
+            value["error"]["message"]
+                .as_str()
+                .unwrap_or("no reason given")
         ))
     }
 }

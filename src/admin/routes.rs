@@ -37,10 +37,12 @@ pub(crate) async fn route(
         (_, ["v1", rest @ ..]) => match identity {
             None => problem(
                 StatusCode::UNAUTHORIZED,
+                "no_client_certificate",
                 "the admin API needs a client certificate from the proxy's client CA",
             ),
             Some(who) if !state.is_admin(who) => problem(
                 StatusCode::FORBIDDEN,
+                "not_an_admin",
                 &format!("{who:?} is not in proxy.admin.identities"),
             ),
             Some(_) => match (&method, rest) {
@@ -57,6 +59,7 @@ pub(crate) async fn route(
         },
         _ => problem(
             StatusCode::NOT_FOUND,
+            "no_route",
             &format!("no such endpoint: {method} {path}"),
         ),
     }
@@ -71,6 +74,7 @@ fn api(state: &AdminState, method: &Method, path: &[&str]) -> Reply {
             let Some(server) = state.server(name) else {
                 return problem(
                     StatusCode::NOT_FOUND,
+                    "not_found",
                     &format!("no database named {name:?}"),
                 );
             };
@@ -87,6 +91,7 @@ fn api(state: &AdminState, method: &Method, path: &[&str]) -> Reply {
         }
         _ => problem(
             StatusCode::NOT_FOUND,
+            "no_route",
             &format!("no such admin API call: {method} /v1/{}", path.join("/")),
         ),
     }
@@ -156,12 +161,14 @@ fn kill(state: &AdminState, database: &str, id: &str) -> Reply {
     let Some(server) = state.server(database) else {
         return problem(
             StatusCode::NOT_FOUND,
+            "not_found",
             &format!("no database named {database:?}"),
         );
     };
     let Ok(id) = id.parse() else {
         return problem(
             StatusCode::BAD_REQUEST,
+            "bad_session_id",
             &format!("{id:?} is not a session id"),
         );
     };
@@ -174,6 +181,7 @@ fn kill(state: &AdminState, database: &str, id: &str) -> Reply {
     } else {
         problem(
             StatusCode::NOT_FOUND,
+            "not_found",
             &format!("no live session {id} on database {database:?}"),
         )
     }
@@ -224,8 +232,13 @@ fn json_reply(status: StatusCode, value: &Value) -> Reply {
     reply
 }
 
-fn problem(status: StatusCode, message: &str) -> Reply {
-    json_reply(status, &json!({"error": message}))
+/// An error in the one shape every admin API error has: `{"error": {"code": ..., "message": ...}}`
+/// (the catalog's handlers answer the same way).
+fn problem(status: StatusCode, code: &str, message: &str) -> Reply {
+    json_reply(
+        status,
+        &json!({"error": {"code": code, "message": message}}),
+    )
 }
 
 #[cfg(test)]
@@ -234,7 +247,7 @@ mod tests {
 
     #[test]
     fn problems_are_json_with_the_status() {
-        let reply = problem(StatusCode::FORBIDDEN, "no");
+        let reply = problem(StatusCode::FORBIDDEN, "not_an_admin", "no");
         assert_eq!(reply.status(), StatusCode::FORBIDDEN);
         assert_eq!(
             reply.headers()[hyper::header::CONTENT_TYPE],
