@@ -338,6 +338,64 @@ impl Moto {
         rig(&self.dir.path().join("rig.py"), args, input)
     }
 
+    /// Call `service`'s `method` (boto3's snake_case name) as `who` in `region` with `params`; the
+    /// answer, or the emulator's refusal as an error.
+    pub fn call(
+        &self,
+        who: &CreatedUser,
+        region: &str,
+        service: &str,
+        method: &str,
+        params: &Value,
+    ) -> Result<Value> {
+        let answer = self.rig(
+            &["call", &self.endpoint()],
+            &serde_json::json!({
+                "service": service, "method": method, "creds": who, "region": region, "params": params,
+            }),
+        )?;
+        match answer.get("error") {
+            Some(error) => Err(RigError::Protocol {
+                what: format!("{service} {method}"),
+                detail: error.to_string(),
+            }),
+            None => Ok(answer),
+        }
+    }
+
+    /// Create a PostgreSQL RDS instance `id` as `who` in `region` with `tags`, IAM database
+    /// authentication on or off; its endpoint as `host:port`.
+    pub fn rds_instance(
+        &self,
+        who: &CreatedUser,
+        region: &str,
+        id: &str,
+        tags: &[(&str, &str)],
+        iam_auth: bool,
+    ) -> Result<String> {
+        let tags: Vec<Value> = tags
+            .iter()
+            .map(|(k, v)| serde_json::json!({"Key": k, "Value": v}))
+            .collect();
+        let answer = self.call(
+            who,
+            region,
+            "rds",
+            "create_db_instance",
+            &serde_json::json!({
+                "DBInstanceIdentifier": id, "Engine": "postgres", "DBInstanceClass": "db.t3.micro",
+                "AllocatedStorage": 20, "MasterUsername": "admin", "MasterUserPassword": "password1234",
+                "Tags": tags, "EnableIAMDatabaseAuthentication": iam_auth,
+            }),
+        )?;
+        let endpoint = &answer["DBInstance"]["Endpoint"];
+        Ok(format!(
+            "{}:{}",
+            endpoint["Address"].as_str().unwrap_or_default(),
+            endpoint["Port"]
+        ))
+    }
+
     /// Every request received so far, oldest first (including refused ones).
     pub fn requests(&self) -> Result<Vec<RecordedRequest>> {
         let path = self.dir.path().join("recording.jsonl");

@@ -35,17 +35,9 @@ const INTERVAL: Duration = Duration::from_secs(3);
 const SLOW: Duration = Duration::from_secs(90);
 
 fn call(moto: &Moto, who: &CreatedUser, region: &str, method: &str, params: Value) -> Value {
-    let answer = moto
-        .rig(
-            &["call", &moto.endpoint()],
-            &json!({"service": "rds", "method": method, "creds": who, "region": region, "params": params}),
-        )
-        .unwrap();
-    assert!(answer.get("error").is_none(), "{method}: {answer}");
-    answer
+    moto.call(who, region, "rds", method, &params).unwrap()
 }
 
-/// Create an RDS instance; its `host:port`.
 fn instance(
     moto: &Moto,
     admin: &CreatedUser,
@@ -53,39 +45,7 @@ fn instance(
     id: &str,
     tags: &[(&str, &str)],
 ) -> String {
-    instance_with(moto, admin, region, id, tags, true)
-}
-
-/// Create an RDS instance with IAM database authentication on or off; its `host:port`.
-fn instance_with(
-    moto: &Moto,
-    admin: &CreatedUser,
-    region: &str,
-    id: &str,
-    tags: &[(&str, &str)],
-    iam_auth: bool,
-) -> String {
-    let tags: Vec<Value> = tags
-        .iter()
-        .map(|(k, v)| json!({"Key": k, "Value": v}))
-        .collect();
-    let answer = call(
-        moto,
-        admin,
-        region,
-        "create_db_instance",
-        json!({
-            "DBInstanceIdentifier": id, "Engine": "postgres", "DBInstanceClass": "db.t3.micro",
-            "AllocatedStorage": 20, "MasterUsername": "admin", "MasterUserPassword": "password1234",
-            "Tags": tags, "EnableIAMDatabaseAuthentication": iam_auth,
-        }),
-    );
-    let endpoint = &answer["DBInstance"]["Endpoint"];
-    format!(
-        "{}:{}",
-        endpoint["Address"].as_str().unwrap(),
-        endpoint["Port"]
-    )
+    moto.rds_instance(admin, region, id, tags, true).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -141,14 +101,8 @@ async fn discovered_databases_follow_aws_and_a_broken_matcher_stops_no_other() {
     instance(&moto, admin, "eu-west-1", "ledger", &[("env", "prod")]);
     instance(&moto, admin, "eu-west-1", "scratch", &[("env", "dev")]);
     // Found with IAM authentication off: the first matcher turns it on.
-    instance_with(
-        &moto,
-        admin,
-        "eu-west-1",
-        "legacy",
-        &[("env", "prod")],
-        false,
-    );
+    moto.rds_instance(admin, "eu-west-1", "legacy", &[("env", "prod")], false)
+        .unwrap();
     let theirs = instance(
         &moto,
         &created.users["other-admin"],
