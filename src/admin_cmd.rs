@@ -159,9 +159,13 @@ pub(crate) async fn db(command: &DbCommand) -> Result<String, String> {
                 ],
                 rows(&list, |d| {
                     let state = match (d["paused"].as_bool(), d["ready"].as_bool()) {
-                        (Some(true), _) => "paused",
-                        (_, Some(true)) => "ready",
-                        _ => "not ready",
+                        _ if d["served"] == false => match d["reason"].as_str() {
+                            Some(why) => format!("not served: {why}"),
+                            None => "not served".to_owned(),
+                        },
+                        (Some(true), _) => "paused".to_owned(),
+                        (_, Some(true)) => "ready".to_owned(),
+                        _ => "not ready".to_owned(),
                     };
                     vec![
                         field(d, "name"),
@@ -170,7 +174,7 @@ pub(crate) async fn db(command: &DbCommand) -> Result<String, String> {
                         field(d, "listen"),
                         field(d, "account"),
                         field(d, "role"),
-                        state.to_owned(),
+                        state,
                         field(d, "sessions"),
                     ]
                 }),

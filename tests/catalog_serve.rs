@@ -128,6 +128,25 @@ async fn a_created_database_is_served_at_once_survives_a_restart_and_db_rm_refus
         "{text}"
     );
 
+    // One that cannot be served (no CA to verify it with) says why in db ls; the others go on.
+    let bare = stack.file("bare.yaml");
+    let text = std::fs::read_to_string(resource(&stack, "bare")).unwrap();
+    std::fs::write(&bare, text.replace("    ca_cert_file: db-ca.crt\n", "")).unwrap();
+    let out = admin::cli(
+        &stack.proxy,
+        stack.dir(),
+        ADMIN,
+        &["db", "create", bare.to_str().unwrap()],
+    );
+    assert!(out.status.success(), "{}", both(&out));
+    let ls = admin::cli(&stack.proxy, stack.dir(), ADMIN, &["db", "ls"]);
+    let text = both(&ls);
+    assert!(
+        text.contains("not served: its tls settings name no CA"),
+        "{text}"
+    );
+    assert_eq!(login(&stack, port).await.unwrap(), IAM_USER);
+
     // Kept in the store: served again after a restart, on the same port.
     stack.restart_proxy();
     assert_eq!(port_of(&stack.proxy, "orders"), port);

@@ -99,6 +99,7 @@ pub(super) fn with_catalog(state: &AdminState, mut list: Vec<Value>) -> Vec<Valu
             "role": db.aws.assume_role_arn,
             "labels": db.labels,
             "served": false,
+            "reason": state.unserved(name),
         }));
     }
     list

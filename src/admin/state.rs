@@ -42,6 +42,8 @@ pub(crate) struct AdminState {
     failed_reloads: AtomicU64,
     /// Static, discovered and dynamic databases (`/v1/databases`, `/readyz`), once started.
     catalog: RwLock<Option<crate::catalog::Catalog>>,
+    /// Catalog databases the supervisor cannot serve, with why.
+    unserved: RwLock<BTreeMap<String, String>>,
 }
 
 impl AdminState {
@@ -56,6 +58,7 @@ impl AdminState {
             reloads: AtomicU64::new(0),
             failed_reloads: AtomicU64::new(0),
             catalog: RwLock::new(None),
+            unserved: RwLock::new(BTreeMap::new()),
         }
     }
 
@@ -70,6 +73,23 @@ impl AdminState {
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
+    }
+
+    /// Why each catalog database that is not served is not (from the supervisor).
+    pub(crate) fn set_unserved(&self, unserved: BTreeMap<String, String>) {
+        *self
+            .unserved
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = unserved;
+    }
+
+    /// Why catalog database `name` is not served, if the supervisor said.
+    pub(crate) fn unserved(&self, name: &str) -> Option<String> {
+        self.unserved
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(name)
+            .cloned()
     }
 
     /// The identities allowed on the admin API, and each database's session cap (from the config).

@@ -12,6 +12,8 @@
 //!   # to the account a database claims: refuse (default), loopback (allow 127.0.0.0/8, ::1,
 //!   # localhost: tests and local tunnels), or allow (the operator vouches for every resource).
 //!   unknown_hosts: refuse
+//!   # The CA bundle for discovered and dynamic databases whose tls settings name none.
+//!   ca_cert_file: rds-global-bundle.pem
 //!   # or, for replicas:
 //!   # store:
 //!   #   postgres:
@@ -52,6 +54,10 @@ pub(crate) struct CatalogSection {
     /// `refuse` (default), `loopback` or `allow`: endpoints that are not AWS's.
     #[serde(default)]
     pub(crate) unknown_hosts: Option<String>,
+    /// The CA bundle that verifies discovered and dynamic databases whose `tls` names none (the RDS
+    /// global bundle, say); relative to the config file.
+    #[serde(default)]
+    pub(crate) ca_cert_file: Option<String>,
 }
 
 /// `catalog.listen`, parsed: an address and an inclusive port range.

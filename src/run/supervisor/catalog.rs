@@ -12,7 +12,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use iamwire_aws::role::RoleProvider;
-use iamwire_core::Protocol;
+use iamwire_core::{Protocol, TlsMode};
 
 use super::{Socket, Supervisor};
 use crate::catalog::{Catalog, CatalogEntry, DesiredSet, PortRange};
@@ -74,6 +74,7 @@ impl Supervisor {
         }
         self.unservable
             .retain(|name, _| desired.databases.contains_key(name));
+        self.state.set_unserved(self.unservable.clone());
     }
 
     /// Start or replace the proxy of one catalog entry on `addr`.
@@ -108,6 +109,17 @@ impl Supervisor {
         if previous.is_some_and(|r| r.fingerprint == fingerprint) {
             return Ok(());
         }
+        let mut database = database.clone();
+        if database.tls.ca_cert_file.is_none() && database.tls.mode != TlsMode::Insecure {
+            let Some(ca) = &loaded.catalog.ca_cert_file else {
+                return Err("its tls settings name no CA to verify it with: set \
+                            catalog.ca_cert_file (for RDS, the global bundle \
+                            rds-global-bundle.pem) or the resource's tls.ca_cert_file"
+                    .to_owned());
+            };
+            database.tls.ca_cert_file = Some(ca.clone());
+        }
+        let database = &database;
         let listener = Listener {
             database: database.clone(),
             listen: listen.clone(),
