@@ -14,7 +14,7 @@ seconds=${SECONDS_PER_TARGET:-1800}
 export RUSTC_BOOTSTRAP=1 RUST_BACKTRACE=0
 cd fuzz
 targets=${*:-$(cargo fuzz list)}
-cargo fuzz build -s none $targets >/dev/null
+for target in $targets; do cargo fuzz build -s none "$target" >/dev/null; done
 printf '%-26s %14s %8s %8s %8s  %s\n' target executions seconds before after outcome | tee campaign.txt
 failed=0
 for target in $targets; do
