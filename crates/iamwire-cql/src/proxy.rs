@@ -141,10 +141,7 @@ impl Protocol for Cql {
         state.password = None;
         UpstreamConn::start_tls(cx.endpoint, tcp, &[])
             .await
-            .map_err(|source| SessionError::UpstreamTls {
-                addr: cx.endpoint.addr().to_owned(),
-                source,
-            })
+            .map_err(|source| SessionError::upstream_tls(cx.endpoint.addr(), source))
     }
 
     async fn login(

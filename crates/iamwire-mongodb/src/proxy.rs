@@ -163,10 +163,7 @@ impl Protocol for Mongo {
         state.password = None;
         UpstreamConn::start_tls(cx.endpoint, tcp, &[])
             .await
-            .map_err(|source| SessionError::UpstreamTls {
-                addr: cx.endpoint.addr().to_owned(),
-                source,
-            })
+            .map_err(|source| SessionError::upstream_tls(cx.endpoint.addr(), source))
     }
 
     async fn login(

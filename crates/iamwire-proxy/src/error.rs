@@ -279,6 +279,25 @@ impl<E: ProtocolError> From<E> for SessionError<E> {
     }
 }
 
+impl<E> SessionError<E> {
+    /// The TLS handshake with the database at `addr` failed with `source`. A connection closed or
+    /// reset in the middle of it is [`Self::UpstreamIo`]: the database went away (or restarted), and
+    /// its certificate is not at fault; anything else (a certificate that does not verify, an alert)
+    /// is [`Self::UpstreamTls`].
+    pub fn upstream_tls(addr: impl Into<String>, source: io::Error) -> Self {
+        use io::ErrorKind as K;
+        match source.kind() {
+            K::UnexpectedEof | K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe => {
+                Self::UpstreamIo { source }
+            }
+            _ => Self::UpstreamTls {
+                addr: addr.into(),
+                source,
+            },
+        }
+    }
+}
+
 impl<E> From<iamwire_core::RandomError> for SessionError<E> {
     fn from(_: iamwire_core::RandomError) -> Self {
         Self::Randomness

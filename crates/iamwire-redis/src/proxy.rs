@@ -166,10 +166,7 @@ impl Protocol for Redis {
     ) -> Result<UpstreamConn> {
         UpstreamConn::start_tls(cx.endpoint, tcp, &[])
             .await
-            .map_err(|source| SessionError::UpstreamTls {
-                addr: cx.endpoint.addr().to_owned(),
-                source,
-            })
+            .map_err(|source| SessionError::upstream_tls(cx.endpoint.addr(), source))
     }
 
     async fn login(

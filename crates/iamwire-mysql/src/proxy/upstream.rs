@@ -91,7 +91,7 @@ pub(super) async fn connect(
     tcp.write_all(&out).await.map_err(io)?;
     let upstream = UpstreamConn::start_tls(cx.endpoint, tcp, &buf)
         .await
-        .map_err(|source| SessionError::UpstreamTls { addr, source })?;
+        .map_err(|source| SessionError::upstream_tls(addr, source))?;
     state.upstream_caps = caps;
     state.upstream = Some(greeting);
     Ok(upstream)

@@ -43,7 +43,7 @@ pub(super) async fn connect(cx: &Cx<'_, CancelTarget>, mut tcp: TcpStream) -> Re
         BackendMessage::SslResponse { accepted: true } => {
             UpstreamConn::start_tls(cx.endpoint, tcp, &buf)
                 .await
-                .map_err(|source| SessionError::UpstreamTls { addr, source })
+                .map_err(|source| SessionError::upstream_tls(addr, source))
         }
         BackendMessage::SslResponse { accepted: false } => {
             let _ = tcp.shutdown().await;

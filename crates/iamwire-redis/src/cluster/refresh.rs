@@ -105,10 +105,7 @@ async fn query(
             })?;
         UpstreamConn::start_tls(origin, tcp, &[])
             .await
-            .map_err(|source| SessionError::UpstreamTls {
-                addr: addr(),
-                source,
-            })
+            .map_err(|source| SessionError::upstream_tls(addr(), source))
     })
     .await
     .map_err(|_| SessionError::ConnectTimeout {
