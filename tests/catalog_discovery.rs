@@ -12,9 +12,7 @@ mod e2e_run_support;
 use std::time::{Duration, Instant};
 
 use e2e_run_support::{EXTERNAL_ID, Options, Stack, admin, both};
-use iamwire_testkit::moto::{
-    AwsSetup, DATABASE_ACCOUNT, PROXY_ACCOUNT, RoleSpec, UserSpec, allow, trust_policy,
-};
+use iamwire_testkit::moto::{AwsSetup, DATABASE_ACCOUNT, proxy_trusted_role, user};
 use serde_json::{Value, json};
 
 const ADMIN: &str = "ops";
@@ -55,27 +53,16 @@ fn discovered_databases_are_served_follow_aws_and_a_broken_matcher_stops_no_othe
     let created = stack
         .moto
         .setup(&AwsSetup {
-            users: vec![UserSpec {
-                account: DATABASE_ACCOUNT.into(),
-                name: "db-admin".into(),
-                policies: vec![allow(&["rds:*", "ec2:*"], "*")],
-            }],
-            roles: vec![RoleSpec {
-                account: DATABASE_ACCOUNT.into(),
-                name: "discovery".into(),
-                trust: trust_policy(
-                    &format!("arn:aws:iam::{PROXY_ACCOUNT}:root"),
-                    Some(EXTERNAL_ID),
-                ),
-                policies: vec![allow(
-                    &[
-                        "rds:DescribeDBInstances",
-                        "rds:DescribeDBClusters",
-                        "rds:ListTagsForResource",
-                    ],
-                    "*",
-                )],
-            }],
+            users: vec![user(DATABASE_ACCOUNT, "db-admin", &["rds:*", "ec2:*"])],
+            roles: vec![proxy_trusted_role(
+                "discovery",
+                Some(EXTERNAL_ID),
+                &[
+                    "rds:DescribeDBInstances",
+                    "rds:DescribeDBClusters",
+                    "rds:ListTagsForResource",
+                ],
+            )],
         })
         .unwrap();
     let dba = &created.users["db-admin"];

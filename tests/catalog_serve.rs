@@ -66,6 +66,17 @@ fn resource(stack: &Stack, name: &str) -> PathBuf {
     path
 }
 
+/// `iamwire db create <doc>` through `proxy`'s admin address, which must succeed.
+fn create(stack: &Stack, proxy: &Proxy, doc: &Path) {
+    let out = admin::cli(
+        proxy,
+        stack.dir(),
+        ADMIN,
+        &["db", "create", doc.to_str().unwrap()],
+    );
+    assert!(out.status.success(), "{}", both(&out));
+}
+
 /// Log in through `port` as the rig's IAM user and run `select current_user`.
 async fn login(stack: &Stack, port: u16) -> Result<String, String> {
     let config = stack.tokio_pg_config(port);
@@ -110,13 +121,7 @@ async fn a_created_database_is_served_at_once_survives_a_restart_and_db_rm_refus
         first + RANGE - 1
     ));
     let doc = resource(&stack, "orders");
-    let out = admin::cli(
-        &stack.proxy,
-        stack.dir(),
-        ADMIN,
-        &["db", "create", doc.to_str().unwrap()],
-    );
-    assert!(out.status.success(), "{}", both(&out));
+    create(&stack, &stack.proxy, &doc);
     // Served once create returns: the first login needs no retry.
     let port = port_of(&stack.proxy, "orders");
     assert!((first..first + RANGE).contains(&port), "{port}");
@@ -132,13 +137,7 @@ async fn a_created_database_is_served_at_once_survives_a_restart_and_db_rm_refus
     let bare = stack.file("bare.yaml");
     let text = std::fs::read_to_string(resource(&stack, "bare")).unwrap();
     std::fs::write(&bare, text.replace("    ca_cert_file: db-ca.crt\n", "")).unwrap();
-    let out = admin::cli(
-        &stack.proxy,
-        stack.dir(),
-        ADMIN,
-        &["db", "create", bare.to_str().unwrap()],
-    );
-    assert!(out.status.success(), "{}", both(&out));
+    create(&stack, &stack.proxy, &bare);
     let ls = admin::cli(&stack.proxy, stack.dir(), ADMIN, &["db", "ls"]);
     let text = both(&ls);
     assert!(
@@ -235,13 +234,7 @@ async fn three_replicas_share_one_postgresql_store() {
     // Created through replica 1: replicas 2 and 3 serve it, on the same slot of their ranges.
     let doc = resource(&stack, "orders");
     let (one, one_first) = &replicas[0];
-    let out = admin::cli(
-        one,
-        stack.dir(),
-        ADMIN,
-        &["db", "create", doc.to_str().unwrap()],
-    );
-    assert!(out.status.success(), "{}", both(&out));
+    create(&stack, one, &doc);
     let created = Instant::now();
     let slot = port_of(one, "orders") - one_first;
     for (proxy, start) in &replicas[1..] {
@@ -276,13 +269,7 @@ async fn three_replicas_share_one_postgresql_store() {
 
     // Another database, then the store's server dies: every replica keeps serving it, not ready.
     let doc = resource(&stack, "ledger");
-    let out = admin::cli(
-        one,
-        stack.dir(),
-        ADMIN,
-        &["db", "create", doc.to_str().unwrap()],
-    );
-    assert!(out.status.success(), "{}", both(&out));
+    create(&stack, one, &doc);
     let slot = port_of(one, "ledger") - one_first;
     for (_, start) in &replicas {
         let port = start + slot;

@@ -17,6 +17,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use iamwire_aws::endpoint_check::EndpointGuard;
 use iamwire_aws::inject::TokenMap;
 use iamwire_aws::role::RoleProvider;
 use iamwire_aws::sts::StsRoleProvider;
@@ -157,6 +158,22 @@ impl Supervisor {
         self
     }
 
+    /// What every proxy of `loaded` is built with; `guard` for a discovered or dynamic database.
+    fn shared<'a>(
+        &'a self,
+        loaded: &'a LoadedConfig,
+        guard: Option<(&'a crate::catalog::CatalogEntry, &'a EndpointGuard)>,
+    ) -> Shared<'a> {
+        Shared {
+            config: loaded,
+            roles: Arc::clone(&self.roles) as Arc<dyn RoleProvider>,
+            aws_tls: &self.aws_tls,
+            env: &self.env,
+            tokens: Arc::clone(&self.tokens),
+            guard,
+        }
+    }
+
     pub(super) fn is_empty(&self) -> bool {
         self.running.is_empty()
     }
@@ -164,15 +181,7 @@ impl Supervisor {
     /// Serve `loaded`: build every proxy, bind every new address, then switch. Nothing changes if any of
     /// it fails.
     pub(super) fn apply(&mut self, loaded: &LoadedConfig) -> Result<Changes, String> {
-        let roles: Arc<dyn RoleProvider> = Arc::clone(&self.roles) as Arc<dyn RoleProvider>;
-        let shared = Shared {
-            config: loaded,
-            roles,
-            aws_tls: &self.aws_tls,
-            env: &self.env,
-            tokens: Arc::clone(&self.tokens),
-            guard: None,
-        };
+        let shared = self.shared(loaded, None);
         // Build and bind first, without touching what runs.
         let mut next = Vec::with_capacity(loaded.listeners.len());
         let mut kept = Vec::new();

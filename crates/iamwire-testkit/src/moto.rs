@@ -485,6 +485,26 @@ pub fn allow(actions: &[&str], resource: &str) -> Value {
     json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": actions, "Resource": resource}]})
 }
 
+/// A user `name` in `account` allowed `actions` on every resource.
+pub fn user(account: &str, name: &str, actions: &[&str]) -> UserSpec {
+    UserSpec {
+        account: account.into(),
+        name: name.into(),
+        policies: vec![allow(actions, "*")],
+    }
+}
+
+/// A role `name` in [`DATABASE_ACCOUNT`] that [`PROXY_ACCOUNT`] may assume (with `external_id` when
+/// given), allowed `actions` on every resource: a discovery or database role.
+pub fn proxy_trusted_role(name: &str, external_id: Option<&str>, actions: &[&str]) -> RoleSpec {
+    RoleSpec {
+        account: DATABASE_ACCOUNT.into(),
+        name: name.into(),
+        trust: trust_policy(&format!("arn:aws:iam::{PROXY_ACCOUNT}:root"), external_id),
+        policies: vec![allow(actions, "*")],
+    }
+}
+
 fn form_pairs(s: &str) -> Vec<(String, String)> {
     s.split('&')
         .filter(|p| !p.is_empty())

@@ -19,8 +19,7 @@ use iamwire_core::{
     UpstreamLogin,
 };
 use iamwire_testkit::moto::{
-    AwsSetup, CreatedUser, DATABASE_ACCOUNT, Moto, PROXY_ACCOUNT, RoleSpec, UserSpec, allow,
-    trust_policy,
+    AwsSetup, CreatedUser, DATABASE_ACCOUNT, Moto, PROXY_ACCOUNT, proxy_trusted_role, user,
 };
 use serde_json::{Value, json};
 
@@ -54,39 +53,24 @@ async fn discovered_databases_follow_aws_and_a_broken_matcher_stops_no_other() {
     let created = moto
         .setup(&AwsSetup {
             users: vec![
-                UserSpec {
-                    account: PROXY_ACCOUNT.into(),
-                    name: "iamwire-proxy".into(),
-                    policies: vec![allow(&["sts:AssumeRole", "sts:TagSession"], "*")],
-                },
-                UserSpec {
-                    account: DATABASE_ACCOUNT.into(),
-                    name: "db-admin".into(),
-                    policies: vec![allow(&["rds:*", "ec2:*"], "*")],
-                },
-                UserSpec {
-                    account: OTHER_ACCOUNT.into(),
-                    name: "other-admin".into(),
-                    policies: vec![allow(&["rds:*", "ec2:*"], "*")],
-                },
-            ],
-            roles: vec![RoleSpec {
-                account: DATABASE_ACCOUNT.into(),
-                name: "discovery".into(),
-                trust: trust_policy(
-                    &format!("arn:aws:iam::{PROXY_ACCOUNT}:root"),
-                    Some(EXTERNAL_ID),
+                user(
+                    PROXY_ACCOUNT,
+                    "iamwire-proxy",
+                    &["sts:AssumeRole", "sts:TagSession"],
                 ),
-                policies: vec![allow(
-                    &[
-                        "rds:DescribeDBInstances",
-                        "rds:DescribeDBClusters",
-                        "rds:ListTagsForResource",
-                        "rds:ModifyDBInstance",
-                    ],
-                    "*",
-                )],
-            }],
+                user(DATABASE_ACCOUNT, "db-admin", &["rds:*", "ec2:*"]),
+                user(OTHER_ACCOUNT, "other-admin", &["rds:*", "ec2:*"]),
+            ],
+            roles: vec![proxy_trusted_role(
+                "discovery",
+                Some(EXTERNAL_ID),
+                &[
+                    "rds:DescribeDBInstances",
+                    "rds:DescribeDBClusters",
+                    "rds:ListTagsForResource",
+                    "rds:ModifyDBInstance",
+                ],
+            )],
         })
         .unwrap();
     let admin = &created.users["db-admin"];

@@ -17,7 +17,7 @@ use iamwire_core::{Protocol, TlsMode};
 use super::{Socket, Supervisor};
 use crate::catalog::{Catalog, CatalogEntry, DesiredSet, PortRange};
 use crate::proxy_config::{ListenAddr, Listener, LoadedConfig};
-use crate::servers::{Server, Shared};
+use crate::servers::Server;
 
 impl Supervisor {
     /// Serve the discovered and dynamic databases of `desired` on `catalog.listen`: start the new ones,
@@ -128,15 +128,7 @@ impl Supervisor {
             password: None,
             cluster: None,
         };
-        let roles: Arc<dyn RoleProvider> = Arc::clone(&self.roles) as Arc<dyn RoleProvider>;
-        let shared = Shared {
-            config: loaded,
-            roles,
-            aws_tls: &self.aws_tls,
-            env: &self.env,
-            tokens: Arc::clone(&self.tokens),
-            guard: Some((entry.as_ref(), guard)),
-        };
+        let shared = self.shared(loaded, Some((entry.as_ref(), guard)));
         let server = Server::for_listener(&listener, &shared, previous.map(|r| &r.server))?;
         let socket = match previous {
             Some(r) if r.listen == listen => Arc::clone(&r.socket),

@@ -16,8 +16,8 @@ use iamwire_aws::role::RoleProvider;
 use iamwire_aws::sts::StsRoleProvider;
 use iamwire_core::{AwsMatcher, ExternalId};
 use iamwire_testkit::moto::{
-    AwsSetup, CreatedUser, DATABASE_ACCOUNT, Moto, PROXY_ACCOUNT, RoleSpec, UserSpec, allow,
-    trust_policy,
+    AwsSetup, CreatedUser, DATABASE_ACCOUNT, Moto, PROXY_ACCOUNT, RoleSpec, proxy_trusted_role,
+    user,
 };
 use serde_json::{Value, json};
 
@@ -63,24 +63,8 @@ pub struct Rig {
     pub roles: Arc<dyn RoleProvider>,
 }
 
-fn user(account: &str, name: &str, actions: &[&str]) -> UserSpec {
-    UserSpec {
-        account: account.into(),
-        name: name.into(),
-        policies: vec![allow(actions, "*")],
-    }
-}
-
 fn role(name: &str, actions: &[&str]) -> RoleSpec {
-    RoleSpec {
-        account: DATABASE_ACCOUNT.into(),
-        name: name.into(),
-        trust: trust_policy(
-            &format!("arn:aws:iam::{PROXY_ACCOUNT}:root"),
-            Some(EXTERNAL_ID),
-        ),
-        policies: vec![allow(actions, "*")],
-    }
+    proxy_trusted_role(name, Some(EXTERNAL_ID), actions)
 }
 
 impl Rig {
@@ -141,18 +125,9 @@ impl Rig {
         method: &str,
         params: Value,
     ) -> Value {
-        let answer = self
-            .moto
-            .rig(
-                &["call", &self.moto.endpoint()],
-                &json!({"service": service, "method": method, "creds": who, "region": region, "params": params}),
-            )
-            .unwrap();
-        assert!(
-            answer.get("error").is_none(),
-            "{service}.{method}: {answer}"
-        );
-        answer
+        self.moto
+            .call(who, region, service, method, &params)
+            .unwrap_or_else(|e| panic!("{service}.{method}: {e}"))
     }
 
     /// An RDS instance of `engine`, created by `who` in `region`, with `tags`.
