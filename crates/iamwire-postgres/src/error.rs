@@ -159,7 +159,10 @@ pub fn error_fields(error: &SessionError<PgError>) -> Option<ErrorFields> {
             message,
         )
         .hint("check the database's certificate against the proxy's tls.ca_cert_file and tls.server_name"),
-        SessionError::UpstreamIo { .. } => fatal(sqlstate::CONNECTION_FAILURE, message),
+        SessionError::UpstreamIo { .. } => fatal(sqlstate::CONNECTION_FAILURE, message).hint(
+            "the database closed the connection before the login finished: check that it is up and \
+             that its logs do not refuse the proxy's address or TLS",
+        ),
         SessionError::LoginTimeout { .. } => fatal(
             sqlstate::SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION,
             message,
