@@ -80,6 +80,9 @@ async fn serve(path: PathBuf, loaded: LoadedConfig, overrides: Overrides) -> Res
     wait_for_signals(&path, signals, supervisor, loaded, catalog).await
 }
 
+/// How often catalog databases that could not be served are tried again.
+const CATALOG_RETRY: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// The signals `iamwire run` handles.
 struct Signals {
     term: tokio::signal::unix::Signal,
@@ -116,10 +119,16 @@ async fn wait_for_signals(
     let mut desired = catalog.subscribe();
     let set = desired.borrow_and_update().clone();
     supervisor.apply_catalog(&current, &set, &catalog);
+    let mut retry = tokio::time::interval(CATALOG_RETRY);
+    retry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let name = loop {
         tokio::select! {
             _ = term.recv() => break "SIGTERM",
             _ = int.recv() => break "SIGINT",
+            _ = retry.tick(), if supervisor.has_unservable() => {
+                let set = desired.borrow().clone();
+                supervisor.apply_catalog(&current, &set, &catalog);
+            }
             _ = hup.recv() => {
                 let Some(loaded) = supervisor.reload(path, &current) else { continue };
                 if catalog_inputs(&loaded) != catalog_inputs(&current) {

@@ -47,8 +47,20 @@ impl Supervisor {
         let mut keep = BTreeSet::new();
         for entry in wanted {
             let name = &entry.database.name;
-            let addr = ports.as_ref().and_then(|p| p.get(name.as_str()).copied());
-            match self.serve_entry(loaded, entry, addr, catalog) {
+            let addr = match (range, &ports) {
+                (None, _) | (_, None) => Err(
+                    "set catalog.listen (an address and a port range) to serve discovered and \
+                     dynamic databases"
+                        .to_owned(),
+                ),
+                (Some(range), Some(ports)) => ports.get(name.as_str()).copied().ok_or_else(|| {
+                    format!(
+                        "no port left in catalog.listen ({} ports for more databases); widen the range",
+                        range.len()
+                    )
+                }),
+            };
+            match addr.and_then(|addr| self.serve_entry(loaded, entry, addr, catalog)) {
                 Ok(()) => {
                     keep.insert(name.clone());
                     self.unservable.remove(name);
@@ -82,7 +94,7 @@ impl Supervisor {
         &mut self,
         loaded: &LoadedConfig,
         entry: &Arc<CatalogEntry>,
-        addr: Option<SocketAddr>,
+        addr: SocketAddr,
         catalog: &Catalog,
     ) -> Result<(), String> {
         let database = &entry.database;
@@ -93,13 +105,6 @@ impl Supervisor {
                 database.protocol
             ));
         }
-        let Some(addr) = addr else {
-            return Err(
-                "set catalog.listen (an address and a port range) to serve discovered and dynamic \
-                 databases"
-                    .to_owned(),
-            );
-        };
         let Some(guard) = catalog.guard() else {
             return Err("no endpoint guard to confirm its endpoint with".to_owned());
         };
@@ -164,6 +169,12 @@ impl Supervisor {
         let catalog = crate::catalog::start_from_config(loaded, roles, &self.aws_tls, &self.env)?;
         self.state.set_catalog(catalog.clone());
         Ok(catalog)
+    }
+
+    /// Whether some catalog database could not be served (a port taken by another program, say):
+    /// the supervisor tries again now and then, not only when the catalog changes.
+    pub(in crate::run) fn has_unservable(&self) -> bool {
+        !self.unservable.is_empty()
     }
 
     /// Stop serving every catalog database (the catalog is replaced).
