@@ -226,9 +226,9 @@ async fn three_replicas_share_one_postgresql_store() {
             (replica(&stack, i, start, &dsn, &store.tls().ca), start)
         })
         .collect();
+    // Ready once each has read the store and obtained its credentials.
     for (proxy, _) in &replicas {
-        let (status, body) = ready(&stack, proxy);
-        assert_eq!(status, 200, "{body}");
+        until("a replica to be ready", || async { ready(&stack, proxy).0 == 200 }).await;
     }
 
     // Created through replica 1: replicas 2 and 3 serve it, on the same slot of their ranges.
