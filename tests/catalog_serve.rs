@@ -228,7 +228,10 @@ async fn three_replicas_share_one_postgresql_store() {
         .collect();
     // Ready once each has read the store and obtained its credentials.
     for (proxy, _) in &replicas {
-        until("a replica to be ready", || async { ready(&stack, proxy).0 == 200 }).await;
+        until("a replica to be ready", || async {
+            ready(&stack, proxy).0 == 200
+        })
+        .await;
     }
 
     // Created through replica 1: replicas 2 and 3 serve it, on the same slot of their ranges.

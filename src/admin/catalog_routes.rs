@@ -41,8 +41,28 @@ pub(super) async fn create(state: &AdminState, request: Request<Incoming>) -> (S
             );
         }
     };
-    let (code, body) = api::create_database(&catalog, &body).await;
+    let (code, mut body) = api::create_database(&catalog, &body).await;
+    if body["served"] == true
+        && let Some(name) = body["database"]["name"].as_str().map(str::to_owned)
+    {
+        // Answer once the supervisor listens for it (or has said why it cannot).
+        settled(|| catalog.listening(&name).is_some() || state.unserved(&name).is_some()).await;
+        body["database"]["listen"] = json!(catalog.listening(&name).map(|a| a.to_string()));
+        if let Some(why) = state.unserved(&name) {
+            body["served"] = json!(false);
+            body["warning"] = json!(format!("stored, but not served: {why}"));
+        }
+    }
     (status(code), body)
+}
+
+/// Wait (a few seconds at most) until `done`: the supervisor applies the catalog's changes just after
+/// the catalog publishes them.
+async fn settled(done: impl Fn() -> bool) {
+    let deadline = tokio::time::Instant::now() + api::APPLY_WAIT;
+    while !done() && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
 }
 
 /// `DELETE /v1/databases/{name}`.
@@ -51,6 +71,10 @@ pub(super) async fn delete(state: &AdminState, name: &str) -> (StatusCode, Value
         return no_catalog();
     };
     let (code, body) = api::delete_database(&catalog, name).await;
+    if code == 200 {
+        // Answer once the supervisor has stopped accepting for it.
+        settled(|| catalog.listening(name).is_none()).await;
+    }
     (status(code), body)
 }
 
