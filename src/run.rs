@@ -82,6 +82,9 @@ async fn serve(path: PathBuf, loaded: LoadedConfig, overrides: Overrides) -> Res
 
 /// How often catalog databases that could not be served are tried again.
 const CATALOG_RETRY: std::time::Duration = std::time::Duration::from_secs(30);
+/// The longest a reloaded catalog may take to read its store and run its matchers once before the
+/// supervisor follows it anyway.
+const CATALOG_SETTLE: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// The signals `iamwire run` handles.
 struct Signals {
@@ -119,24 +122,27 @@ async fn wait_for_signals(
     let mut desired = catalog.subscribe();
     let set = desired.borrow_and_update().clone();
     supervisor.apply_catalog(&current, &set, &catalog);
+    let mut settling = None;
     let mut retry = tokio::time::interval(CATALOG_RETRY);
     retry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let name = loop {
         tokio::select! {
             _ = term.recv() => break "SIGTERM",
             _ = int.recv() => break "SIGINT",
-            _ = retry.tick(), if supervisor.has_unservable() => {
+            _ = retry.tick(), if supervisor.has_unservable() || settling.is_some() => {
                 let set = desired.borrow().clone();
-                supervisor.apply_catalog(&current, &set, &catalog);
+                follow(&mut supervisor, &current, &set, &catalog, &mut settling);
             }
             _ = hup.recv() => {
                 let Some(loaded) = supervisor.reload(path, &current) else { continue };
                 if catalog_inputs(&loaded) != catalog_inputs(&current) {
                     match supervisor.start_catalog(&loaded) {
                         Ok(fresh) => {
-                            supervisor.stop_catalog(&catalog);
+                            // What runs goes on until the new catalog has read its store and run
+                            // every matcher once: a database in both is never stopped in between.
                             catalog = fresh;
                             desired = catalog.subscribe();
+                            settling = Some(tokio::time::Instant::now() + CATALOG_SETTLE);
                         }
                         Err(error) => tracing::error!(
                             %error,
@@ -147,7 +153,7 @@ async fn wait_for_signals(
                 }
                 current = loaded;
                 let set = desired.borrow_and_update().clone();
-                supervisor.apply_catalog(&current, &set, &catalog);
+                follow(&mut supervisor, &current, &set, &catalog, &mut settling);
             }
             changed = desired.changed() => {
                 if changed.is_err() {
@@ -156,7 +162,7 @@ async fn wait_for_signals(
                     std::future::pending::<()>().await;
                 }
                 let set = desired.borrow_and_update().clone();
-                supervisor.apply_catalog(&current, &set, &catalog);
+                follow(&mut supervisor, &current, &set, &catalog, &mut settling);
             }
         }
     };
@@ -182,6 +188,27 @@ async fn wait_for_signals(
             std::process::exit(1);
         }
     }
+}
+
+/// Serve what the catalog wants, unless a new catalog is still settling (it has not read its store
+/// or run every discovery matcher once, and [`CATALOG_SETTLE`] has not passed): its first sets would
+/// stop databases that are about to come back.
+fn follow(
+    supervisor: &mut Supervisor,
+    loaded: &LoadedConfig,
+    set: &crate::catalog::DesiredSet,
+    catalog: &Catalog,
+    settling: &mut Option<tokio::time::Instant>,
+) {
+    if let Some(until) = *settling {
+        let settled =
+            set.status.store_loaded && set.status.matchers.iter().all(|m| m.last_run.is_some());
+        if !settled && tokio::time::Instant::now() < until {
+            return;
+        }
+        *settling = None;
+    }
+    supervisor.apply_catalog(loaded, set, catalog);
 }
 
 /// What the catalog is built from: when a reload changes it, the catalog starts again.

@@ -146,6 +146,26 @@ async fn a_created_database_is_served_at_once_survives_a_restart_and_db_rm_refus
     );
     assert_eq!(login(&stack, port).await.unwrap(), IAM_USER);
 
+    // A reload that changes the catalog's settings starts a new catalog; orders goes on serving on
+    // its port meanwhile, and db ls still says where.
+    let text = std::fs::read_to_string(stack.config_path()).unwrap();
+    std::fs::write(
+        stack.config_path(),
+        text.replace(
+            "  unknown_hosts: loopback\n",
+            "  unknown_hosts: loopback\n  discovery_interval: 7m\n",
+        ),
+    )
+    .unwrap();
+    stack.proxy.signal("HUP");
+    stack.proxy.wait_stderr("configuration reloaded");
+    assert_eq!(login(&stack, port).await.unwrap(), IAM_USER);
+    until("db ls to show orders' port after the reload", || async {
+        let ls = admin::cli(&stack.proxy, stack.dir(), ADMIN, &["db", "ls"]);
+        both(&ls).contains(&format!("127.0.0.1:{port}"))
+    })
+    .await;
+
     // Kept in the store: served again after a restart, on the same port.
     stack.restart_proxy();
     assert_eq!(port_of(&stack.proxy, "orders"), port);

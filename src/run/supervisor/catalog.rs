@@ -112,6 +112,8 @@ impl Supervisor {
         let fingerprint = format!("{entry:?}|{addr}");
         let previous = self.from_catalog.get(&database.name);
         if previous.is_some_and(|r| r.fingerprint == fingerprint) {
+            // Unchanged (a reloaded catalog learns where it is served).
+            catalog.set_listening(&database.name, Some(addr));
             return Ok(());
         }
         let mut database = database.clone();
@@ -175,15 +177,6 @@ impl Supervisor {
     /// the supervisor tries again now and then, not only when the catalog changes.
     pub(in crate::run) fn has_unservable(&self) -> bool {
         !self.unservable.is_empty()
-    }
-
-    /// Stop serving every catalog database (the catalog is replaced).
-    pub(in crate::run) fn stop_catalog(&mut self, catalog: &Catalog) {
-        let names: Vec<String> = self.from_catalog.keys().cloned().collect();
-        for name in names {
-            self.stop_catalog_entry(&name, catalog);
-        }
-        self.unservable.clear();
     }
 }
 
