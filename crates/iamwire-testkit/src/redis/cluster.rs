@@ -101,6 +101,30 @@ impl RedisCluster {
         self.cli(port, &["CLUSTER", "MYID"])
     }
 
+    /// The own port of the node that owns `slot` (from each node's own line in `CLUSTER NODES`).
+    pub fn slot_owner(&self, slot: u16) -> Result<u16> {
+        for node in &self.nodes {
+            let nodes = self.cli(node.port, &["CLUSTER", "NODES"])?;
+            let Some(mine) = nodes.lines().find(|l| l.contains("myself")) else {
+                continue;
+            };
+            let owns = mine.split_whitespace().skip(8).any(|range| {
+                let (first, last) = range.split_once('-').unwrap_or((range, range));
+                match (first.parse::<u16>(), last.parse::<u16>()) {
+                    (Ok(first), Ok(last)) => (first..=last).contains(&slot),
+                    _ => false, // a slot being migrated or imported: `[n->-id]`
+                }
+            });
+            if owns {
+                return Ok(node.port);
+            }
+        }
+        Err(RigError::Protocol {
+            what: "redis cluster".into(),
+            detail: format!("no node owns slot {slot}"),
+        })
+    }
+
     /// Make node `i` announce the TLS port `ports[i]` on 127.0.0.1 (`cluster-announce-tls-port`) in
     /// every `MOVED`, `ASK`, `CLUSTER SLOTS` / `SHARDS` / `NODES` reply, then wait until every node
     /// names only those ports. [`ports`](Self::ports) stay the nodes' own.
