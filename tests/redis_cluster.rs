@@ -282,6 +282,69 @@ for e in errors[:10]:
         client.get_async_connection().await.unwrap()
     }
 
+    /// Put a slot of the cluster in migration from its owner to another master (`SETSLOT IMPORTING` /
+    /// `MIGRATING`, no key moved yet), then, through the proxy with one connection per node as a
+    /// cluster client has: follow `SET` to the `ASK` redirection, send `ASKING` to the proxy's address
+    /// for the importing node, wait 2.5 re-AUTH intervals, and send the `SET` there: it must be served
+    /// there (`+OK`), not redirected.
+    fn asking_across_a_reauth(&self) -> Output {
+        const KEY: &str = "asking:key";
+        let ports = self.servers.ports();
+        let slot: u16 = self
+            .servers
+            .cli(ports[0], &["CLUSTER", "KEYSLOT", KEY])
+            .unwrap()
+            .parse()
+            .unwrap();
+        let from = self.servers.slot_owner(slot).unwrap();
+        let to = *ports.iter().find(|p| **p != from).unwrap();
+        let (from_id, to_id) = (
+            self.servers.node_id(from).unwrap(),
+            self.servers.node_id(to).unwrap(),
+        );
+        let slot = slot.to_string();
+        self.servers
+            .cli(to, &["CLUSTER", "SETSLOT", &slot, "IMPORTING", &from_id])
+            .unwrap();
+        self.servers
+            .cli(from, &["CLUSTER", "SETSLOT", &slot, "MIGRATING", &to_id])
+            .unwrap();
+        let script = r#"
+import os, time, redis
+from redis.connection import SSLConnection
+from redis.exceptions import AskError, MovedError
+def conn(port):
+    c = SSLConnection(host="127.0.0.1", port=port, ssl_ca_certs=os.environ["CA"],
+                      ssl_certfile=os.environ["CERT"], ssl_keyfile=os.environ["KEY"],
+                      username="app", password="not-a-db-password", socket_timeout=30)
+    c.connect()
+    return c
+key, port = os.environ["KEY_NAME"], int(os.environ["PORT"])
+for _ in range(3):
+    c = conn(port)
+    c.send_command("SET", key, "v")
+    try:
+        raise SystemExit(f"SET was not redirected: {c.read_response()}")
+    except MovedError as e:
+        port = e.port
+    except AskError as e:
+        port = e.port
+        break
+target = conn(port)
+target.send_command("ASKING")
+assert target.read_response() in (b"OK", "OK", True)
+time.sleep(2.5)
+target.send_command("SET", key, "v")
+try:
+    print("after ASKING:", target.read_response())
+except (AskError, MovedError) as e:
+    raise SystemExit(f"the ASKING was lost: {type(e).__name__} {e}")
+"#;
+        let mut cmd = self.python(script);
+        cmd.env("KEY_NAME", KEY);
+        cmd.output().unwrap()
+    }
+
     /// Every stand-in's decisions so far, by node.
     fn decisions(&self) -> Vec<Vec<String>> {
         self.standins.iter().map(IamStandIn::decisions).collect()
@@ -606,7 +669,7 @@ async fn cluster_sessions_are_reauthenticated_on_every_node_without_an_error() {
     let out = tokio::task::spawn_blocking(move || python.join().unwrap())
         .await
         .unwrap();
-    let shown = text(&out);
+    let mut shown = text(&out);
     assert!(out.status.success(), "{shown}\n{}", stack.proxy.stderr());
     let stdout = String::from_utf8_lossy(&out.stdout);
     let report: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap_or_default())
@@ -623,6 +686,17 @@ async fn cluster_sessions_are_reauthenticated_on_every_node_without_an_error() {
         "redis-py: {} rounds, redis-rs: {rs_ok} rounds",
         report["ok"]
     );
+
+    // A slot being migrated: ASKING, then the command it is for seconds later, while re-AUTHs fall
+    // due. ASKING lasts one command, and AUTH is one: the command still lands on the importing node.
+    let out = stack.asking_across_a_reauth();
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        text(&out),
+        stack.proxy.stderr()
+    );
+    shown.push_str(&text(&out));
 
     // From each node's stand-in: every AUTH accepted, none refused, no connection expired, and each
     // connection that lived through the run re-authenticated all along with a verified token.
@@ -657,12 +731,12 @@ async fn cluster_sessions_are_reauthenticated_on_every_node_without_an_error() {
                 );
             }
         }
-        // One connection per client per node, and the proxy's own topology queries.
+        // One connection per client per node, the proxy's own topology queries, the ASKING check.
         assert!(
             long_lived >= 2,
             "node {node}: {long_lived} long-lived connections: {conns:?}"
         );
-        assert!(conns.len() <= 8, "node {node}: reconnections? {conns:?}");
+        assert!(conns.len() <= 12, "node {node}: reconnections? {conns:?}");
         eprintln!(
             "node {node}: {} connections, {} re-AUTHs",
             conns.len(),

@@ -74,6 +74,10 @@
 //! have waited behind it in Redis anyway), sends `AUTH <user> <token>`, and swallows the `+OK`. A RESP2
 //! connection that stays subscribed is re-authenticated as soon as it is no longer subscribed.
 //!
+//! In cluster mode, `ASKING` lets only the next command into a slot the node is importing, and the
+//! re-AUTH is a command too: a re-AUTH that falls between the client's `ASKING` and its next command is
+//! followed by an `ASKING` of the proxy's own (its `+OK` swallowed), so that command still lands.
+//!
 //! A client `RESET` logs the database connection out: the proxy logs it in again right behind the
 //! `RESET`, before any later command. `CLIENT REPLY OFF|SKIP`, `MONITOR`, `SYNC` and `PSYNC` would make the
 //! database stop answering commands one for one; the proxy refuses them with `-ERR`.

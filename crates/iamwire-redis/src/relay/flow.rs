@@ -66,6 +66,8 @@ pub(crate) enum Internal {
     ReAuth,
     /// The login after a client's `RESET` (which logs the connection out).
     AfterReset,
+    /// `ASKING` again after a re-AUTH that came between the client's `ASKING` and its next command.
+    Asking,
 }
 
 /// How the frame in progress from the database is handled.
@@ -111,6 +113,9 @@ pub(crate) struct Flow {
     proto: u8,
     in_tx: bool,
     poisoned: bool,
+    /// The last command forwarded was `ASKING`: the database serves the next one for a slot it is
+    /// importing. Any command uses the flag up, the proxy's `AUTH` too.
+    asking: bool,
     subs: Subscriptions,
     user: String,
     need: Option<Need>,
@@ -139,6 +144,7 @@ impl Flow {
             proto: if proto == 3 { 3 } else { 2 },
             in_tx: false,
             poisoned: false,
+            asking: false,
             subs: Subscriptions::default(),
             user,
             need: None,
@@ -260,7 +266,7 @@ impl Flow {
                     "Transaction discarded because of previous errors.",
                 );
                 self.queue.push_back(Entry::Replace(line.into()));
-                (self.in_tx, self.poisoned) = (false, false);
+                (self.in_tx, self.poisoned, self.asking) = (false, false, false);
             }
             b"EXEC" | b"DISCARD" => {
                 (self.in_tx, self.poisoned) = (false, false);
@@ -344,6 +350,7 @@ impl Flow {
         match (need.then, login) {
             (Then::Client(form), Ok(login)) => {
                 login_command(&form, &login, &mut self.to_upstream);
+                self.asking = false;
                 let proto = match form {
                     AuthForm::Hello { proto, .. } => Some(proto),
                     _ => None,
@@ -359,6 +366,7 @@ impl Flow {
             }
             (Then::AfterReset, Ok(login)) => {
                 login_command(&AuthForm::Auth, &login, &mut self.to_upstream);
+                self.asking = false;
                 self.queue.push_back(Entry::Swallow(Internal::AfterReset));
             }
             (Then::AfterReset, Err(error)) => {
@@ -390,10 +398,15 @@ impl Flow {
             && !self.is_done_reading()
     }
 
-    /// Send the re-AUTH (as `AUTH user token`, valid in either protocol version).
+    /// Send the re-AUTH (as `AUTH user token`, valid in either protocol version). Right after the
+    /// client's `ASKING`, which the `AUTH` uses up, the proxy sends `ASKING` again behind it.
     pub(crate) fn send_reauth(&mut self, login: &UpstreamLogin) {
         login_command(&AuthForm::Auth, login, &mut self.to_upstream);
         self.queue.push_back(Entry::Swallow(Internal::ReAuth));
+        if self.asking {
+            encode_command(&[b"ASKING"], &mut self.to_upstream);
+            self.queue.push_back(Entry::Swallow(Internal::Asking));
+        }
         self.reauth_ready = false;
     }
 
@@ -403,6 +416,7 @@ impl Flow {
     }
 
     fn forward(&mut self, cmd: &Command, entry: Entry) {
+        self.asking = cmd.is("ASKING");
         self.to_upstream.extend_from_slice(cmd.raw());
         self.queue.push_back(entry);
     }
