@@ -125,10 +125,13 @@ impl RedisCluster {
         })
     }
 
-    /// Make node `i` announce the TLS port `ports[i]` on 127.0.0.1 (`cluster-announce-tls-port`) in
-    /// every `MOVED`, `ASK`, `CLUSTER SLOTS` / `SHARDS` / `NODES` reply, then wait until every node
-    /// names only those ports. [`ports`](Self::ports) stay the nodes' own.
-    pub fn announce(&mut self, ports: &[u16]) -> Result<()> {
+    /// Make node `i` announce the TLS port `ports[i]` (`cluster-announce-tls-port`) in every `MOVED`,
+    /// `ASK`, `CLUSTER SLOTS` / `SHARDS` / `NODES` reply, then wait until every node names only those
+    /// ports. With `hostname` (a name in the nodes' certificate, such as `localhost`), the nodes are
+    /// named by it rather than by 127.0.0.1 (`cluster-announce-hostname`,
+    /// `cluster-preferred-endpoint-type hostname`), as TLS clusters whose certificates name hosts do.
+    /// [`ports`](Self::ports) stay the nodes' own.
+    pub fn announce(&mut self, ports: &[u16], hostname: Option<&str>) -> Result<()> {
         if ports.len() != self.nodes.len() {
             return Err(RigError::Protocol {
                 what: "redis cluster announce".into(),
@@ -141,6 +144,21 @@ impl RedisCluster {
                 node.port,
                 &["CONFIG", "SET", "cluster-announce-tls-port", &port],
             )?;
+            if let Some(hostname) = hostname {
+                self.cli(
+                    node.port,
+                    &["CONFIG", "SET", "cluster-announce-hostname", hostname],
+                )?;
+                self.cli(
+                    node.port,
+                    &[
+                        "CONFIG",
+                        "SET",
+                        "cluster-preferred-endpoint-type",
+                        "hostname",
+                    ],
+                )?;
+            }
         }
         self.announced = ports.to_vec();
         self.settle()
