@@ -37,6 +37,8 @@ enum Login {
     Iam {
         reauth_interval: Option<&'static str>,
         max_auth_age: Option<f64>,
+        /// The nodes name themselves by this host rather than by 127.0.0.1.
+        hostname: Option<&'static str>,
     },
     /// A self-hosted cluster: the nodes announce their own ports and the proxy logs in with `app`'s
     /// password.
@@ -67,14 +69,22 @@ impl ClusterStack {
         let mut servers = RedisCluster::start(&ca, 3).unwrap();
         let aws = aws.map(|t| t.join().unwrap());
         let mut standins = Vec::new();
-        if let (Login::Iam { max_auth_age, .. }, Some(aws)) = (&login, &aws) {
+        if let (
+            Login::Iam {
+                max_auth_age,
+                hostname: announce_hostname,
+                ..
+            },
+            Some(aws),
+        ) = (&login, &aws)
+        {
             let mut policy = CacheTokenPolicy::elasticache(CACHE, REGION, aws.moto.endpoint());
             policy.max_auth_age = *max_auth_age;
             for port in servers.ports() {
                 standins.push(IamStandIn::in_front_of(port, servers.tls(), &policy).unwrap());
             }
             let announced: Vec<u16> = standins.iter().map(IamStandIn::port).collect();
-            servers.announce(&announced).unwrap();
+            servers.announce(&announced, *announce_hostname).unwrap();
         }
         let dir = tempfile::Builder::new()
             .prefix("iamwire-e2e-rcluster-")
@@ -474,6 +484,7 @@ async fn cluster_clients_through_iamwire_run_to_an_iam_cluster_across_a_reshardi
     let stack = ClusterStack::start(Login::Iam {
         reauth_interval: None,
         max_auth_age: None,
+        hostname: None,
     });
     let mut shown = String::new();
     // redis-cli -c, RESP2 and RESP3: keys on every master, through the proxy's node addresses only.
@@ -638,6 +649,9 @@ async fn cluster_sessions_are_reauthenticated_on_every_node_without_an_error() {
     let stack = ClusterStack::start(Login::Iam {
         reauth_interval: Some("1s"),
         max_auth_age: Some(MAX_AUTH_AGE),
+        // As ElastiCache's TLS clusters, whose certificates name hosts: the proxy dials and verifies
+        // `localhost`.
+        hostname: Some("localhost"),
     });
     let python = std::thread::spawn({
         let mut cmd = stack.python(PY_LONG_CLUSTER_SESSION);
@@ -743,11 +757,16 @@ async fn cluster_sessions_are_reauthenticated_on_every_node_without_an_error() {
             auths.iter().filter(|a| a.what == "reauth").count()
         );
     }
-    assert!(
-        stack
-            .proxy
-            .stderr()
-            .contains("re-authenticated the database connection")
-    );
+    let logs = stack.proxy.stderr();
+    assert!(logs.contains("re-authenticated the database connection"));
+    // The proxy dialed the nodes by the name they announce.
+    for standin in &stack.standins {
+        let node = format!("node=localhost:{}", standin.port());
+        assert!(
+            logs.lines()
+                .any(|l| l.contains("serving a cluster node") && l.contains(&node)),
+            "{node}: {logs}"
+        );
+    }
     stack.assert_iam_everywhere_and_no_secret(&shown);
 }
