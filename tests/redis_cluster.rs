@@ -430,6 +430,18 @@ except (AskError, MovedError) as e:
     }
 }
 
+/// Keys `rs:0` .. `rs:{n-1}` hold their numbers.
+async fn assert_keys(con: &mut redis::cluster_async::ClusterConnection, n: usize) {
+    for i in 0..n {
+        let got: usize = redis::cmd("GET")
+            .arg(format!("rs:{i}"))
+            .query_async(con)
+            .await
+            .unwrap();
+        assert_eq!(got, i);
+    }
+}
+
 /// The emulator, ElastiCache users `app` and `admin` authenticating with IAM in the database account, and
 /// the cross-account role the proxy assumes (with the external ID).
 fn start_aws() -> Aws {
@@ -544,14 +556,7 @@ async fn cluster_clients_through_iamwire_run_to_an_iam_cluster_across_a_reshardi
             .await
             .unwrap();
     }
-    for i in 0..100 {
-        let got: usize = redis::cmd("GET")
-            .arg(format!("rs:{i}"))
-            .query_async(&mut con)
-            .await
-            .unwrap();
-        assert_eq!(got, i);
-    }
+    assert_keys(&mut con, 100).await;
 
     // redis-py's RedisCluster keeps working while 1500 slots and their keys move to another master.
     let until = stack.file("resharded");
@@ -569,14 +574,7 @@ async fn cluster_clients_through_iamwire_run_to_an_iam_cluster_across_a_reshardi
     assert!(out.contains("errors 0"), "{out}\n{}", stack.proxy.stderr());
     shown.push_str(&out);
     // redis-rs's open connection follows the moved slots (MOVED through the proxy's addresses).
-    for i in 0..100 {
-        let got: usize = redis::cmd("GET")
-            .arg(format!("rs:{i}"))
-            .query_async(&mut con)
-            .await
-            .unwrap();
-        assert_eq!(got, i);
-    }
+    assert_keys(&mut con, 100).await;
     drop(con);
 
     // The proxy served a listener per node; every node's stand-in saw IAM logins and refused none.
