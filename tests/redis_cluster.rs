@@ -171,8 +171,8 @@ aws:
         std::fs::write(&path, config).unwrap();
         let home = dir.path().join("home");
         std::fs::create_dir(&home).unwrap();
-        // Debug logs: more places a token could leak into.
-        let proxy = Proxy::spawn(&path, &home, &[], &[("RUST_LOG".into(), "debug".into())]);
+        // Every log level, the dependencies' too: every place a token could leak into.
+        let proxy = Proxy::spawn(&path, &home, &[], &[("RUST_LOG".into(), "trace".into())]);
         Self {
             proxy,
             standins,
