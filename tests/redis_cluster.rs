@@ -278,6 +278,9 @@ for e in errors[:10]:
             self.proxy.port()
         )])
         .use_protocol(protocol)
+        // The first login of a run assumes the role and asks DescribeUsers: slow on a loaded machine.
+        .connection_timeout(Duration::from_secs(30))
+        .response_timeout(Duration::from_secs(30))
         .username("app")
         .password("not-a-db-password")
         .certs(redis::TlsCertificates {
