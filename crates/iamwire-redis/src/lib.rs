@@ -74,6 +74,10 @@
 //! have waited behind it in Redis anyway), sends `AUTH <user> <token>`, and swallows the `+OK`. A RESP2
 //! connection that stays subscribed is re-authenticated as soon as it is no longer subscribed.
 //!
+//! In cluster mode, `ASKING` lets only the next command into a slot the node is importing, and the
+//! re-AUTH is a command too: a re-AUTH that falls between the client's `ASKING` and its next command is
+//! followed by an `ASKING` of the proxy's own (its `+OK` swallowed), so that command still lands.
+//!
 //! A client `RESET` logs the database connection out: the proxy logs it in again right behind the
 //! `RESET`, before any later command. `CLIENT REPLY OFF|SKIP`, `MONITOR`, `SYNC` and `PSYNC` would make the
 //! database stop answering commands one for one; the proxy refuses them with `-ERR`.
@@ -114,9 +118,15 @@
 //! or `CLUSTER NODES` by its ACL; without it redirections are refused (and the proxy logs why). [`NodePorts::Range`] must hold every node,
 //! replicas included, with room for a scaling's new nodes. Do not announce `localhost`: redis-py
 //! resolves it to `127.0.0.1` for the nodes it learns from `CLUSTER SLOTS` but not for an `ASK`
-//! target, which it then cannot find. Not done yet: IAM tokens to a cluster are not tested end to end
-//! (the injector is the standalone one; the test rig has no IAM stand-in per cluster node), and
-//! other `CLUSTER` subcommands pass through unrewritten (none of the others names a node address).
+//! target, which it then cannot find. Other `CLUSTER` subcommands pass through unrewritten (none of
+//! the others names a node address).
+//!
+//! **IAM.** Every node connection (a client's, and the proxy's own topology query) logs in with a
+//! token for the cache (ElastiCache signs for the replication group, not for a node, so one token
+//! serves every node) and is re-authenticated on its own schedule. The workspace's
+//! `tests/redis_cluster.rs` runs this through `iamwire run` against a Redis Cluster whose nodes
+//! announce IAM stand-ins (botocore checks every `AUTH`) as ElastiCache's nodes announce their TLS
+//! endpoints.
 #![forbid(unsafe_code)]
 
 mod cluster;

@@ -1,7 +1,8 @@
 //! Cluster mode in-process in front of the rig's real Redis Cluster (three masters, TLS everywhere,
 //! `redis-server --cluster-enabled yes`), with real cluster clients: `redis-cli -c`, redis-rs's
-//! cluster client and redis-py's `RedisCluster`. The proxy logs in to every node with the rig's password for the user the client
-//! names (the IAM token path is the standalone crate's and `tests/redis_iam.rs`'s).
+//! cluster client and redis-py's `RedisCluster`. The proxy logs in to every node with the rig's
+//! password for the user the client names (IAM tokens to every node, through `iamwire run`, are the
+//! workspace's `tests/redis_cluster.rs`).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeSet;

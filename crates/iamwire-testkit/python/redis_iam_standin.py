@@ -12,10 +12,13 @@ Usage: python redis_iam_standin.py CONFIG   (prints "PORT <n>" once listening; e
 
 CONFIG (JSON): the verifier's keys ("service", "cache_names", "serverless", "region", "moto_url", "static_keys",
 "venv") plus "cert", "key" (the listener's TLS), "redis_port", "redis_ca", "passwords" ({"app": "app-pass"}),
-"max_auth_age" (seconds or null) and "log" (one decision per line, never a token).
+"max_auth_age" (seconds or null), "log" (one decision per line, never a token), "auths" (one JSON object per
+AUTH: the connection's number, login or reauth, the user, accepted or not, the token's X-Amz-Date, the time; never
+a token) and "tokens" (every token received, one a line, so that a test can prove none of them leaked anywhere).
 """
 
 import asyncio
+import itertools
 import json
 import os
 import ssl
@@ -52,10 +55,26 @@ async def read_command(reader):
 class StandIn:
     def __init__(self, config):
         self.config = config
+        self.connections = itertools.count(1)
 
     def log(self, line):
         with open(self.config["log"], "a") as f:
             f.write(line + "\n")
+
+    def record(self, conn, what, user, token, accepted):
+        """One AUTH in the "auths" record (never the token), and the token in the "tokens" file."""
+        try:
+            signed = verifier._parse(token.decode("utf-8", "replace"))[2].get("X-Amz-Date")
+        except Exception:
+            signed = None
+        entry = {"conn": conn, "what": what, "user": user.decode("utf-8", "replace"), "accepted": accepted,
+                 "signed": signed, "at": time.time()}
+        if self.config.get("auths"):
+            with open(self.config["auths"], "a") as f:
+                f.write(json.dumps(entry) + "\n")
+        if self.config.get("tokens"):
+            with open(self.config["tokens"], "a") as f:
+                f.write(token.decode("utf-8", "replace").replace("\n", " ") + "\n")
 
     def login_of(self, args):
         """(user, token, rewrite) for AUTH / HELLO ... AUTH, where rewrite(password) is the command for Redis."""
@@ -67,8 +86,13 @@ class StandIn:
             return args[3], args[4], lambda pw: [b"HELLO", args[1], b"AUTH", args[3], pw] + rest
         return None
 
-    def check(self, user, token, what):
+    def check(self, user, token, what, conn):
         """The real password for `user` if `token` is a valid IAM token for it, else None."""
+        password = self.verify(user, token, what)
+        self.record(conn, what, user, token, password is not None)
+        return password
+
+    def verify(self, user, token, what):
         name = user.decode("utf-8", "replace")
         try:
             verifier.verify_cache(self.config, name, token.decode("utf-8", "replace"))
@@ -94,6 +118,7 @@ class StandIn:
             writer.close()
 
     async def session(self, reader, writer):
+        conn = next(self.connections)
         while True:  # until a login is accepted
             args, _ = await read_command(reader)
             login = self.login_of(args) if args else None
@@ -102,7 +127,7 @@ class StandIn:
                 await writer.drain()
                 continue
             user, token, rewrite = login
-            password = self.check(user, token, "login")
+            password = self.check(user, token, "login", conn)
             if password is None:
                 writer.write(WRONGPASS)
                 await writer.drain()
@@ -116,7 +141,7 @@ class StandIn:
         state = {"last_auth": time.monotonic()}
         tasks = [
             asyncio.create_task(self.copy(up_reader, writer)),
-            asyncio.create_task(self.commands(reader, up_writer, state)),
+            asyncio.create_task(self.commands(reader, up_writer, state, conn)),
             asyncio.create_task(self.watchdog(state)),
         ]
         try:
@@ -134,7 +159,7 @@ class StandIn:
             dst.write(data)
             await dst.drain()
 
-    async def commands(self, reader, up_writer, state):
+    async def commands(self, reader, up_writer, state, conn):
         in_multi = False
         while True:
             args, raw = await read_command(reader)
@@ -148,7 +173,7 @@ class StandIn:
                     self.log(f"reject reauth user={user.decode('utf-8', 'replace')!r} reason=AUTH inside MULTI")
                     raw = encode([b"AUTH"])  # refused when queued: the transaction aborts
                 else:
-                    password = self.check(user, token, "reauth")
+                    password = self.check(user, token, "reauth", conn)
                     if password is not None:
                         state["last_auth"] = time.monotonic()
                     # A refused token gets Redis's own WRONGPASS, in its place among the replies.

@@ -13,7 +13,7 @@ mod cluster;
 mod iam;
 
 pub use cluster::RedisCluster;
-pub use iam::{CacheTokenPolicy, IamStandIn, create_cache_user};
+pub use iam::{AuthRecord, CacheTokenPolicy, IamStandIn, create_cache_user};
 
 /// ACL users every server has: `(user, password)`. `admin` may do anything; `app` only keys `app:*`.
 pub const USERS: &[(&str, &str)] = &[("admin", "admin-pass"), ("app", "app-pass")];

@@ -66,6 +66,8 @@ pub(crate) enum Internal {
     ReAuth,
     /// The login after a client's `RESET` (which logs the connection out).
     AfterReset,
+    /// `ASKING` again after a re-AUTH that came between the client's `ASKING` and its next command.
+    Asking,
 }
 
 /// How the frame in progress from the database is handled.
@@ -111,6 +113,9 @@ pub(crate) struct Flow {
     proto: u8,
     in_tx: bool,
     poisoned: bool,
+    /// The last command forwarded was `ASKING`: the database serves the next one for a slot it is
+    /// importing. Any command uses the flag up, the proxy's `AUTH` too.
+    asking: bool,
     subs: Subscriptions,
     user: String,
     need: Option<Need>,
@@ -139,6 +144,7 @@ impl Flow {
             proto: if proto == 3 { 3 } else { 2 },
             in_tx: false,
             poisoned: false,
+            asking: false,
             subs: Subscriptions::default(),
             user,
             need: None,
@@ -260,7 +266,7 @@ impl Flow {
                     "Transaction discarded because of previous errors.",
                 );
                 self.queue.push_back(Entry::Replace(line.into()));
-                (self.in_tx, self.poisoned) = (false, false);
+                (self.in_tx, self.poisoned, self.asking) = (false, false, false);
             }
             b"EXEC" | b"DISCARD" => {
                 (self.in_tx, self.poisoned) = (false, false);
@@ -344,6 +350,7 @@ impl Flow {
         match (need.then, login) {
             (Then::Client(form), Ok(login)) => {
                 login_command(&form, &login, &mut self.to_upstream);
+                self.asking = false;
                 let proto = match form {
                     AuthForm::Hello { proto, .. } => Some(proto),
                     _ => None,
@@ -359,6 +366,7 @@ impl Flow {
             }
             (Then::AfterReset, Ok(login)) => {
                 login_command(&AuthForm::Auth, &login, &mut self.to_upstream);
+                self.asking = false;
                 self.queue.push_back(Entry::Swallow(Internal::AfterReset));
             }
             (Then::AfterReset, Err(error)) => {
@@ -367,42 +375,8 @@ impl Flow {
         }
     }
 
-    /// Whether a ready re-AUTH holds commands back now: never inside a transaction (AWS refuses AUTH
-    /// there) nor on a RESP2 subscribed connection (where Redis refuses it).
-    fn reauth_may_hold(&self) -> bool {
-        !(self.in_tx || (self.proto == 2 && self.subs.any()))
-    }
-
-    /// A re-AUTH login is in hand (`true`) or not: when in hand, commands are held at the next point
-    /// where it may go.
-    pub(crate) fn set_reauth_ready(&mut self, ready: bool) {
-        self.reauth_ready = ready;
-    }
-
-    /// Whether the re-AUTH may be sent now: nothing owed, no transaction, not a RESP2 subscriber, no
-    /// other login in progress.
-    pub(crate) fn can_reauth(&self) -> bool {
-        self.reauth_ready
-            && self.queue.is_empty()
-            && self.reauth_may_hold()
-            && !self.waiting
-            && self.need.is_none()
-            && !self.is_done_reading()
-    }
-
-    /// Send the re-AUTH (as `AUTH user token`, valid in either protocol version).
-    pub(crate) fn send_reauth(&mut self, login: &UpstreamLogin) {
-        login_command(&AuthForm::Auth, login, &mut self.to_upstream);
-        self.queue.push_back(Entry::Swallow(Internal::ReAuth));
-        self.reauth_ready = false;
-    }
-
-    /// How the last re-AUTH went, once its reply arrived: `Err` carries the database's error line.
-    pub(crate) fn take_reauth_outcome(&mut self) -> Option<Result<(), String>> {
-        self.reauth_outcome.take()
-    }
-
     fn forward(&mut self, cmd: &Command, entry: Entry) {
+        self.asking = cmd.is("ASKING");
         self.to_upstream.extend_from_slice(cmd.raw());
         self.queue.push_back(entry);
     }
@@ -431,6 +405,7 @@ fn is_reply_off(cmd: &Command) -> bool {
 }
 
 mod cluster;
+mod reauth;
 mod replies;
 
 pub(crate) use cluster::ClusterView;

@@ -1,6 +1,12 @@
 //! A throwaway Redis Cluster on loopback: `n` masters (`redis-server --cluster-enabled yes`), TLS only
 //! (client port, cluster bus and `MIGRATE` all over TLS), the same ACL users as [`Redis`](super::Redis),
 //! slots spread by `redis-cli --cluster create`, and resharding by `redis-cli --cluster reshard`.
+//!
+//! [`RedisCluster::announce`] makes the nodes announce other ports (those of the
+//! [`IamStandIn`](super::IamStandIn)s in front of them, as ElastiCache's nodes announce their own TLS
+//! endpoints): every `MOVED`, `ASK` and topology reply then names those; resharding then dials the nodes
+//! at their own ports (`python/redis_cluster_reshard.py`), since `redis-cli --cluster` would dial the
+//! announced ones.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -10,6 +16,8 @@ use std::time::{Duration, Instant};
 use crate::certs::{LOCAL_NAMES, PemFiles, TestCa};
 use crate::error::{Result, RigError};
 use crate::process::{ChildGuard, accepts, free_port, run, wait_until, write_file};
+
+const RESHARD: &str = include_str!("../../python/redis_cluster_reshard.py");
 
 /// How long the cluster gets to agree on its slots after a change.
 const SETTLE: Duration = Duration::from_secs(60);
@@ -25,6 +33,8 @@ struct Node {
 #[derive(Debug)]
 pub struct RedisCluster {
     nodes: Vec<Node>,
+    /// The ports the nodes announce, in node order (none: their own).
+    announced: Vec<u16>,
     tls: PemFiles,
     dir: tempfile::TempDir,
 }
@@ -44,7 +54,12 @@ impl RedisCluster {
         for i in 0..masters {
             nodes.push(start_node(dir.path(), &tls, &peer, i)?);
         }
-        let cluster = Self { nodes, tls, dir };
+        let cluster = Self {
+            nodes,
+            announced: Vec::new(),
+            tls,
+            dir,
+        };
         let mut create = cluster.cli_command(cluster.nodes[0].port);
         create.args(["--cluster", "create"]);
         for node in &cluster.nodes {
@@ -86,10 +101,77 @@ impl RedisCluster {
         self.cli(port, &["CLUSTER", "MYID"])
     }
 
+    /// The own port of the node that owns `slot` (from each node's own line in `CLUSTER NODES`).
+    pub fn slot_owner(&self, slot: u16) -> Result<u16> {
+        for node in &self.nodes {
+            let nodes = self.cli(node.port, &["CLUSTER", "NODES"])?;
+            let Some(mine) = nodes.lines().find(|l| l.contains("myself")) else {
+                continue;
+            };
+            let owns = mine.split_whitespace().skip(8).any(|range| {
+                let (first, last) = range.split_once('-').unwrap_or((range, range));
+                match (first.parse::<u16>(), last.parse::<u16>()) {
+                    (Ok(first), Ok(last)) => (first..=last).contains(&slot),
+                    _ => false, // a slot being migrated or imported: `[n->-id]`
+                }
+            });
+            if owns {
+                return Ok(node.port);
+            }
+        }
+        Err(RigError::Protocol {
+            what: "redis cluster".into(),
+            detail: format!("no node owns slot {slot}"),
+        })
+    }
+
+    /// Make node `i` announce the TLS port `ports[i]` (`cluster-announce-tls-port`) in every `MOVED`,
+    /// `ASK`, `CLUSTER SLOTS` / `SHARDS` / `NODES` reply, then wait until every node names only those
+    /// ports. With `hostname` (a name in the nodes' certificate, such as `localhost`), the nodes are
+    /// named by it rather than by 127.0.0.1 (`cluster-announce-hostname`,
+    /// `cluster-preferred-endpoint-type hostname`), as TLS clusters whose certificates name hosts do.
+    /// [`ports`](Self::ports) stay the nodes' own.
+    pub fn announce(&mut self, ports: &[u16], hostname: Option<&str>) -> Result<()> {
+        if ports.len() != self.nodes.len() {
+            return Err(RigError::Protocol {
+                what: "redis cluster announce".into(),
+                detail: format!("{} ports for {} nodes", ports.len(), self.nodes.len()),
+            });
+        }
+        for (node, port) in self.nodes.iter().zip(ports) {
+            let port = port.to_string();
+            self.cli(
+                node.port,
+                &["CONFIG", "SET", "cluster-announce-tls-port", &port],
+            )?;
+            if let Some(hostname) = hostname {
+                self.cli(
+                    node.port,
+                    &["CONFIG", "SET", "cluster-announce-hostname", hostname],
+                )?;
+                self.cli(
+                    node.port,
+                    &[
+                        "CONFIG",
+                        "SET",
+                        "cluster-preferred-endpoint-type",
+                        "hostname",
+                    ],
+                )?;
+            }
+        }
+        self.announced = ports.to_vec();
+        self.settle()
+    }
+
     /// Move `slots` slots from the node at `from` to the node at `to` with their keys, as an operator
     /// would (`redis-cli --cluster reshard`: `SETSLOT IMPORTING` / `MIGRATING`, `MIGRATE` key by key,
-    /// `SETSLOT NODE`), then wait for every node to agree.
+    /// `SETSLOT NODE`), then wait for every node to agree. `from` and `to` are the nodes' own ports.
     pub fn reshard(&self, from: u16, to: u16, slots: u16) -> Result<()> {
+        if !self.announced.is_empty() {
+            self.reshard_direct(from, to, slots)?;
+            return self.settle();
+        }
         let (from_id, to_id) = (self.node_id(from)?, self.node_id(to)?);
         let mut cmd = self.cli_command(from);
         cmd.args(["--cluster", "reshard", &format!("127.0.0.1:{from}")])
@@ -99,7 +181,22 @@ impl RedisCluster {
         self.settle()
     }
 
-    /// Wait until every node says `cluster_state:ok` and agrees on the slot map.
+    /// The same moves as `redis-cli --cluster reshard`, dialing the nodes at their own ports.
+    fn reshard_direct(&self, from: u16, to: u16, slots: u16) -> Result<()> {
+        let script = self.dir.path().join("redis_cluster_reshard.py");
+        write_file(&script, RESHARD, 0o644)?;
+        let config = serde_json::json!({
+            "ca": self.tls.ca, "user": "admin", "password": "admin-pass", "from": from, "to": to,
+            "all": self.ports(), "slots": slots,
+        });
+        let config_path = self.dir.path().join("reshard.json");
+        write_file(&config_path, config.to_string(), 0o600)?;
+        run(Command::new(crate::python()).arg(&script).arg(&config_path))?;
+        Ok(())
+    }
+
+    /// Wait until every node says `cluster_state:ok` and agrees on the slot map (which names only the
+    /// announced ports, if any).
     fn settle(&self) -> Result<()> {
         let start = Instant::now();
         loop {
@@ -115,7 +212,18 @@ impl RedisCluster {
                         .unwrap_or_default(),
                 );
             }
-            if ok && views.windows(2).all(|w| w[0] == w[1]) {
+            let announced = views.iter().all(|view| {
+                let named: Vec<&str> = view.lines().map(str::trim).collect();
+                self.announced
+                    .iter()
+                    .all(|p| named.contains(&p.to_string().as_str()))
+                    && (self.announced.is_empty()
+                        || !self
+                            .nodes
+                            .iter()
+                            .any(|n| named.contains(&n.port.to_string().as_str())))
+            });
+            if ok && announced && views.windows(2).all(|w| w[0] == w[1]) {
                 return Ok(());
             }
             if start.elapsed() > SETTLE {

@@ -8,12 +8,13 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{Redis, USERS};
+use crate::certs::PemFiles;
 use crate::error::{Result, RigError};
 use crate::pam::StaticKey;
-use crate::process::{ChildGuard, log_tail, write_file};
+use crate::process::{ChildGuard, log_tail, read_jsonl, write_file};
 
 const STANDIN: &str = include_str!("../../python/redis_iam_standin.py");
 const VERIFIER: &str = include_str!("../../python/rds_token_verifier.py");
@@ -63,7 +64,26 @@ struct Config<'a> {
     redis_ca: PathBuf,
     passwords: BTreeMap<&'static str, &'static str>,
     log: PathBuf,
+    auths: PathBuf,
+    tokens: PathBuf,
     venv: PathBuf,
+}
+
+/// One `AUTH` (or `HELLO ... AUTH`) the stand-in checked, from its record. Never the token.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct AuthRecord {
+    /// The client connection it came on, numbered from 1 in the order the stand-in accepted them.
+    pub conn: u64,
+    /// `login` (the connection's first) or `reauth` (a later one).
+    pub what: String,
+    /// The user it named.
+    pub user: String,
+    /// Whether the token was accepted.
+    pub accepted: bool,
+    /// The token's `X-Amz-Date` (when it was signed), if it had one.
+    pub signed: Option<String>,
+    /// When the stand-in checked it (seconds since the Unix epoch).
+    pub at: f64,
 }
 
 /// The running stand-in, stopped on drop.
@@ -71,6 +91,8 @@ struct Config<'a> {
 pub struct IamStandIn {
     port: u16,
     log: PathBuf,
+    auths: PathBuf,
+    tokens: PathBuf,
     _guard: ChildGuard,
     _dir: tempfile::TempDir,
 }
@@ -79,6 +101,13 @@ impl IamStandIn {
     /// Start a stand-in in front of `redis` (with `redis`'s certificate), accepting what `policy` says;
     /// it logs in to Redis as the same user with the rig's password for it ([`USERS`]).
     pub fn start(redis: &Redis, policy: &CacheTokenPolicy) -> Result<Self> {
+        Self::in_front_of(redis.port(), redis.tls(), policy)
+    }
+
+    /// Start a stand-in in front of the Redis with TLS port `redis_port` on 127.0.0.1 and TLS files
+    /// `tls` (its listener uses the same certificate), as [`start`](Self::start) does: a cluster node
+    /// gets one this way.
+    pub fn in_front_of(redis_port: u16, tls: &PemFiles, policy: &CacheTokenPolicy) -> Result<Self> {
         let dir = tempfile::Builder::new()
             .prefix("iamwire-cache-")
             .tempdir()
@@ -88,14 +117,20 @@ impl IamStandIn {
         write_file(&dir.path().join("rds_token_verifier.py"), VERIFIER, 0o644)?;
         let log = dir.path().join("decisions.log");
         write_file(&log, "", 0o644)?;
+        let auths = dir.path().join("auths.jsonl");
+        write_file(&auths, "", 0o644)?;
+        let tokens = dir.path().join("tokens");
+        write_file(&tokens, "", 0o600)?;
         let config = Config {
             policy,
-            cert: redis.tls().cert.clone(),
-            key: redis.tls().key.clone(),
-            redis_port: redis.port(),
-            redis_ca: redis.tls().ca.clone(),
+            cert: tls.cert.clone(),
+            key: tls.key.clone(),
+            redis_port,
+            redis_ca: tls.ca.clone(),
             passwords: USERS.iter().copied().collect(),
             log: log.clone(),
+            auths: auths.clone(),
+            tokens: tokens.clone(),
             venv: crate::venv_dir(),
         };
         let json = serde_json::to_vec_pretty(&config).map_err(|e| RigError::Protocol {
@@ -136,6 +171,8 @@ impl IamStandIn {
         Ok(Self {
             port,
             log,
+            auths,
+            tokens,
             _guard: guard,
             _dir: dir,
         })
@@ -155,6 +192,19 @@ impl IamStandIn {
     /// `reject login user=.. reason=..`, `expired: ...`. Never a token.
     pub fn decisions(&self) -> Vec<String> {
         std::fs::read_to_string(&self.log)
+            .map(|s| s.lines().map(str::to_owned).collect())
+            .unwrap_or_default()
+    }
+
+    /// Every `AUTH` checked so far, in order.
+    pub fn auths(&self) -> Result<Vec<AuthRecord>> {
+        read_jsonl(&self.auths)
+    }
+
+    /// Every token received so far (accepted or not), for a test to prove that none of them, nor its
+    /// signature or session token, reached a log or a client. Kept in the stand-in's private directory.
+    pub fn tokens(&self) -> Vec<String> {
+        std::fs::read_to_string(&self.tokens)
             .map(|s| s.lines().map(str::to_owned).collect())
             .unwrap_or_default()
     }

@@ -201,6 +201,11 @@ impl Flow {
                     tracing::warn!(%error, "the database refused the login after RESET");
                 }
             }
+            Internal::Asking => {
+                if let Err(error) = outcome {
+                    tracing::warn!(%error, "the database refused ASKING after a re-AUTH");
+                }
+            }
         }
     }
 }

@@ -193,6 +193,43 @@ fn reauth_waits_for_a_safe_point() {
 }
 
 #[test]
+fn a_reauth_right_after_asking_sends_asking_again() {
+    // Cluster mode: ASKING lets the next command into a slot being imported, and any command uses it
+    // up, AUTH too. A re-AUTH between ASKING's reply and the client's next command must not take it.
+    let mut t = T::new(2);
+    assert_eq!(t.client(&cmd(&["ASKING"])), cmd(&["ASKING"]));
+    assert_eq!(t.upstream(b"+OK\r\n"), b"+OK\r\n");
+    t.flow.set_reauth_ready(true);
+    assert!(t.flow.can_reauth());
+    t.flow.send_reauth(&UpstreamLogin::new("app", "fresh"));
+    assert_eq!(
+        t.flow.to_upstream.split().to_vec(),
+        [cmd(&["AUTH", "app", "fresh"]), cmd(&["ASKING"])].concat()
+    );
+    assert_eq!(t.client(&cmd(&["SET", "k", "v"])), cmd(&["SET", "k", "v"]));
+    // Both of the proxy's replies are swallowed; the client sees its SET's.
+    assert_eq!(t.upstream(b"+OK\r\n+OK\r\n+OK\r\n"), b"+OK\r\n");
+    assert_eq!(t.flow.take_reauth_outcome(), Some(Ok(())));
+    // The flag was used up by the SET: the next re-AUTH is the AUTH alone.
+    t.flow.set_reauth_ready(true);
+    t.flow.send_reauth(&UpstreamLogin::new("app", "fresh"));
+    assert_eq!(
+        t.flow.to_upstream.split().to_vec(),
+        cmd(&["AUTH", "app", "fresh"])
+    );
+    assert!(t.upstream(b"+OK\r\n").is_empty());
+    // ASKING queued in a transaction lasts only inside it.
+    t.client(&[cmd(&["MULTI"]), cmd(&["ASKING"]), cmd(&["EXEC"])].concat());
+    t.upstream(b"+OK\r\n+QUEUED\r\n*1\r\n+OK\r\n");
+    t.flow.set_reauth_ready(true);
+    t.flow.send_reauth(&UpstreamLogin::new("app", "fresh"));
+    assert_eq!(
+        t.flow.to_upstream.split().to_vec(),
+        cmd(&["AUTH", "app", "fresh"])
+    );
+}
+
+#[test]
 fn resp2_subscribers_are_tracked_and_not_reauthenticated() {
     let mut t = T::new(2);
     t.client(&cmd(&["SUBSCRIBE", "a", "b"]));
