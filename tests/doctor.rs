@@ -320,6 +320,13 @@ fn user_role(moto: &Moto, cross: &CrossAccount, name: &str, actions: &[&str]) ->
     created.roles[name].arn.clone()
 }
 
+/// Neither the proxy's AWS secret key nor the external ID is in anything the doctor printed.
+fn no_secrets(out: &Output, cross: &CrossAccount) {
+    let text = both(out);
+    assert!(!text.contains(&cross.proxy.secret_access_key), "{text}");
+    assert!(!text.contains(EXTERNAL_ID), "{text}");
+}
+
 /// Every step passed and the login line says `login`.
 fn all_passed(out: &Output, token_checked: bool, login: &str) {
     println!("{}", String::from_utf8_lossy(&out.stdout));
@@ -393,7 +400,9 @@ fn doctor_logs_in_to_an_elasticache_like_redis_and_names_a_token_for_another_cac
         &uri,
         &cache("doctor-cache"),
     );
-    all_passed(&doctor(&config, &[]), true, "PING answered PONG");
+    let out = doctor(&config, &[]);
+    all_passed(&out, true, "PING answered PONG");
+    no_secrets(&out, &cross);
     assert!(
         standin.decisions().iter().any(|d| d.contains("app")),
         "{:?}",
@@ -408,7 +417,9 @@ fn doctor_logs_in_to_an_elasticache_like_redis_and_names_a_token_for_another_cac
         &uri,
         &cache("other-cache"),
     );
-    let (line, fix) = first_failure(&doctor(&config, &[]));
+    let out = doctor(&config, &[]);
+    no_secrets(&out, &cross);
+    let (line, fix) = first_failure(&out);
     assert!(line.starts_with("✗ login:"), "{line}");
     assert!(line.contains("WRONGPASS"), "{line}");
     assert!(fix.contains("elasticache:Connect"), "{fix}");
@@ -434,7 +445,9 @@ fn doctor_logs_in_to_keyspaces_with_sigv4_and_names_a_signature_for_another_regi
     };
     let uri = format!("localhost:{}", standin.port());
     let (_dir, config) = operator_dir_for(&served, &cross, &moto.endpoint(), &uri, "");
-    all_passed(&doctor(&config, &[]), true, "SigV4 challenge was accepted");
+    let out = doctor(&config, &[]);
+    all_passed(&out, true, "SigV4 challenge was accepted");
+    no_secrets(&out, &cross);
     let auths = standin.auths().unwrap();
     assert!(auths.iter().any(|a| a.ok), "{auths:?}");
 
@@ -446,7 +459,9 @@ fn doctor_logs_in_to_keyspaces_with_sigv4_and_names_a_signature_for_another_regi
     );
     assert_ne!(yaml, elsewhere);
     std::fs::write(&config, elsewhere).unwrap();
-    let (line, fix) = first_failure(&doctor(&config, &[]));
+    let out = doctor(&config, &[]);
+    no_secrets(&out, &cross);
+    let (line, fix) = first_failure(&out);
     assert!(line.starts_with("✗ login:"), "{line}");
     assert!(line.contains("0x0100"), "{line}");
     assert!(fix.contains("region eu-west-3"), "{fix}");
@@ -474,7 +489,9 @@ fn doctor_logs_in_to_documentdb_with_mongodb_aws_and_names_a_role_without_a_user
     };
     let uri = format!("localhost:{}", standin.port());
     let (_dir, config) = operator_dir_for(&served, &cross, &moto.endpoint(), &uri, "");
-    all_passed(&doctor(&config, &[]), true, "MONGODB-AWS) and ran ping");
+    let out = doctor(&config, &[]);
+    all_passed(&out, true, "MONGODB-AWS) and ran ping");
+    no_secrets(&out, &cross);
     assert!(
         standin.auths().unwrap().iter().any(|a| a.ok),
         "{}",
@@ -482,7 +499,9 @@ fn doctor_logs_in_to_documentdb_with_mongodb_aws_and_names_a_role_without_a_user
     );
 
     // A role the database has no user for: authentication failed (18) at the login step.
-    let (line, fix) = first_failure(&doctor(&config, &["--db-user", "docs-stranger"]));
+    let out = doctor(&config, &["--db-user", "docs-stranger"]);
+    no_secrets(&out, &cross);
+    let (line, fix) = first_failure(&out);
     assert!(line.starts_with("✗ login:"), "{line}");
     assert!(line.contains("code 18"), "{line}");
     assert!(fix.contains("createUser"), "{fix}");
@@ -516,14 +535,18 @@ fn doctor_signs_a_dynamodb_list_tables_as_the_role_and_names_a_role_without_the_
         db_names: "\"*\"",
     };
     let (_dir, config) = operator_dir_for(&served, &cross, &moto.endpoint(), &endpoint, "");
+    let out = doctor(&config, &[]);
     all_passed(
-        &doctor(&config, &[]),
+        &out,
         false,
         "ListTables signed as role ddb-app answered 200",
     );
+    no_secrets(&out, &cross);
 
     // The emulator checks the signer's policy: a role without dynamodb:ListTables is refused.
-    let (line, fix) = first_failure(&doctor(&config, &["--db-user", "ddb-none"]));
+    let out = doctor(&config, &["--db-user", "ddb-none"]);
+    no_secrets(&out, &cross);
+    let (line, fix) = first_failure(&out);
     assert!(line.starts_with("✗ login:"), "{line}");
     assert!(line.contains("400") || line.contains("403"), "{line}");
     assert!(fix.contains("dynamodb:ListTables"), "{fix}");
@@ -548,11 +571,9 @@ fn doctor_signs_an_opensearch_get_as_the_role_and_names_a_role_it_cannot_assume(
     };
     let uri = format!("https://localhost:{port}");
     let (_dir, config) = operator_dir_for(&served, &cross, &moto.endpoint(), &uri, "");
-    all_passed(
-        &doctor(&config, &[]),
-        false,
-        "GET / signed as role search-app answered 200",
-    );
+    let out = doctor(&config, &[]);
+    all_passed(&out, false, "GET / signed as role search-app answered 200");
+    no_secrets(&out, &cross);
     // The stand-in verified the doctor's signature with botocore, as the user role's session.
     let seen = moto.opensearch_requests().unwrap();
     assert!(
@@ -565,7 +586,9 @@ fn doctor_signs_an_opensearch_get_as_the_role_and_names_a_role_it_cannot_assume(
     );
 
     // A role that does not exist (a typo in --db-user): the hop to it fails, with the trust fix.
-    let (line, fix) = first_failure(&doctor(&config, &["--db-user", "search-typo"]));
+    let out = doctor(&config, &["--db-user", "search-typo"]);
+    no_secrets(&out, &cross);
+    let (line, fix) = first_failure(&out);
     assert!(line.starts_with("✗ assume role"), "{line}");
     assert!(line.contains("search-typo"), "{line}");
     assert!(fix.contains("sts:AssumeRole"), "{fix}");
