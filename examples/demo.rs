@@ -11,7 +11,7 @@
 //! Run it with `scripts/demo.sh`. It prints a `psql`, a `mariadb`, a `redis-cli`, an `aws dynamodb`, a
 //! cassandra-driver, a `mongosh` and a `curl --aws-sigv4` command that work when pasted (no database
 //! password: the client certificate or the proxy's access key proves who you are, the proxy mints the token
-//! or signs as the role; the last three write and read back); with `--check` it runs every printed command,
+//! or signs as the role; the AWS-native four write and read back); with `--check` it runs every printed command,
 //! fails if any fails, and exits.
 
 #[path = "demo/kind.rs"]

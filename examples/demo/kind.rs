@@ -1,5 +1,5 @@
 //! The protocols the demo serves: each one's database, user, banner line and a command that works when
-//! pasted (and that `--check` runs: for the databases added last, a write and a read back).
+//! pasted (and that `--check` runs: for the AWS-native databases, a write and a read back).
 
 use iamwire_testkit::mariadb;
 use iamwire_testkit::postgres;
@@ -124,7 +124,7 @@ impl Kind {
     /// What the printed command answers when it worked.
     pub(crate) fn answer(self) -> &'static str {
         match self {
-            Self::DynamoDb => "TableNames",
+            Self::DynamoDb => "hello from dynamodb",
             Self::Keyspaces => "hello from keyspaces",
             Self::DocumentDb => "hello from documentdb",
             Self::OpenSearch => "hello from opensearch",
@@ -156,13 +156,24 @@ impl Kind {
             ),
             // The AWS CLI cannot present a client certificate: alice signs with the access key
             // `iamwire keys create` issued her; the proxy checks it and signs again as the role.
+            // The table is created once (a second paste finds it there); then an item is written and
+            // read back.
             Self::DynamoDb => {
                 let (id, secret) = stack.access_key(self)?;
                 let aws = iamwire_testkit::python().with_file_name("aws");
-                format!(
-                    "AWS_ACCESS_KEY_ID={id} AWS_SECRET_ACCESS_KEY={secret} {} dynamodb list-tables \
-                     --region {REGION} --endpoint-url https://localhost:{port} --ca-bundle {dir}/ca.crt",
+                let ddb = format!(
+                    "{} dynamodb --region {REGION} --endpoint-url https://localhost:{port} \
+                     --ca-bundle {dir}/ca.crt",
                     aws.display()
+                );
+                format!(
+                    "export AWS_ACCESS_KEY_ID={id} AWS_SECRET_ACCESS_KEY={secret}; {{ {ddb} describe-table \
+                     --table-name greetings >/dev/null 2>&1 || {ddb} create-table --table-name greetings \
+                     --attribute-definitions AttributeName=k,AttributeType=S --key-schema \
+                     AttributeName=k,KeyType=HASH --billing-mode PAY_PER_REQUEST >/dev/null; }} && {ddb} \
+                     put-item --table-name greetings --item '{{\"k\": {{\"S\": \"alice\"}}, \"text\": \
+                     {{\"S\": \"hello from dynamodb\"}}}}' && {ddb} get-item --table-name greetings --key \
+                     '{{\"k\": {{\"S\": \"alice\"}}}}' --query Item.text.S --output text"
                 )
             }
             // The DataStax Python driver (no cqlsh here): the script the demo wrote next to the
