@@ -1,15 +1,21 @@
 //! The local demo: an AWS emulator with a cross-account role guarded by an external ID, one database per
 //! protocol that logs in only with IAM as its AWS service does — an RDS-like PostgreSQL and MariaDB (RDS IAM
-//! tokens checked by botocore through PAM) and an ElastiCache-like Redis (the IAM stand-in checks
-//! ElastiCache tokens with botocore) — and DynamoDB in the emulator (over TLS, checking SigV4 and the
-//! signer's policy); one `iamwire run` in front of them, a listener per database, with mTLS client
-//! certificates issued by `iamwire certs` and an access key from `iamwire keys` for the AWS CLI.
+//! tokens checked by botocore through PAM), an ElastiCache-like Redis (the IAM stand-in checks ElastiCache
+//! tokens with botocore), DynamoDB in the emulator (over TLS, checking SigV4 and the signer's policy), and
+//! stand-ins for the services that cannot run here, each checking what the service checks with code we did
+//! not write: Keyspaces (CQL; each SigV4 answer against AWS's own cassandra-sigv4 plugin), DocumentDB
+//! (MONGODB-AWS; the signed GetCallerIdentity sent to the emulator's STS) and OpenSearch (each signature
+//! recomputed with botocore) — and one `iamwire run` in front of them, a listener per database, with mTLS
+//! client certificates issued by `iamwire certs` and access keys from `iamwire keys` for the HTTP clients.
 //!
-//! Run it with `scripts/demo.sh`. It prints a `psql`, a `mariadb`, a `redis-cli` and an `aws dynamodb`
-//! command that work when pasted (no database password: the client certificate or the proxy's access key
-//! proves who you are, the proxy mints the token or signs as the role); with `--check` it runs every
-//! printed command, fails if any fails, and exits.
+//! Run it with `scripts/demo.sh`. It prints a `psql`, a `mariadb`, a `redis-cli`, an `aws dynamodb`, a
+//! cassandra-driver, a `mongosh` and a `curl --aws-sigv4` command that work when pasted (no database
+//! password: the client certificate or the proxy's access key proves who you are, the proxy mints the token
+//! or signs as the role; the AWS-native four write and read back); with `--check` it runs every printed command,
+//! fails if any fails, and exits.
 
+#[path = "demo/kind.rs"]
+mod kind;
 #[path = "demo/stack.rs"]
 mod stack;
 
@@ -18,7 +24,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitCode, Stdio};
 
 use iamwire_testkit::moto::{DATABASE_ACCOUNT, PROXY_ACCOUNT};
-use stack::{Kind, Stack};
+use kind::Kind;
+use stack::Stack;
 
 type Error = Box<dyn std::error::Error>;
 
@@ -104,8 +111,10 @@ fn start_proxy(config: &Path) -> Result<(Proxy, Vec<String>), Error> {
 }
 
 fn run(check: bool) -> Result<(), Error> {
+    let started = std::time::Instant::now();
     eprintln!(
-        "demo: starting the AWS emulator (with DynamoDB), an RDS-like PostgreSQL and MariaDB, an ElastiCache-like Redis ..."
+        "demo: starting the AWS emulator (with DynamoDB and an OpenSearch stand-in), an RDS-like PostgreSQL \
+         and MariaDB, an ElastiCache-like Redis, Keyspaces and DocumentDB stand-ins ..."
     );
     let mut stack = Stack::start()?;
     let config = stack.write_config()?;
@@ -113,7 +122,10 @@ fn run(check: bool) -> Result<(), Error> {
     iamwire_ok(&["check-config", "--config", path])?;
     let (proxy, addrs) = start_proxy(&config)?;
 
-    println!("iamwire demo is up:");
+    println!(
+        "iamwire demo is up (in {:.1} s):",
+        started.elapsed().as_secs_f64()
+    );
     println!(
         "  AWS emulator (moto): {}  (role in {DATABASE_ACCOUNT} trusts {PROXY_ACCOUNT} with an external ID)",
         stack.moto.endpoint()

@@ -5,6 +5,7 @@
 //! only fail for the same reason.
 
 mod aws;
+mod login;
 mod mysql;
 mod net;
 mod pg;
@@ -229,16 +230,22 @@ async fn check_one(
                 );
             }
         }
-        Protocol::Redis | Protocol::DynamoDb | Protocol::OpenSearch | Protocol::Cassandra => {
+        Protocol::Redis | Protocol::Cassandra | Protocol::MongoDb => {
+            let Some(mut upstream) = login::tls(db, &endpoint, tcp, connect, report).await else {
+                return;
+            };
+            if let Some(login) = login {
+                let step = login::session(db, &mut upstream, login, timeouts.login).await;
+                report.step("login", step);
+            }
+            drop(upstream);
+        }
+        Protocol::DynamoDb | Protocol::OpenSearch => {
             if net::direct_tls(db, &endpoint, tcp, connect, report).await {
-                report.step(
-                    "login",
-                    Step::NotChecked(format!(
-                        "iamwire doctor logs in to postgres and mysql databases only; {} sessions log \
-                         in with what the steps above got",
-                        db.protocol
-                    )),
-                );
+                let roles = aws.roles();
+                let limit = timeouts.login.max(timeouts.credentials);
+                let step = login::http(loaded, listener, env, roles, user.as_deref(), limit).await;
+                report.step("login", step);
             }
         }
         _ => {

@@ -89,7 +89,7 @@ fn steps(out: &Output) -> Vec<String> {
         .collect()
 }
 
-/// The first failed step: its line and its fix; every step before it passed.
+/// The first failed step: its line and its fix; every step before it passed (or did not apply).
 fn first_failure(out: &Output) -> (String, String) {
     // Shown with --nocapture: what an operator sees.
     println!("{}", String::from_utf8_lossy(&out.stdout));
@@ -104,7 +104,7 @@ fn first_failure(out: &Output) -> (String, String) {
         lines[..at]
             .iter()
             .filter(|l| l.starts_with("  "))
-            .all(|l| l.trim_start().starts_with('✓')),
+            .all(|l| l.trim_start().starts_with('✓') || l.trim_start().starts_with("- ")),
         "a step before the first failure did not pass:\n{}",
         both(out)
     );
@@ -276,4 +276,320 @@ fn doctor_logs_in_to_mariadb_with_the_token_and_names_a_refused_user() {
     assert!(line.contains("ERROR 1045"), "{line}");
     assert!(fix.contains("rds-db:connect"), "{fix}");
     assert!(String::from_utf8_lossy(&out.stdout).contains("✓ TLS:"));
+}
+
+/// The operator's directory for a database that is not RDS: [`operator_dir`]'s, with `aws_extra` (lines
+/// under the database's `aws:`, indented six spaces) instead of its RDS resource id and the database at
+/// `uri`.
+fn operator_dir_for(
+    served: &Served<'_>,
+    cross: &CrossAccount,
+    aws_endpoint: &str,
+    uri: &str,
+    aws_extra: &str,
+) -> (tempfile::TempDir, std::path::PathBuf) {
+    let (dir, config) = operator_dir(served, cross, aws_endpoint, EXTERNAL_ID, "");
+    let yaml = std::fs::read_to_string(&config).unwrap();
+    let rds = format!(
+        "      rds: {{resource_id: \"{}\"}}\n",
+        e2e_run_support::RESOURCE_ID
+    );
+    assert!(yaml.contains(&rds), "{yaml}");
+    let yaml = yaml.replace(&rds, aws_extra).replace(
+        &format!("uri: \"localhost:{}\"", served.port),
+        &format!("uri: \"{uri}\""),
+    );
+    std::fs::write(&config, yaml).unwrap();
+    (dir, config)
+}
+
+/// A database-user role in the database account that the database's role may assume, allowed `actions`.
+fn user_role(moto: &Moto, cross: &CrossAccount, name: &str, actions: &[&str]) -> String {
+    use iamwire_testkit::moto::{AwsSetup, DATABASE_ACCOUNT, RoleSpec, allow, trust_policy};
+    let created = moto
+        .setup(&AwsSetup {
+            users: vec![],
+            roles: vec![RoleSpec {
+                account: DATABASE_ACCOUNT.into(),
+                name: name.into(),
+                trust: trust_policy(&cross.role_arn, None),
+                policies: vec![allow(actions, "*")],
+            }],
+        })
+        .unwrap();
+    created.roles[name].arn.clone()
+}
+
+/// Neither the proxy's AWS secret key nor the external ID is in anything the doctor printed.
+fn no_secrets(out: &Output, cross: &CrossAccount) {
+    let text = both(out);
+    assert!(!text.contains(&cross.proxy.secret_access_key), "{text}");
+    assert!(!text.contains(EXTERNAL_ID), "{text}");
+}
+
+/// Every step passed and the login line says `login`.
+fn all_passed(out: &Output, token_checked: bool, login: &str) {
+    println!("{}", String::from_utf8_lossy(&out.stdout));
+    assert!(out.status.success(), "{}", both(out));
+    let steps = steps(out);
+    let token = if token_checked {
+        "✓ token:"
+    } else {
+        "- token:"
+    };
+    let want: Vec<&str> = ALL_STEPS
+        .iter()
+        .map(|s| if *s == "✓ token:" { token } else { *s })
+        .collect();
+    // The database's role, then (for a database-user role) the role itself: one more hop.
+    let hops = steps
+        .iter()
+        .filter(|s| s.starts_with("✓ assume role"))
+        .count();
+    assert!(hops >= 1, "{}", both(out));
+    let steps: Vec<&String> = steps
+        .iter()
+        .enumerate()
+        .filter(|(i, s)| !(s.starts_with("✓ assume role") && *i > 2))
+        .map(|(_, s)| s)
+        .collect();
+    assert_eq!(steps.len(), want.len(), "{}", both(out));
+    for (step, want) in steps.iter().zip(&want) {
+        assert!(
+            step.starts_with(want),
+            "{step:?} is not {want:?}:\n{}",
+            both(out)
+        );
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text.lines().find(|l| l.contains("✓ login:")).unwrap();
+    assert!(line.contains(login), "{line}");
+    assert!(
+        !text.contains(EXTERNAL_ID),
+        "the external ID is never printed:\n{text}"
+    );
+}
+
+#[test]
+fn doctor_logs_in_to_an_elasticache_like_redis_and_names_a_token_for_another_cache() {
+    use iamwire_testkit::redis::{CacheTokenPolicy, IamStandIn, Redis, create_cache_user};
+    let region = e2e_run_support::REGION;
+    let ca = TestCa::new().unwrap();
+    let moto = Moto::start().unwrap();
+    let redis = Redis::start(&ca).unwrap();
+    create_cache_user(&moto, "elasticache", region, "app", true).unwrap();
+    // The stand-in checks each token with botocore, as ElastiCache does, for this cache only.
+    let policy = CacheTokenPolicy::elasticache("doctor-cache", region, moto.endpoint());
+    let standin = IamStandIn::start(&redis, &policy).unwrap();
+    let cross = moto
+        .cross_account("iamwire-doctor-redis", EXTERNAL_ID)
+        .unwrap();
+    let served = Served {
+        protocol: "redis",
+        port: standin.port(),
+        ca: &redis.tls().ca,
+        user: "app",
+        db_names: "\"*\"",
+    };
+    let uri = format!("localhost:{}", standin.port());
+    let cache = |group: &str| format!("      elasticache: {{replication_group_id: {group}}}\n");
+    let (_dir, config) = operator_dir_for(
+        &served,
+        &cross,
+        &moto.endpoint(),
+        &uri,
+        &cache("doctor-cache"),
+    );
+    let out = doctor(&config, &[]);
+    all_passed(&out, true, "PING answered PONG");
+    no_secrets(&out, &cross);
+    assert!(
+        standin.decisions().iter().any(|d| d.contains("app")),
+        "{:?}",
+        standin.decisions()
+    );
+
+    // A token for another replication group: the cache refuses it at the login step.
+    let (_dir, config) = operator_dir_for(
+        &served,
+        &cross,
+        &moto.endpoint(),
+        &uri,
+        &cache("other-cache"),
+    );
+    let out = doctor(&config, &[]);
+    no_secrets(&out, &cross);
+    let (line, fix) = first_failure(&out);
+    assert!(line.starts_with("✗ login:"), "{line}");
+    assert!(line.contains("WRONGPASS"), "{line}");
+    assert!(fix.contains("elasticache:Connect"), "{fix}");
+}
+
+#[test]
+fn doctor_logs_in_to_keyspaces_with_sigv4_and_names_a_signature_for_another_region() {
+    use iamwire_testkit::keyspaces::KeyspacesStandIn;
+    let ca = TestCa::new().unwrap();
+    let moto = Moto::start().unwrap();
+    let cross = moto
+        .cross_account("iamwire-doctor-ks", EXTERNAL_ID)
+        .unwrap();
+    user_role(&moto, &cross, "ks-app", &["cassandra:*"]);
+    // The stand-in checks each SigV4 answer against AWS's own cassandra-sigv4 plugin.
+    let standin = KeyspacesStandIn::start(&ca, &moto, e2e_run_support::REGION).unwrap();
+    let served = Served {
+        protocol: "cassandra",
+        port: standin.port(),
+        ca: &standin.tls().ca,
+        user: "ks-app",
+        db_names: "\"*\"",
+    };
+    let uri = format!("localhost:{}", standin.port());
+    let (_dir, config) = operator_dir_for(&served, &cross, &moto.endpoint(), &uri, "");
+    let out = doctor(&config, &[]);
+    all_passed(&out, true, "SigV4 challenge was accepted");
+    no_secrets(&out, &cross);
+    let auths = standin.auths().unwrap();
+    assert!(auths.iter().any(|a| a.ok), "{auths:?}");
+
+    // Signed for another region than the endpoint's: Keyspaces' bad-credentials error at the login.
+    let yaml = std::fs::read_to_string(&config).unwrap();
+    let elsewhere = yaml.replace(
+        &format!("    aws:\n      region: {}", e2e_run_support::REGION),
+        "    aws:\n      region: eu-west-3",
+    );
+    assert_ne!(yaml, elsewhere);
+    std::fs::write(&config, elsewhere).unwrap();
+    let out = doctor(&config, &[]);
+    no_secrets(&out, &cross);
+    let (line, fix) = first_failure(&out);
+    assert!(line.starts_with("✗ login:"), "{line}");
+    assert!(line.contains("0x0100"), "{line}");
+    assert!(fix.contains("region eu-west-3"), "{fix}");
+}
+
+#[test]
+fn doctor_logs_in_to_documentdb_with_mongodb_aws_and_names_a_role_without_a_user() {
+    use iamwire_testkit::documentdb::DocumentDbStandIn;
+    let ca = TestCa::new().unwrap();
+    let moto = Moto::start().unwrap();
+    let cross = moto
+        .cross_account("iamwire-doctor-docdb", EXTERNAL_ID)
+        .unwrap();
+    let app = user_role(&moto, &cross, "docs-app", &["sts:GetCallerIdentity"]);
+    user_role(&moto, &cross, "docs-stranger", &["sts:GetCallerIdentity"]);
+    // The stand-in sends the signed GetCallerIdentity to the emulator's STS, as DocumentDB does, and
+    // has a $external user for docs-app only.
+    let standin = DocumentDbStandIn::start(&ca, &moto, &[&app]).unwrap();
+    let served = Served {
+        protocol: "mongodb",
+        port: standin.port(),
+        ca: &standin.tls().ca,
+        user: "docs-app",
+        db_names: "\"*\"",
+    };
+    let uri = format!("localhost:{}", standin.port());
+    let (_dir, config) = operator_dir_for(&served, &cross, &moto.endpoint(), &uri, "");
+    let out = doctor(&config, &[]);
+    all_passed(&out, true, "MONGODB-AWS) and ran ping");
+    no_secrets(&out, &cross);
+    assert!(
+        standin.auths().unwrap().iter().any(|a| a.ok),
+        "{}",
+        standin.log()
+    );
+
+    // A role the database has no user for: authentication failed (18) at the login step.
+    let out = doctor(&config, &["--db-user", "docs-stranger"]);
+    no_secrets(&out, &cross);
+    let (line, fix) = first_failure(&out);
+    assert!(line.starts_with("✗ login:"), "{line}");
+    assert!(line.contains("code 18"), "{line}");
+    assert!(fix.contains("createUser"), "{fix}");
+}
+
+/// The emulator over TLS (DynamoDB, and the OpenSearch stand-in beside it), with its CA.
+fn tls_moto() -> (Moto, TestCa) {
+    let ca = TestCa::new().unwrap();
+    let server = ca.server(iamwire_testkit::LOCAL_NAMES).unwrap();
+    let moto = Moto::start_with_tls(&server.cert_pem, &server.key_pem).unwrap();
+    (moto, ca)
+}
+
+#[test]
+fn doctor_signs_a_dynamodb_list_tables_as_the_role_and_names_a_role_without_the_permission() {
+    let (moto, ca) = tls_moto();
+    let cross = moto
+        .cross_account("iamwire-doctor-ddb", EXTERNAL_ID)
+        .unwrap();
+    user_role(&moto, &cross, "ddb-app", &["dynamodb:*"]);
+    user_role(&moto, &cross, "ddb-none", &["s3:GetObject"]);
+    let ca_file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(ca_file.path(), ca.cert_pem()).unwrap();
+    let endpoint = moto.tls_endpoint().unwrap();
+    let port: u16 = endpoint.rsplit(':').next().unwrap().parse().unwrap();
+    let served = Served {
+        protocol: "dynamodb",
+        port,
+        ca: ca_file.path(),
+        user: "ddb-app",
+        db_names: "\"*\"",
+    };
+    let (_dir, config) = operator_dir_for(&served, &cross, &moto.endpoint(), &endpoint, "");
+    let out = doctor(&config, &[]);
+    all_passed(
+        &out,
+        false,
+        "ListTables signed as role ddb-app answered 200",
+    );
+    no_secrets(&out, &cross);
+
+    // The emulator checks the signer's policy: a role without dynamodb:ListTables is refused.
+    let out = doctor(&config, &["--db-user", "ddb-none"]);
+    no_secrets(&out, &cross);
+    let (line, fix) = first_failure(&out);
+    assert!(line.starts_with("✗ login:"), "{line}");
+    assert!(line.contains("400") || line.contains("403"), "{line}");
+    assert!(fix.contains("dynamodb:ListTables"), "{fix}");
+}
+
+#[test]
+fn doctor_signs_an_opensearch_get_as_the_role_and_names_a_role_it_cannot_assume() {
+    let (moto, ca) = tls_moto();
+    let cross = moto
+        .cross_account("iamwire-doctor-os", EXTERNAL_ID)
+        .unwrap();
+    user_role(&moto, &cross, "search-app", &["es:*"]);
+    let ca_file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(ca_file.path(), ca.cert_pem()).unwrap();
+    let port = moto.opensearch_port().unwrap();
+    let served = Served {
+        protocol: "opensearch",
+        port,
+        ca: ca_file.path(),
+        user: "search-app",
+        db_names: "\"*\"",
+    };
+    let uri = format!("https://localhost:{port}");
+    let (_dir, config) = operator_dir_for(&served, &cross, &moto.endpoint(), &uri, "");
+    let out = doctor(&config, &[]);
+    all_passed(&out, false, "GET / signed as role search-app answered 200");
+    no_secrets(&out, &cross);
+    // The stand-in verified the doctor's signature with botocore, as the user role's session.
+    let seen = moto.opensearch_requests().unwrap();
+    assert!(
+        seen.iter().any(|r| r["status"] == 200
+            && r["principal"]
+                .as_str()
+                .unwrap_or("")
+                .contains("assumed-role/search-app/")),
+        "{seen:?}"
+    );
+
+    // A role that does not exist (a typo in --db-user): the hop to it fails, with the trust fix.
+    let out = doctor(&config, &["--db-user", "search-typo"]);
+    no_secrets(&out, &cross);
+    let (line, fix) = first_failure(&out);
+    assert!(line.starts_with("✗ assume role"), "{line}");
+    assert!(line.contains("search-typo"), "{line}");
+    assert!(fix.contains("sts:AssumeRole"), "{fix}");
 }

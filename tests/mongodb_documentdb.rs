@@ -253,10 +253,7 @@ fn pymongo_uses_documentdb_through_iamwire_run_as_the_user_role() {
 
 /// mongosh (MongoDB's shell, on the Node.js driver), installed by `scripts/setup.sh`.
 fn mongosh() -> std::path::PathBuf {
-    let path = std::env::var_os("IAMWIRE_MONGOSH").map_or_else(
-        || std::path::PathBuf::from("/opt/iamwire/mongosh-2.12.0/node_modules/.bin/mongosh"),
-        std::path::PathBuf::from,
-    );
+    let path = iamwire_testkit::mongosh();
     assert!(
         path.exists(),
         "{} is missing: run scripts/setup.sh",

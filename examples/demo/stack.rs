@@ -1,18 +1,22 @@
 //! The servers behind the demo and the operator's directory in front of them: one AWS emulator with one
-//! cross-account role (external ID), one database per protocol that logs in with IAM as its AWS service
-//! does, and one `iamwire.yaml` with a listener for each.
+//! cross-account role (external ID) and a database-user role per AWS-native database, one database (or
+//! stand-in) per protocol that logs in with IAM as its AWS service does, and one `iamwire.yaml` with a
+//! listener for each.
 
 use std::path::PathBuf;
 use std::process::Command;
 
-use iamwire_testkit::mariadb::{self, MariaDb, MariaDbOptions};
+use iamwire_testkit::documentdb::DocumentDbStandIn;
+use iamwire_testkit::keyspaces::KeyspacesStandIn;
+use iamwire_testkit::mariadb::{MariaDb, MariaDbOptions};
 use iamwire_testkit::moto::{
     AwsSetup, CrossAccount, DATABASE_ACCOUNT, Moto, PROXY_ACCOUNT, RoleSpec, allow, trust_policy,
 };
-use iamwire_testkit::postgres::{self, PgOptions, Postgres};
+use iamwire_testkit::postgres::{PgOptions, Postgres};
 use iamwire_testkit::redis::{CacheTokenPolicy, IamStandIn, Redis, create_cache_user};
 use iamwire_testkit::{TestCa, TokenPolicy};
 
+use crate::kind::{KEYSPACES_CLIENT, Kind};
 use crate::{Error, iamwire_ok};
 
 /// The region the role is assumed in and the tokens are signed for.
@@ -20,125 +24,9 @@ pub(crate) const REGION: &str = "us-west-2";
 /// The external ID the role's trust policy requires (and the config gives).
 pub(crate) const EXTERNAL_ID: &str = "demo-external-id";
 /// The ElastiCache replication group the Redis tokens are for.
-const CACHE: &str = "demo-cache";
+pub(crate) const CACHE: &str = "demo-cache";
 /// The ElastiCache user (authentication type IAM) alice logs in as.
 pub(crate) const CACHE_USER: &str = "app";
-/// The role (in the database account, trusted by the proxy's role) DynamoDB requests are signed as.
-pub(crate) const DYNAMODB_ROLE: &str = "demo-dynamodb";
-
-/// A protocol the demo serves.
-#[derive(Clone, Copy)]
-pub(crate) enum Kind {
-    /// An RDS-like PostgreSQL (RDS IAM tokens through PAM, checked by botocore).
-    Postgres,
-    /// An RDS-like MariaDB (the same, the server asking for the clear-text plugin over TLS).
-    MariaDb,
-    /// An ElastiCache-like Redis: the IAM stand-in in front of a real Redis over TLS.
-    Redis,
-    /// DynamoDB in the AWS emulator (over TLS, checking every SigV4 signature and the signer's policy).
-    DynamoDb,
-}
-
-impl Kind {
-    /// Every protocol, in the order the demo prints them.
-    pub(crate) const ALL: [Self; 4] = [Self::Postgres, Self::MariaDb, Self::Redis, Self::DynamoDb];
-
-    /// The database's name in the config.
-    pub(crate) fn database(self) -> &'static str {
-        match self {
-            Self::Postgres => "demo-postgres",
-            Self::MariaDb => "demo-mariadb",
-            Self::Redis => "demo-redis",
-            Self::DynamoDb => "demo-dynamodb",
-        }
-    }
-
-    /// Its `protocol:` in the config.
-    fn protocol(self) -> &'static str {
-        match self {
-            Self::Postgres => "postgres",
-            Self::MariaDb => "mariadb",
-            Self::Redis => "redis",
-            Self::DynamoDb => "dynamodb",
-        }
-    }
-
-    /// The database user alice may be.
-    pub(crate) fn user(self) -> &'static str {
-        match self {
-            Self::Postgres => postgres::IAM_USER,
-            Self::MariaDb => mariadb::IAM_USER,
-            Self::Redis => CACHE_USER,
-            Self::DynamoDb => DYNAMODB_ROLE,
-        }
-    }
-
-    /// What the server is, for the banner.
-    pub(crate) fn describe(self) -> String {
-        match self {
-            Self::Postgres => format!(
-                "RDS-like PostgreSQL (user '{}': RDS IAM tokens only)",
-                self.user()
-            ),
-            Self::MariaDb => format!(
-                "RDS-like MariaDB (user '{}': RDS IAM tokens, clear-text plugin over TLS)",
-                self.user()
-            ),
-            Self::Redis => format!(
-                "ElastiCache-like Redis (user '{}': IAM tokens for {CACHE})",
-                self.user()
-            ),
-            Self::DynamoDb => format!(
-                "DynamoDB in the emulator (requests re-signed as role '{}')",
-                self.user()
-            ),
-        }
-    }
-
-    /// What the printed command answers when it worked.
-    pub(crate) fn answer(self) -> &'static str {
-        match self {
-            Self::DynamoDb => "TableNames",
-            _ => self.user(),
-        }
-    }
-
-    /// A command that works when pasted: alice's certificate (or access key) from `stack`, the proxy's
-    /// listener on `port`.
-    pub(crate) fn command(self, stack: &Stack, port: &str) -> Result<String, Error> {
-        let user = self.user();
-        let dir = stack.dir_str()?;
-        Ok(match self {
-            Self::Postgres => format!(
-                "psql \"host=localhost port={port} user={user} dbname=app sslmode=verify-full \
-                 sslrootcert={dir}/ca.crt sslcert={dir}/alice.crt sslkey={dir}/alice.key\" \
-                 -c 'SELECT current_user'"
-            ),
-            Self::MariaDb => format!(
-                "mariadb --no-defaults -h localhost --protocol=TCP --port={port} --user={user} \
-                 --database=app --ssl-ca={dir}/ca.crt --ssl-verify-server-cert \
-                 --ssl-cert={dir}/alice.crt --ssl-key={dir}/alice.key -e 'SELECT CURRENT_USER()'"
-            ),
-            // redis-cli sends AUTH only with a password; the proxy never uses it (the certificate is
-            // the credential, the database gets an ElastiCache IAM token).
-            Self::Redis => format!(
-                "redis-cli --tls -h localhost -p {port} --cacert {dir}/ca.crt --cert {dir}/alice.crt \
-                 --key {dir}/alice.key --user {user} --pass unused --no-auth-warning ACL WHOAMI"
-            ),
-            // The AWS CLI cannot present a client certificate: alice signs with the access key
-            // `iamwire keys create` issued her; the proxy checks it and signs again as the role.
-            Self::DynamoDb => {
-                let (id, secret) = stack.access_key.as_ref().ok_or("no access key yet")?;
-                let aws = iamwire_testkit::python().with_file_name("aws");
-                format!(
-                    "AWS_ACCESS_KEY_ID={id} AWS_SECRET_ACCESS_KEY={secret} {} dynamodb list-tables \
-                     --region {REGION} --endpoint-url https://localhost:{port} --ca-bundle {dir}/ca.crt",
-                    aws.display()
-                )
-            }
-        })
-    }
-}
 
 /// Everything behind the proxy; dropping it stops the servers and deletes their files.
 pub(crate) struct Stack {
@@ -152,10 +40,15 @@ pub(crate) struct Stack {
     pub(crate) standin: IamStandIn,
     /// The real Redis behind the stand-in.
     _redis: Redis,
+    /// The Keyspaces stand-in.
+    pub(crate) keyspaces: KeyspacesStandIn,
+    /// The DocumentDB stand-in.
+    pub(crate) documentdb: DocumentDbStandIn,
     /// The rig CA every server's certificate chains to.
     ca_pem: String,
-    /// The access key `iamwire keys create` issued alice (id, secret), once the config is written.
-    access_key: Option<(String, String)>,
+    /// The access keys `iamwire keys create` issued alice (database, id, secret), once the config is
+    /// written: one per HTTP database, each acting as that database's role.
+    access_keys: Vec<(Kind, String, String)>,
     /// The role the proxy assumes and its own identity.
     pub(crate) cross: CrossAccount,
     /// The AWS emulator.
@@ -168,33 +61,67 @@ impl Stack {
         let ca = TestCa::new()?;
         let server = ca.server(iamwire_testkit::LOCAL_NAMES)?;
         let moto = Moto::start_with_tls(&server.cert_pem, &server.key_pem)?;
+        let cross = moto.cross_account("iamwire-demo-db", EXTERNAL_ID)?;
+        // A database-user role per AWS-native database, trusted by the database's role.
+        let roles = Kind::ALL
+            .iter()
+            .filter_map(|kind| {
+                Some(RoleSpec {
+                    account: DATABASE_ACCOUNT.into(),
+                    name: kind.user().into(),
+                    trust: trust_policy(&cross.role_arn, None),
+                    policies: vec![allow(kind.role_actions()?, "*")],
+                })
+            })
+            .collect();
+        let created = moto.setup(&AwsSetup {
+            users: vec![],
+            roles,
+        })?;
+        let docs_role = created
+            .roles
+            .get(Kind::DocumentDb.user())
+            .ok_or("the emulator did not create the DocumentDB role")?
+            .arn
+            .clone();
+        create_cache_user(&moto, "elasticache", REGION, CACHE_USER, true)?;
         let tokens = TokenPolicy {
             moto_url: Some(moto.endpoint()),
             region: Some(REGION.into()),
             ..TokenPolicy::default()
         };
-        let pg = Postgres::start(
-            &ca,
-            PgOptions {
-                tokens: tokens.clone(),
-                ..PgOptions::default()
-            },
-        )?;
-        let mariadb = MariaDb::start(&ca, MariaDbOptions { tokens })?;
-        let redis = Redis::start(&ca)?;
-        create_cache_user(&moto, "elasticache", REGION, CACHE_USER, true)?;
-        let policy = CacheTokenPolicy::elasticache(CACHE, REGION, moto.endpoint());
-        let standin = IamStandIn::start(&redis, &policy)?;
-        let cross = moto.cross_account("iamwire-demo-db", EXTERNAL_ID)?;
-        moto.setup(&AwsSetup {
-            users: vec![],
-            roles: vec![RoleSpec {
-                account: DATABASE_ACCOUNT.into(),
-                name: DYNAMODB_ROLE.into(),
-                trust: trust_policy(&cross.role_arn, None),
-                policies: vec![allow(&["dynamodb:*"], "*")],
-            }],
-        })?;
+        // The servers start at once, each in its own thread: start-up is the slowest one's, not the sum.
+        let (ca, moto_ref) = (&ca, &moto);
+        let (pg, mariadb, redis, keyspaces, documentdb) = std::thread::scope(|scope| {
+            let pg_tokens = tokens.clone();
+            let pg = scope.spawn(move || {
+                let options = PgOptions {
+                    tokens: pg_tokens,
+                    ..PgOptions::default()
+                };
+                Postgres::start(ca, options)
+            });
+            let mariadb = scope.spawn(move || MariaDb::start(ca, MariaDbOptions { tokens }));
+            let redis = scope.spawn(move || {
+                let redis = Redis::start(ca)?;
+                let policy = CacheTokenPolicy::elasticache(CACHE, REGION, moto_ref.endpoint());
+                let standin = IamStandIn::start(&redis, &policy)?;
+                Ok::<_, iamwire_testkit::RigError>((redis, standin))
+            });
+            let keyspaces = scope.spawn(move || KeyspacesStandIn::start(ca, moto_ref, REGION));
+            let docs_role = &docs_role;
+            let documentdb =
+                scope.spawn(move || DocumentDbStandIn::start(ca, moto_ref, &[docs_role]));
+            (
+                joined(pg),
+                joined(mariadb),
+                joined(redis),
+                joined(keyspaces),
+                joined(documentdb),
+            )
+        });
+        let (pg, mariadb, (redis, standin), keyspaces, documentdb) =
+            (pg?, mariadb?, redis?, keyspaces?, documentdb?);
         let dir = tempfile::Builder::new().prefix("iamwire-demo-").tempdir()?;
         Ok(Self {
             dir,
@@ -202,8 +129,10 @@ impl Stack {
             mariadb,
             standin,
             _redis: redis,
+            keyspaces,
+            documentdb,
             ca_pem: ca.cert_pem().to_owned(),
-            access_key: None,
+            access_keys: Vec::new(),
             cross,
             moto,
         })
@@ -232,27 +161,24 @@ impl Stack {
                 self.moto.endpoint()
             ),
         )?;
+        // mongosh takes the certificate and its key in one file.
+        let pem = [
+            std::fs::read_to_string(dir.join("alice.crt"))?,
+            std::fs::read_to_string(dir.join("alice.key"))?,
+        ]
+        .concat();
+        std::fs::write(dir.join("alice.pem"), pem)?;
+        std::fs::write(dir.join("keyspaces.py"), KEYSPACES_CLIENT)?;
         iamwire_ok(&["keys", "init", "--out", &format!("{d}/master.key")])?;
-        let issued = iamwire_out(&[
-            "keys",
-            "create",
-            "--master-key",
-            &format!("{d}/master.key"),
-            "--identity",
-            "alice",
-            "--role",
-            DYNAMODB_ROLE,
-        ])?;
-        let value = |name: &str| {
-            issued
-                .lines()
-                .find_map(|l| l.strip_prefix(name))
-                .map(str::to_owned)
-                .ok_or_else(|| format!("iamwire keys create printed no {name}"))
-        };
-        let key_id = value("AWS_ACCESS_KEY_ID=")?;
-        self.access_key = Some((key_id.clone(), value("AWS_SECRET_ACCESS_KEY=")?));
-
+        let mut keys = String::new();
+        for kind in Kind::ALL.into_iter().filter(|k| k.uses_access_key()) {
+            let (id, secret) = issue_key(&d, kind.user())?;
+            keys.push_str(&format!(
+                "    - {{id: {id}, identity: alice, role: {}}}\n",
+                kind.user()
+            ));
+            self.access_keys.push((kind, id, secret));
+        }
         let mut listeners = String::new();
         let mut databases = String::new();
         for kind in Kind::ALL {
@@ -276,8 +202,7 @@ impl Stack {
                  client_ca_file: ca.crt\n    client_auth: optional\n  listeners:\n{listeners}  \
                  identities:\n    - name: alice\n      db_labels: {{\"*\": \"*\"}}\n      \
                  db_users: [{users}]\n      db_names: [\"*\"]\n  access_keys:\n    \
-                 master_key_file: master.key\n    keys:\n    - {{id: {key_id}, identity: alice, role: \
-                 {DYNAMODB_ROLE}}}\n\
+                 master_key_file: master.key\n    keys:\n{keys}\
                  aws:\n  region: {REGION}\n  env_file: aws.env\n\
                  db_service:\n  enabled: \"yes\"\n  databases:\n{databases}",
                 users = users.join(", "),
@@ -286,14 +211,67 @@ impl Stack {
         Ok(config)
     }
 
-    /// Where `kind`'s server listens: `localhost:PORT`, or the emulator's HTTPS address for DynamoDB.
+    /// The access key (id, secret) alice uses for `kind`.
+    pub(crate) fn access_key(&self, kind: Kind) -> Result<(&str, &str), Error> {
+        self.access_keys
+            .iter()
+            .find(|(k, _, _)| *k == kind)
+            .map(|(_, id, secret)| (id.as_str(), secret.as_str()))
+            .ok_or_else(|| format!("no access key for {} yet", kind.database()).into())
+    }
+
+    /// Where `kind`'s server listens: `localhost:PORT`, or the emulator's HTTPS address for DynamoDB and
+    /// its OpenSearch stand-in.
     pub(crate) fn uri(&self, kind: Kind) -> Result<String, Error> {
         Ok(match kind {
             Kind::Postgres => format!("localhost:{}", self.pg.port()),
             Kind::MariaDb => format!("localhost:{}", self.mariadb.port()),
             Kind::Redis => format!("localhost:{}", self.standin.port()),
             Kind::DynamoDb => self.moto.tls_endpoint().ok_or("the emulator has no TLS")?,
+            Kind::Keyspaces => format!("localhost:{}", self.keyspaces.port()),
+            Kind::DocumentDb => format!("localhost:{}", self.documentdb.port()),
+            Kind::OpenSearch => format!(
+                "https://localhost:{}",
+                self.moto
+                    .opensearch_port()
+                    .ok_or("the emulator has no OpenSearch stand-in")?
+            ),
         })
+    }
+}
+
+/// `iamwire keys create` for alice acting as `role`, with the master key in `dir`: (id, secret).
+fn issue_key(dir: &str, role: &str) -> Result<(String, String), Error> {
+    let issued = iamwire_out(&[
+        "keys",
+        "create",
+        "--master-key",
+        &format!("{dir}/master.key"),
+        "--identity",
+        "alice",
+        "--role",
+        role,
+    ])?;
+    let value = |name: &str| {
+        issued
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map(str::to_owned)
+            .ok_or_else(|| format!("iamwire keys create printed no {name}"))
+    };
+    Ok((
+        value("AWS_ACCESS_KEY_ID=")?,
+        value("AWS_SECRET_ACCESS_KEY=")?,
+    ))
+}
+
+/// The result of a server's start-up thread (a panic in it is an error).
+fn joined<T>(
+    handle: std::thread::ScopedJoinHandle<'_, iamwire_testkit::Result<T>>,
+) -> Result<T, Error> {
+    match handle.join() {
+        Ok(started) => Ok(started?),
+        Err(_) => Err("a server's start-up thread panicked".into()),
     }
 }
 

@@ -83,6 +83,11 @@ impl Aws {
         })
     }
 
+    /// The role provider `iamwire run` would use (for the HTTP databases' signed request).
+    pub(super) fn roles(&self) -> Arc<dyn RoleProvider> {
+        self.roles.clone()
+    }
+
     /// Each AssumeRole hop of `db`'s chain, with the identity it gives; `false` after a failed step.
     pub(super) async fn hops(
         &self,

@@ -14,6 +14,7 @@
 //! - **relay**: bytes, untouched (stream ids included), with the frame or segment framing so a session
 //!   ended at the drain deadline gets its ERROR between frames.
 
+mod check;
 mod client;
 mod io;
 mod upstream;

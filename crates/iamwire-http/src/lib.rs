@@ -60,5 +60,5 @@ pub mod fuzzing;
 
 pub use body::ProxyBody;
 pub use error::{HttpError, refusal};
-pub use proxy::{HttpLimits, HttpMetrics, HttpProxy, HttpProxyBuilder, HttpTimeouts};
+pub use proxy::{CheckAnswer, HttpLimits, HttpMetrics, HttpProxy, HttpProxyBuilder, HttpTimeouts};
 pub use route::{Api, Routes, Service, Target};

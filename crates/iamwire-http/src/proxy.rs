@@ -1,6 +1,7 @@
 //! [`HttpProxy`]: one database served over HTTP on the framework's listener.
 
 mod builder;
+mod check;
 mod request;
 mod stats;
 
@@ -23,6 +24,7 @@ use iamwire_proxy::{
 use tokio_rustls::TlsAcceptor;
 
 pub use builder::HttpProxyBuilder;
+pub use check::CheckAnswer;
 pub use stats::HttpMetrics;
 
 use crate::client::Upstream;

@@ -16,6 +16,7 @@
 //! - **relay**: messages pass untouched, except a second login, a logout or compressed messages from
 //!   the client, which are answered `Unauthorized` and never reach the database ([`crate::guard`]).
 
+mod check;
 mod client;
 mod io;
 mod relay;
@@ -175,7 +176,7 @@ impl Protocol for Mongo {
         login: UpstreamLogin,
         _want: &SessionRequest<'_>,
     ) -> Result<()> {
-        upstream::login(self, cx, state, upstream, login).await
+        upstream::login(self, &cx.database.name, cx.random, state, upstream, login).await
     }
 
     async fn welcome(

@@ -14,6 +14,7 @@
 //! - **relay**: message-aware, see [`crate::relay`](crate#long-sessions-re-auth-and-the-order-of-replies).
 
 mod auth_args;
+mod check;
 mod handshake;
 
 use std::sync::Arc;

@@ -32,7 +32,8 @@ CustomEndpoints), so discovery and the endpoint check run against them with moto
 
 With IAMWIRE_RIG_TLS_CERT and IAMWIRE_RIG_TLS_KEY (PEM files), the same emulator is also served over HTTPS
 (DynamoDB etc. behind TLS, as AWS serves them), and an OpenSearch stand-in is served over HTTPS: moto has no
-OpenSearch data plane, so the stand-in answers a few OpenSearch calls and, first, checks each request's SigV4
+OpenSearch data plane, so the stand-in answers a few OpenSearch calls (info, bulk, and single documents
+kept in memory) and, first, checks each request's SigV4
 signature with botocore against the temporary credentials moto itself issued (AssumeRole), the body against
 x-amz-content-sha256, and records who signed (IAMWIRE_RIG_OPENSEARCH_LOG, JSON lines).
 
@@ -427,6 +428,8 @@ def _opensearch_handler(log_path):
     from http.server import BaseHTTPRequestHandler
 
     lock = __import__("threading").Lock()
+    # Documents written with PUT/POST /<index>/_doc/<id>, read back with GET: enough for a round trip.
+    documents = {}
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -449,12 +452,25 @@ def _opensearch_handler(log_path):
         def _handle(self):
             body = self._body()
             ok, detail, principal = _opensearch_verify(self.command, self.path, self.headers, body)
+            parts = self.path.split("?")[0].strip("/").split("/")
+            doc = (parts[0], parts[2]) if len(parts) == 3 and parts[1] == "_doc" else None
             if not ok:
                 status, answer = 403, {"message": f"stand-in refused the signature: {detail}"}
             elif self.path.split("?")[0].endswith("/_bulk"):
                 actions = [line for line in body.splitlines()[::2] if line.strip()]
                 items = [{"index": {"status": 201, "result": "created"}} for _ in actions]
                 status, answer = 200, {"took": 1, "errors": False, "items": items}
+            elif doc is not None and self.command in ("PUT", "POST"):
+                with lock:
+                    documents[doc] = json.loads(body or b"{}")
+                status, answer = 201, {"_index": doc[0], "_id": doc[1], "result": "created", "_version": 1}
+            elif doc is not None and self.command == "GET":
+                with lock:
+                    source = documents.get(doc)
+                answer = {"_index": doc[0], "_id": doc[1], "found": source is not None}
+                if source is not None:
+                    answer.update({"_version": 1, "_source": source})
+                status = 200 if source is not None else 404
             elif self.path == "/":
                 status, answer = 200, {"cluster_name": "iamwire-standin", "version": {"number": "2.11.0", "distribution": "opensearch"}}
             else:

@@ -32,4 +32,4 @@ pub use certs::{CertifiedKey, LOCAL_NAMES, PemFiles, TestCa};
 pub use error::{Result, RigError};
 pub use fault::{Fault, FaultRelay};
 pub use pam::{ConnectCheck, PamService, StaticKey, TokenPolicy};
-pub use venv::{DEFAULT_VENV, python, venv_dir};
+pub use venv::{DEFAULT_MONGOSH, DEFAULT_VENV, mongosh, python, venv_dir};

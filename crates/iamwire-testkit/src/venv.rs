@@ -21,3 +21,13 @@ pub fn venv_dir() -> PathBuf {
 pub fn python() -> PathBuf {
     venv_dir().join("bin").join("python")
 }
+
+/// Where `scripts/setup.sh` installs mongosh (MongoDB's shell) by default.
+pub const DEFAULT_MONGOSH: &str = "/opt/iamwire/mongosh-2.12.0/node_modules/.bin/mongosh";
+
+/// mongosh, MongoDB's own shell (on the Node.js driver): `$IAMWIRE_MONGOSH`, else [`DEFAULT_MONGOSH`].
+pub fn mongosh() -> PathBuf {
+    std::env::var_os("IAMWIRE_MONGOSH")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_MONGOSH))
+}

@@ -114,7 +114,7 @@ impl HttpProxy {
             .map_err(|denied| HttpError::Denied { denied })?;
         let fault = FaultSlot::default();
         let (body, sha256, length) = self.body(&parts, &head, body, certificate, &fault).await?;
-        let credentials = self.credentials(&identity, &role).await?;
+        let credentials = self.credentials(identity.name(), &role).await?;
         let upstream = self.upstream_request(&parts, &head, body, &sha256, length, &credentials)?;
         let (response, permit) = inner.upstream.send(upstream, &fault).await?;
         let (mut parts, body) = response.into_parts();
@@ -179,13 +179,13 @@ impl HttpProxy {
     }
 
     /// The credentials of the database-user role `role` for `identity` (cached per chain by the provider).
-    async fn credentials(
+    pub(super) async fn credentials(
         &self,
-        identity: &ClientIdentity,
+        identity: &str,
         role: &str,
     ) -> Result<Credentials, HttpError> {
         let inner = &self.inner;
-        let chain = self.chain(identity.name(), role)?;
+        let chain = self.chain(identity, role)?;
         let after = inner.timeouts.credentials;
         match tokio::time::timeout(after, inner.roles.credentials(&chain)).await {
             Ok(Ok(credentials)) => Ok(credentials),
@@ -230,7 +230,7 @@ impl HttpProxy {
 
     /// The request to the database: the client's method, path and query, the headers it signed, the
     /// upstream host, and a fresh signature as the role.
-    fn upstream_request(
+    pub(super) fn upstream_request(
         &self,
         parts: &Parts,
         head: &ClientHead,

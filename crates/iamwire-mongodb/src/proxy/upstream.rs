@@ -4,8 +4,8 @@
 //! (a password) is `PLAIN` on `$external` over the TLS connection instead.
 
 use bytes::BytesMut;
-use iamwire_core::{Answer, Challenge, ChallengeSigner, UpstreamLogin};
-use iamwire_proxy::{Cx, UpstreamConn};
+use iamwire_core::{Answer, Challenge, ChallengeSigner, Randomness, UpstreamLogin};
+use iamwire_proxy::UpstreamConn;
 
 use super::io::{read_upstream, send_upstream};
 use super::{Mongo, MongoState, Result};
@@ -24,7 +24,8 @@ const GS2_CB_FLAG: u8 = b'n';
 
 pub(super) async fn login(
     mongo: &Mongo,
-    cx: &Cx<'_, ()>,
+    database: &str,
+    random: &dyn Randomness,
     state: &mut MongoState,
     upstream: &mut UpstreamConn,
     login: UpstreamLogin,
@@ -41,7 +42,7 @@ pub(super) async fn login(
         .is_some_and(|v| v < mongo.max_wire_version)
     {
         tracing::warn!(
-            database = %cx.database.name,
+            %database,
             database_wire_version = state.upstream_wire_version,
             announced = mongo.max_wire_version,
             "the database speaks an older wire version than the proxy announces to clients"
@@ -51,7 +52,7 @@ pub(super) async fn login(
     let Some(signer) = login.signer.as_deref() else {
         return plain(mongo, state, upstream, &login).await;
     };
-    let nonce: [u8; CLIENT_NONCE_LEN] = cx.random.array()?;
+    let nonce: [u8; CLIENT_NONCE_LEN] = random.array()?;
     let mut first = DocBuf::new();
     first
         .binary("r", 0, &nonce)
@@ -179,7 +180,7 @@ fn sign(
 }
 
 /// Send `body` as an `OP_MSG` and read the answer.
-async fn command(
+pub(super) async fn command(
     mongo: &Mongo,
     state: &mut MongoState,
     upstream: &mut UpstreamConn,
@@ -200,7 +201,7 @@ async fn command(
 }
 
 /// The reply document if it says `ok: 1`; its error (code and message) if it says `ok: 0`.
-fn reply_ok<'m>(
+pub(super) fn reply_ok<'m>(
     reply: &'m BackendMessage,
     expected: &'static str,
 ) -> std::result::Result<Document<'m>, MongoError> {
