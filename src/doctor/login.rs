@@ -201,6 +201,7 @@ pub(super) async fn http(
         aws_tls: &aws_tls,
         env,
         tokens: Arc::new(TokenMap::new(TokenReuse::default())),
+        guard: None,
     };
     let proxy = match Server::for_listener(listener, &shared, None) {
         Ok(Server::Http(proxy)) => proxy,
