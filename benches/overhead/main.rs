@@ -15,6 +15,7 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)] // a measuring tool: a broken setup should stop it loudly
 
 mod idle;
+mod idle_redis;
 mod mysql;
 mod procfs;
 mod redis;
@@ -63,6 +64,7 @@ struct Args {
     suites: Vec<String>,
     redis_requests: u32,
     redis_clients: u32,
+    redis_idle: usize,
     mysql_threads: Vec<u32>,
 }
 
@@ -85,6 +87,7 @@ fn parse_args() -> Args {
         suites: ["postgres", "redis", "mysql"].map(String::from).to_vec(),
         redis_requests: 100_000,
         redis_clients: 50,
+        redis_idle: 1000,
         mysql_threads: vec![1, 10],
     };
     let mut it = std::env::args().skip(1);
@@ -121,6 +124,7 @@ fn parse_args() -> Args {
             "--suite" => a.suites = list(it.next()),
             "--redis-requests" => a.redis_requests = num(it.next()),
             "--redis-clients" => a.redis_clients = num(it.next()),
+            "--redis-idle" => a.redis_idle = num(it.next()) as usize,
             "--mysql-threads" => {
                 a.mysql_threads = list(it.next())
                     .iter()
@@ -130,7 +134,12 @@ fn parse_args() -> Args {
             "--smoke" => {
                 (a.seconds, a.rounds, a.clients, a.connect, a.idle, a.scale) =
                     (1, 1, vec![2], 2, 20, 1);
-                (a.redis_requests, a.redis_clients, a.mysql_threads) = (2000, 4, vec![2]);
+                (
+                    a.redis_requests,
+                    a.redis_clients,
+                    a.redis_idle,
+                    a.mysql_threads,
+                ) = (2000, 4, 20, vec![2]);
             }
             _ => {
                 eprintln!("{HELP}");
@@ -146,6 +155,8 @@ fn main() {
     let ca = TestCa::new().expect("rig CA");
     let (load_before, _) = procfs::load();
     let has = |suite: &str| args.suites.iter().any(|s| s == suite);
+    raise_fd_limit();
+    let mut redis_idle = Vec::new();
     let (mut scenarios, idle) = if has("postgres") {
         postgres(&args, &ca)
     } else {
@@ -156,8 +167,11 @@ fn main() {
             rounds: args.rounds,
             requests: args.redis_requests,
             clients: args.redis_clients,
+            idle: args.redis_idle,
         };
-        scenarios.extend(redis::run(&ca, &r));
+        let (s, i) = redis::run(&ca, &r);
+        scenarios.extend(s);
+        redis_idle = i;
     }
     if has("mysql") {
         let m = mysql::MysqlArgs {
@@ -179,11 +193,51 @@ fn main() {
         seconds: args.seconds,
         rounds: args.rounds,
         scale: args.scale,
-        idle_count: args.idle,
     };
     report::print_header(&header);
     report::print_scenarios(&scenarios);
-    report::print_idle(&header, &idle);
+    report::print_idle(
+        &format!(
+            "Memory: {} idle Postgres connections held through each proxy",
+            args.idle
+        ),
+        &idle,
+    );
+    report::print_idle(
+        &format!(
+            "Memory: {} idle Redis connections held through each proxy",
+            args.redis_idle
+        ),
+        &redis_idle,
+    );
+}
+
+/// Room for many idle connections in every process the harness starts (they inherit the limit): the
+/// hard open-files limit up to the kernel's ceiling where the harness may (root), the soft one to it.
+fn raise_fd_limit() {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    let now = getrlimit(Resource::Nofile);
+    let ceiling: u64 = std::fs::read_to_string("/proc/sys/fs/nr_open")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(1 << 20);
+    let want = ceiling.min(1 << 18);
+    let wide = Rlimit {
+        current: Some(want),
+        maximum: Some(want),
+    };
+    if setrlimit(Resource::Nofile, wide).is_err() {
+        let soft = Rlimit {
+            current: now.maximum,
+            maximum: now.maximum,
+        };
+        let _ = setrlimit(Resource::Nofile, soft);
+    }
+    let after = getrlimit(Resource::Nofile);
+    eprintln!(
+        "overhead: open files limit {:?} (was {:?})",
+        after.current, now.current
+    );
 }
 
 /// The Postgres rows: pgbench against each target, then idle connections through each proxy.

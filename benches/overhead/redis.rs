@@ -17,6 +17,8 @@ use std::process::{Command, Stdio};
 
 use iamwire_testkit::{LOCAL_NAMES, PemFiles, TestCa};
 
+use crate::idle::Idle;
+use crate::idle_redis::{self, Reach};
 use crate::procfs;
 use crate::report::{Sample, Scenario};
 use crate::support::{self, ALLOWED_CLIENT, Proxy};
@@ -33,6 +35,8 @@ pub(crate) struct RedisArgs {
     pub(crate) requests: u32,
     /// redis-benchmark's clients.
     pub(crate) clients: u32,
+    /// Idle connections held through each proxy (0: none).
+    pub(crate) idle: usize,
 }
 
 /// A Redis server with both ports, killed on drop.
@@ -59,7 +63,7 @@ fn start_server(ca: &TestCa) -> Server {
         &conf,
         format!(
             "port {plain}\ntls-port {tls_port}\nbind 127.0.0.1\ndir {d}\nlogfile {d}/redis.log\n\
-             save \"\"\nappendonly no\ndaemonize no\ntls-cert-file {}\ntls-key-file {}\n\
+             save \"\"\nappendonly no\ndaemonize no\nmaxclients 100000\ntls-cert-file {}\ntls-key-file {}\n\
              tls-ca-cert-file {}\ntls-auth-clients no\n\
              user default on >{PASSWORD} ~* &* +@all\nuser {USER} on >{PASSWORD} ~* &* +@all\n",
             tls.cert.display(),
@@ -92,6 +96,7 @@ fn start_server(ca: &TestCa) -> Server {
 struct Hop {
     name: &'static str,
     args: Vec<String>,
+    reach: Reach,
     pid: Option<u32>,
     _keep: Box<dyn std::any::Any>,
 }
@@ -112,6 +117,22 @@ fn tls_args(port: u16, ca: &Path) -> Vec<String> {
         PASSWORD,
     ]));
     a
+}
+
+fn tls_reach(port: u16, ca: &Path) -> Reach {
+    Reach {
+        port,
+        tls: Some((ca.to_owned(), None)),
+        auth: idle_redis::auth(&[USER, PASSWORD]),
+    }
+}
+
+fn plain_reach(port: u16) -> Reach {
+    Reach {
+        port,
+        tls: None,
+        auth: idle_redis::auth(&[USER, PASSWORD]),
+    }
 }
 
 fn plain_args(port: u16) -> Vec<String> {
@@ -165,6 +186,11 @@ fn nutcracker(server: &Server) -> Option<Hop> {
         name: "nutcracker",
         // twemproxy 0.5 knows only the one-argument AUTH (the default user).
         args: strings(&["-h", "127.0.0.1", "-p", &port.to_string(), "-a", PASSWORD]),
+        reach: Reach {
+            port,
+            tls: None,
+            auth: idle_redis::auth(&[PASSWORD]),
+        },
         pid: Some(child.0.id()),
         _keep: Box::new((child, dir)),
     })
@@ -230,28 +256,39 @@ db_service:
         "-a",
         "unused",
     ]));
+    let reach = Reach {
+        port: proxy.port(),
+        tls: Some((
+            dir.path().join("ca.crt"),
+            Some((dir.path().join("alice.crt"), dir.path().join("alice.key"))),
+        )),
+        auth: idle_redis::auth(&[USER, "unused"]),
+    };
     Hop {
         name: "iamwire run",
         args,
+        reach,
         pid: Some(proxy.pid()),
         _keep: Box::new((proxy, dir)),
     }
 }
 
-/// Run every Redis point; the scenarios with their samples.
-pub(crate) fn run(ca: &TestCa, a: &RedisArgs) -> Vec<Scenario> {
+/// Run every Redis point; the scenarios with their samples, and the idle connections' memory.
+pub(crate) fn run(ca: &TestCa, a: &RedisArgs) -> (Vec<Scenario>, Vec<(&'static str, Idle)>) {
     let server = start_server(ca);
     let server_pid = server.child.0.id();
     let mut hops = Vec::new();
     hops.push(Hop {
         name: "direct",
         args: tls_args(server.tls_port, &server.tls.ca),
+        reach: tls_reach(server.tls_port, &server.tls.ca),
         pid: None,
         _keep: Box::new(()),
     });
     hops.push(Hop {
         name: "direct, plaintext",
         args: plain_args(server.plain),
+        reach: plain_reach(server.plain),
         pid: None,
         _keep: Box::new(()),
     });
@@ -259,6 +296,7 @@ pub(crate) fn run(ca: &TestCa, a: &RedisArgs) -> Vec<Scenario> {
     hops.push(Hop {
         name: "bare relay",
         args: tls_args(port, &server.tls.ca),
+        reach: tls_reach(port, &server.tls.ca),
         pid: Some(relay.0.id()),
         _keep: Box::new(relay),
     });
@@ -266,6 +304,7 @@ pub(crate) fn run(ca: &TestCa, a: &RedisArgs) -> Vec<Scenario> {
     hops.push(Hop {
         name: "bare relay, plaintext",
         args: plain_args(port),
+        reach: plain_reach(port),
         pid: Some(relay.0.id()),
         _keep: Box::new(relay),
     });
@@ -306,8 +345,18 @@ pub(crate) fn run(ca: &TestCa, a: &RedisArgs) -> Vec<Scenario> {
             }
         }
     }
+    let idle = if a.idle > 0 {
+        hops.iter()
+            .filter_map(|h| {
+                let pid = h.pid?;
+                Some((h.name, idle_redis::measure(h.name, pid, &h.reach, a.idle)))
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     drop(hops);
-    scenarios
+    (scenarios, idle)
 }
 
 /// One redis-benchmark point against `hop`.

@@ -118,7 +118,6 @@ pub(crate) struct Header {
     pub(crate) seconds: u32,
     pub(crate) rounds: u32,
     pub(crate) scale: u32,
-    pub(crate) idle_count: usize,
 }
 
 /// Print the report's header to stdout.
@@ -136,7 +135,7 @@ pub(crate) fn print_header(h: &Header) {
 
 /// Print one table per scenario to stdout.
 pub(crate) fn print_scenarios(scenarios: &[Scenario]) {
-    for s in scenarios {
+    for s in scenarios.iter().filter(|s| !s.samples.is_empty()) {
         println!("### {}\n", s.name);
         let ratios: String = s
             .baselines
@@ -179,21 +178,18 @@ pub(crate) fn print_scenarios(scenarios: &[Scenario]) {
     }
 }
 
-/// Print the memory table to stdout.
-pub(crate) fn print_idle(h: &Header, idle: &[(&'static str, Idle)]) {
+/// Print a memory table titled `title` to stdout.
+pub(crate) fn print_idle(title: &str, idle: &[(&'static str, Idle)]) {
     if !idle.is_empty() {
+        println!("### {title}\n");
         println!(
-            "### Memory: {} idle connections held through each proxy\n",
-            h.idle_count
+            "| target | connections held | RSS before KiB | RSS holding KiB | KiB per connection | RSS after close KiB | fds holding |"
         );
-        println!(
-            "| target | RSS before KiB | RSS holding KiB | KiB per connection | RSS after close KiB | fds holding |"
-        );
-        println!("|---|---|---|---|---|---|");
+        println!("|---|---|---|---|---|---|---|");
         for (target, m) in idle {
             println!(
-                "| {target} | {} | {} | {:.1} | {} | {} |",
-                m.before_kib, m.holding_kib, m.per_conn_kib, m.after_kib, m.fds
+                "| {target} | {} | {} | {} | {:.1} | {} | {} |",
+                m.held, m.before_kib, m.holding_kib, m.per_conn_kib, m.after_kib, m.fds
             );
         }
         println!();
