@@ -75,7 +75,12 @@ pub(crate) fn measure(name: &str, pid: u32, reach: &Reach, count: usize) -> Idle
         let mut failed = 0usize;
         // A bounded number at a time: this measures memory, not a connection storm.
         for chunk in (0..count).collect::<Vec<_>>().chunks(64) {
-            let opened = chunk.iter().map(|_| open(reach, connector.as_ref()));
+            // Every wait has a bound: a connection that does not answer in time counts as failed.
+            let opened = chunk.iter().map(|_| async {
+                tokio::time::timeout(Duration::from_secs(15), open(reach, connector.as_ref()))
+                    .await
+                    .unwrap_or_else(|_| Err(std::io::ErrorKind::TimedOut.into()))
+            });
             for r in futures_join_all(opened).await {
                 match r {
                     Ok(c) => held.push(c),
