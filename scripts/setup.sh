@@ -14,6 +14,7 @@ APT_PACKAGES=(
   python3 python3-venv                              # Debian's python3: the one pam_python embeds
   ca-certificates                                   # root certificates for HTTPS to AWS APIs
   wrk                                               # HTTP load through the HTTP proxy (benches)
+  pgbouncer nutcracker                              # the overhead harness's pooler / twemproxy rows
   nodejs                                            # node and npm, for mongosh (MongoDB e2e)
 )
 

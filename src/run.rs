@@ -3,6 +3,7 @@
 //! `proxy.shutdown_timeout`, then are told in their protocol, Postgres `57P01`) and exit 0. A second
 //! signal exits at once. SIGHUP reloads the config file (see [`supervisor`]).
 
+mod fd_limit;
 mod overrides;
 mod supervisor;
 
@@ -27,6 +28,7 @@ use supervisor::Supervisor;
 /// Load the config, set up logging, bind every listener, and serve until a shutdown signal.
 pub(crate) fn run(path: &Path, log_format: LogFormat, overrides: Overrides) -> Result<(), String> {
     logging::init(log_format)?;
+    fd_limit::raise();
     let loaded = proxy_config::load_with(path, &|file| overrides.apply(file))
         .map_err(|e| crate::config_messages::describe(path, &e))?;
     for note in crate::config_messages::unserved(&loaded) {

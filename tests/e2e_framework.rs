@@ -1,7 +1,7 @@
 //! Regression tests through `iamwire run` with real servers, one per defect the connection framework
 //! fixed: authorization of the user-named default database, a file-descriptor flood, a silent STS,
 //! protocol 3.2 with `_pq_.` options, graceful shutdown, a cancel flood, the start-up warm-up, JSON logs
-//! without secrets, and a database the proxy has no way to log in to.
+//! without secrets, a database the proxy has no way to log in to, and the open files limit raised at start.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod e2e_run_support;
@@ -425,4 +425,71 @@ db_service:
     assert!(stderr.contains("orders-cache"), "{stderr}");
     assert!(stderr.contains("redis"), "{stderr}");
     assert!(stderr.contains("password_file"), "{stderr}");
+}
+
+/// `iamwire run` raises its soft open-files limit (RLIMIT_NOFILE) to the hard limit as it starts, and
+/// logs it: started under `prlimit --nofile=256:4096`, the running proxy's limit is 4096.
+#[test]
+fn iamwire_run_raises_its_open_files_limit_to_the_hard_limit() {
+    use std::io::{BufRead, BufReader, Read};
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    e2e_run_support::iamwire_ok(&["certs", "init", "--dir", d]);
+    std::fs::write(dir.path().join("redis.password"), "unused\n").unwrap();
+    let home = dir.path().join("home");
+    std::fs::create_dir(&home).unwrap();
+    let config = dir.path().join("iamwire.yaml");
+    // A database nobody connects to: only the start matters here.
+    std::fs::write(
+        &config,
+        "proxy:\n  tls:\n    cert_file: server.crt\n    key_file: server.key\n  listeners:\n    \
+         - database: cache\n      listen: 127.0.0.1:0\n      password_file: redis.password\n\
+         aws:\n  region: us-west-2\ndb_service:\n  enabled: \"yes\"\n  databases:\n  - name: cache\n    \
+         protocol: redis\n    uri: \"localhost:9\"\n    tls:\n      mode: verify-full\n      \
+         ca_cert_file: ca.crt\n",
+    )
+    .unwrap();
+    let mut child = Command::new("prlimit")
+        .args(["--nofile=256:4096", "--"])
+        .arg(env!("CARGO_BIN_EXE_iamwire"))
+        .args(["run", "--config"])
+        .arg(&config)
+        .env_clear()
+        .env("HOME", &home)
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("RUST_LOG", "info")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // prlimit execs the proxy: same process. Wait for its listener line.
+    let stdout = BufReader::new(child.stdout.take().unwrap());
+    let listening = stdout
+        .lines()
+        .map_while(Result::ok)
+        .any(|l| l.contains(" on 127.0.0.1:"));
+    let limits =
+        std::fs::read_to_string(format!("/proc/{}/limits", child.id())).unwrap_or_default();
+    let _ = child.kill();
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    let _ = child.wait();
+    assert!(listening, "iamwire run did not start:\n{stderr}");
+    let line = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .unwrap_or_default();
+    let numbers: Vec<&str> = line.split_whitespace().skip(3).take(2).collect();
+    assert_eq!(numbers, ["4096", "4096"], "{limits}");
+    assert!(
+        stderr.contains("raised the open files limit") && stderr.contains("256"),
+        "{stderr}"
+    );
 }

@@ -14,6 +14,8 @@ pub(crate) struct Idle {
     pub(crate) per_conn_kib: f64,
     pub(crate) after_kib: u64,
     pub(crate) fds: usize,
+    /// How many connections were held.
+    pub(crate) held: usize,
 }
 
 /// Hold `count` idle connections through `t`; `None` for the database itself (no proxy to weigh).
@@ -78,12 +80,15 @@ pub(crate) fn measure(t: &Target, count: usize) -> Option<Idle> {
             per_conn_kib: holding_kib.saturating_sub(before_kib) as f64 / n as f64,
             after_kib: procfs::rss_kib(pid),
             fds,
+            held: n,
         })
     })
 }
 
 /// Run futures concurrently on this task and collect their outputs in order.
-async fn futures_join_all<F: std::future::Future>(futs: impl Iterator<Item = F>) -> Vec<F::Output> {
+pub(crate) async fn futures_join_all<F: std::future::Future>(
+    futs: impl Iterator<Item = F>,
+) -> Vec<F::Output> {
     let mut set = Vec::new();
     for f in futs {
         set.push(Box::pin(f));

@@ -15,7 +15,10 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)] // a measuring tool: a broken setup should stop it loudly
 
 mod idle;
+mod idle_redis;
+mod mysql;
 mod procfs;
+mod redis;
 mod report;
 mod targets;
 
@@ -42,6 +45,10 @@ cargo bench --bench overhead -- [options]
   --scale N       pgbench scale (default 10)
   --only LIST     targets to run (direct,relay,pgbouncer,iamwire; default all; also
                   iamwire-1worker: iamwire run with TOKIO_WORKER_THREADS=1)
+  --suite LIST    postgres,redis,mysql (default all three)
+  --redis-requests N  requests per redis-benchmark point, 10x with -P 16 (default 100000)
+  --redis-clients N   redis-benchmark clients (default 50)
+  --mysql-threads LIST  sysbench threads (default 1,10)
   --smoke         1 second, 1 round, 2 clients, scale 1, 20 idle: does it all work
   --iamwire-arg A extra argument for `iamwire run` (repeatable)";
 
@@ -54,6 +61,15 @@ struct Args {
     scale: u32,
     only: Vec<String>,
     iamwire_args: Vec<String>,
+    suites: Vec<String>,
+    redis_requests: u32,
+    redis_clients: u32,
+    redis_idle: usize,
+    mysql_threads: Vec<u32>,
+}
+
+fn list(v: Option<String>) -> Vec<String> {
+    v.expect(HELP).split(',').map(String::from).collect()
 }
 
 fn parse_args() -> Args {
@@ -68,6 +84,11 @@ fn parse_args() -> Args {
             .map(String::from)
             .to_vec(),
         iamwire_args: Vec::new(),
+        suites: ["postgres", "redis", "mysql"].map(String::from).to_vec(),
+        redis_requests: 100_000,
+        redis_clients: 50,
+        redis_idle: 1000,
+        mysql_threads: vec![1, 10],
     };
     let mut it = std::env::args().skip(1);
     let num = |v: Option<String>| -> u32 { v.and_then(|s| s.parse().ok()).expect(HELP) };
@@ -100,9 +121,25 @@ fn parse_args() -> Args {
                     .collect()
             }
             "--iamwire-arg" => a.iamwire_args.push(it.next().expect(HELP)),
+            "--suite" => a.suites = list(it.next()),
+            "--redis-requests" => a.redis_requests = num(it.next()),
+            "--redis-clients" => a.redis_clients = num(it.next()),
+            "--redis-idle" => a.redis_idle = num(it.next()) as usize,
+            "--mysql-threads" => {
+                a.mysql_threads = list(it.next())
+                    .iter()
+                    .map(|s| s.parse().expect(HELP))
+                    .collect()
+            }
             "--smoke" => {
                 (a.seconds, a.rounds, a.clients, a.connect, a.idle, a.scale) =
                     (1, 1, vec![2], 2, 20, 1);
+                (
+                    a.redis_requests,
+                    a.redis_clients,
+                    a.redis_idle,
+                    a.mysql_threads,
+                ) = (2000, 4, 20, vec![2]);
             }
             _ => {
                 eprintln!("{HELP}");
@@ -115,6 +152,96 @@ fn parse_args() -> Args {
 
 fn main() {
     let args = parse_args();
+    let ca = TestCa::new().expect("rig CA");
+    let (load_before, _) = procfs::load();
+    let has = |suite: &str| args.suites.iter().any(|s| s == suite);
+    raise_fd_limit();
+    let mut redis_idle = Vec::new();
+    let (mut scenarios, idle) = if has("postgres") {
+        postgres(&args, &ca)
+    } else {
+        (Vec::new(), Vec::new())
+    };
+    if has("redis") {
+        let r = redis::RedisArgs {
+            rounds: args.rounds,
+            requests: args.redis_requests,
+            clients: args.redis_clients,
+            idle: args.redis_idle,
+        };
+        let (s, i) = redis::run(&ca, &r);
+        scenarios.extend(s);
+        redis_idle = i;
+    }
+    if has("mysql") {
+        let m = mysql::MysqlArgs {
+            rounds: args.rounds,
+            seconds: args.seconds,
+            threads: args.mysql_threads.clone(),
+        };
+        scenarios.extend(mysql::run(&ca, &m));
+    }
+    let (load_after, load_line) = procfs::load();
+    let cmdline: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
+    let header = report::Header {
+        machine: procfs::cpu_model(),
+        command: format!("cargo bench --bench overhead -- {}", cmdline.join(" ")),
+        load: format!("load before {load_before:.2}, after {load_after:.2} ({load_line})"),
+        seconds: args.seconds,
+        rounds: args.rounds,
+        scale: args.scale,
+    };
+    report::print_header(&header);
+    report::print_scenarios(&scenarios);
+    report::print_idle(
+        &format!(
+            "Memory: {} idle Postgres connections held through each proxy",
+            args.idle
+        ),
+        &idle,
+    );
+    report::print_idle(
+        &format!(
+            "Memory: {} idle Redis connections held through each proxy",
+            args.redis_idle
+        ),
+        &redis_idle,
+    );
+}
+
+/// Room for many idle connections in every process the harness starts (they inherit the limit): the
+/// hard open-files limit up to the kernel's ceiling where the harness may (root), the soft one to it.
+fn raise_fd_limit() {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    let now = getrlimit(Resource::Nofile);
+    let ceiling: u64 = std::fs::read_to_string("/proc/sys/fs/nr_open")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(1 << 20);
+    let want = ceiling.min(1 << 18);
+    let wide = Rlimit {
+        current: Some(want),
+        maximum: Some(want),
+    };
+    if setrlimit(Resource::Nofile, wide).is_err() {
+        let soft = Rlimit {
+            current: now.maximum,
+            maximum: now.maximum,
+        };
+        let _ = setrlimit(Resource::Nofile, soft);
+    }
+    let after = getrlimit(Resource::Nofile);
+    eprintln!(
+        "overhead: open files limit {:?} (was {:?})",
+        after.current, now.current
+    );
+}
+
+/// The Postgres rows: pgbench against each target, then idle connections through each proxy.
+fn postgres(args: &Args, ca: &TestCa) -> (Vec<Scenario>, Vec<(&'static str, idle::Idle)>) {
     let max_clients = args
         .clients
         .iter()
@@ -122,12 +249,11 @@ fn main() {
         .chain([args.connect])
         .max()
         .unwrap_or(1);
-    let ca = TestCa::new().expect("rig CA");
     // Room for the pools plus the idle connections held through pgbouncer (which keeps its server
     // connections afterwards) and then through the next target.
     let max_connections = (2 * args.idle as u32 + max_clients + 60).max(200);
     let pg = Postgres::start(
-        &ca,
+        ca,
         PgOptions {
             trust_users: vec![targets::USER.into()],
             max_connections: Some(max_connections),
@@ -168,7 +294,6 @@ fn main() {
             true,
         ));
     }
-    let (load_before, _) = procfs::load();
     for round in 0..args.rounds {
         for scenario in &mut scenarios {
             // Interleaved and rotated: no target always runs first (or last) in a round.
@@ -184,8 +309,6 @@ fn main() {
             }
         }
     }
-    let (load_after, load_line) = procfs::load();
-
     let idle = if args.idle > 0 {
         all.iter()
             .filter_map(|t| Some((t.name, idle::measure(t, args.idle)?)))
@@ -193,24 +316,7 @@ fn main() {
     } else {
         Vec::new()
     };
-
-    let cmdline: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| a != "--bench")
-        .collect();
-    report::print(
-        &report::Header {
-            machine: procfs::cpu_model(),
-            command: format!("cargo bench --bench overhead -- {}", cmdline.join(" ")),
-            load: format!("load before {load_before:.2}, after {load_after:.2} ({load_line})"),
-            seconds: args.seconds,
-            rounds: args.rounds,
-            scale: args.scale,
-            idle_count: args.idle,
-        },
-        &scenarios,
-        &idle,
-    );
+    (scenarios, idle)
 }
 
 /// Run `pgbench` against `t` with `args`; its stdout.

@@ -5,10 +5,10 @@ use std::fmt;
 
 use crate::idle::Idle;
 
-/// One pgbench point.
+/// One point of a client load (pgbench, redis-benchmark, sysbench).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Sample {
-    /// Transactions per second.
+    /// Transactions (or operations) per second.
     pub(crate) tps: f64,
     /// Average latency in milliseconds.
     pub(crate) latency_ms: f64,
@@ -16,6 +16,25 @@ pub(crate) struct Sample {
     pub(crate) proxy_us: Option<f64>,
     /// CPU time of the whole database (postmaster, backends) per transaction, in µs.
     pub(crate) db_us: f64,
+}
+
+impl Sample {
+    /// A point of `ops` operations that took `proxy` and `db` CPU time.
+    pub(crate) fn per_op(
+        tps: f64,
+        latency_ms: f64,
+        ops: u64,
+        proxy: Option<std::time::Duration>,
+        db: std::time::Duration,
+    ) -> Self {
+        let per = |d: std::time::Duration| d.as_secs_f64() * 1e6 / ops.max(1) as f64;
+        Self {
+            tps,
+            latency_ms,
+            proxy_us: proxy.map(per),
+            db_us: per(db),
+        }
+    }
 }
 
 impl fmt::Display for Sample {
@@ -33,6 +52,10 @@ pub(crate) struct Scenario {
     pub(crate) name: String,
     pub(crate) clients: u32,
     pub(crate) connect: bool,
+    /// What one unit of work is called in the table (`txn`, `conn`, `op`).
+    pub(crate) unit: &'static str,
+    /// Targets every other is divided by, round by round (`direct`, `bare relay`).
+    pub(crate) baselines: Vec<&'static str>,
     /// target → round → sample, targets in first-seen order.
     samples: Vec<(&'static str, BTreeMap<u32, Sample>)>,
 }
@@ -43,8 +66,18 @@ impl Scenario {
             name,
             clients,
             connect,
+            unit: if connect { "conn" } else { "txn" },
+            baselines: vec!["direct"],
             samples: Vec::new(),
         }
+    }
+
+    /// The samples of `target`, by round.
+    fn of(&self, target: &str) -> Option<&BTreeMap<u32, Sample>> {
+        self.samples
+            .iter()
+            .find(|(t, _)| *t == target)
+            .map(|(_, m)| m)
     }
 
     pub(crate) fn add(&mut self, round: u32, target: &'static str, sample: Sample) {
@@ -85,48 +118,57 @@ pub(crate) struct Header {
     pub(crate) seconds: u32,
     pub(crate) rounds: u32,
     pub(crate) scale: u32,
-    pub(crate) idle_count: usize,
 }
 
-/// Print the whole report to stdout.
-pub(crate) fn print(h: &Header, scenarios: &[Scenario], idle: &[(&'static str, Idle)]) {
-    println!("## Overhead: pgbench through each target\n");
+/// Print the report's header to stdout.
+pub(crate) fn print_header(h: &Header) {
+    println!("## Overhead: each client load through each target\n");
     println!("- machine: {}", h.machine);
     println!("- command: `{}`", h.command);
     println!(
         "- pgbench scale {}, {}-second points, {} interleaved rounds; medians; ratios are paired \
-         (each round against the same round's `direct`)",
+         (each round against the same round's baseline)",
         h.scale, h.seconds, h.rounds
     );
     println!("- {}\n", h.load);
-    for s in scenarios {
+}
+
+/// Print one table per scenario to stdout.
+pub(crate) fn print_scenarios(scenarios: &[Scenario]) {
+    for s in scenarios.iter().filter(|s| !s.samples.is_empty()) {
         println!("### {}\n", s.name);
-        println!(
-            "| target | tps | ratio to direct | latency ms | proxy CPU µs/{unit} | database CPU µs/{unit} |",
-            unit = if s.connect { "conn" } else { "txn" }
-        );
-        println!("|---|---|---|---|---|---|");
-        let direct = s
-            .samples
+        let ratios: String = s
+            .baselines
             .iter()
-            .find(|(t, _)| *t == "direct")
-            .map(|(_, m)| m);
+            .map(|b| format!(" ratio to {b} |"))
+            .collect();
+        println!(
+            "| target | {unit}/s |{ratios} latency ms | proxy CPU µs/{unit} | server CPU µs/{unit} |",
+            unit = s.unit
+        );
+        println!("|---|---|{}---|---|---|", "---|".repeat(s.baselines.len()));
         for (target, rounds) in &s.samples {
             let col = |f: &dyn Fn(&Sample) -> Option<f64>| {
                 median(rounds.values().filter_map(f).collect())
             };
-            let ratio = direct.and_then(|d| {
-                median(
-                    rounds
-                        .iter()
-                        .filter_map(|(r, x)| Some(x.tps / d.get(r)?.tps))
-                        .collect(),
-                )
-            });
+            let ratios: String = s
+                .baselines
+                .iter()
+                .map(|b| {
+                    let ratio = s.of(b).and_then(|d| {
+                        median(
+                            rounds
+                                .iter()
+                                .filter_map(|(r, x)| Some(x.tps / d.get(r)?.tps))
+                                .collect(),
+                        )
+                    });
+                    format!(" {} |", show(ratio, 2))
+                })
+                .collect();
             println!(
-                "| {target} | {} | {} | {} | {} | {} |",
+                "| {target} | {} |{ratios} {} | {} | {} |",
                 show(col(&|x| Some(x.tps)), 0),
-                show(ratio, 2),
                 show(col(&|x| Some(x.latency_ms)), 3),
                 show(col(&|x| x.proxy_us), 1),
                 show(col(&|x| Some(x.db_us)), 1),
@@ -134,19 +176,20 @@ pub(crate) fn print(h: &Header, scenarios: &[Scenario], idle: &[(&'static str, I
         }
         println!();
     }
+}
+
+/// Print a memory table titled `title` to stdout.
+pub(crate) fn print_idle(title: &str, idle: &[(&'static str, Idle)]) {
     if !idle.is_empty() {
+        println!("### {title}\n");
         println!(
-            "### Memory: {} idle connections held through each proxy\n",
-            h.idle_count
+            "| target | connections held | RSS before KiB | RSS holding KiB | KiB per connection | RSS after close KiB | fds holding |"
         );
-        println!(
-            "| target | RSS before KiB | RSS holding KiB | KiB per connection | RSS after close KiB | fds holding |"
-        );
-        println!("|---|---|---|---|---|---|");
+        println!("|---|---|---|---|---|---|---|");
         for (target, m) in idle {
             println!(
-                "| {target} | {} | {} | {:.1} | {} | {} |",
-                m.before_kib, m.holding_kib, m.per_conn_kib, m.after_kib, m.fds
+                "| {target} | {} | {} | {} | {:.1} | {} | {} |",
+                m.held, m.before_kib, m.holding_kib, m.per_conn_kib, m.after_kib, m.fds
             );
         }
         println!();

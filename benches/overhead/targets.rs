@@ -65,24 +65,12 @@ impl Target {
 
     /// A bare tokio relay in its own process (this binary with `--relay`), TLS passed through.
     pub(crate) fn relay(pg: &Postgres) -> Self {
-        let exe = std::env::current_exe().expect("this harness's path");
-        let mut child = Command::new(exe)
-            .arg("--relay")
-            .arg(pg.addr().to_string())
-            .stdout(Stdio::piped())
-            .stdin(Stdio::null())
-            .spawn()
-            .expect("spawn the bare relay");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("relay stdout"))
-            .read_line(&mut line)
-            .expect("the relay's port");
-        let port: u16 = line.trim().parse().expect("a port number");
+        let (port, child) = spawn_relay(pg.addr());
         Self {
             name: "bare relay",
             env: libpq(port, &pg.tls().ca),
-            pid: Some(child.id()),
-            _keep: Box::new(KillOnDrop(child)),
+            pid: Some(child.0.id()),
+            _keep: Box::new(child),
         }
     }
 
@@ -203,26 +191,44 @@ impl Target {
     }
 }
 
-fn chmod(path: &Path, mode: u32) {
+/// The bare relay (this binary with `--relay`) in front of `upstream`: its port and process.
+pub(crate) fn spawn_relay(upstream: SocketAddr) -> (u16, KillOnDrop) {
+    let exe = std::env::current_exe().expect("this harness's path");
+    let mut child = Command::new(exe)
+        .arg("--relay")
+        .arg(upstream.to_string())
+        .stdout(Stdio::piped())
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("spawn the bare relay");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("relay stdout"))
+        .read_line(&mut line)
+        .expect("the relay's port");
+    let port: u16 = line.trim().parse().expect("a port number");
+    (port, KillOnDrop(child))
+}
+
+pub(crate) fn chmod(path: &Path, mode: u32) {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
 }
 
-fn write_public(path: &Path, text: &str) {
+pub(crate) fn write_public(path: &Path, text: &str) {
     let mut f = std::fs::File::create(path).expect("create a config file");
     f.write_all(text.as_bytes()).expect("write a config file");
     chmod(path, 0o644);
 }
 
 /// A port nobody listens on right now (pgbouncer takes a fixed port; the race is harmless here).
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("a free port")
 }
 
-fn wait_listening(port: u16) {
+pub(crate) fn wait_listening(port: u16) {
     let start = Instant::now();
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
