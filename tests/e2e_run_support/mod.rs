@@ -448,18 +448,6 @@ impl Stack {
         user: &str,
         dbname: Option<&str>,
     ) -> Result<tokio_postgres::Client, tokio_postgres::Error> {
-        let read = |name: &str| std::fs::read(self.file(name)).expect("read a certificate file");
-        let (ca, cert, key) = (
-            read("ca.crt"),
-            read(&format!("{client}.crt")),
-            read(&format!("{client}.key")),
-        );
-        let tls = iamwire_core::tls::upstream_config(
-            iamwire_core::TlsMode::VerifyFull,
-            Some(&ca),
-            Some((&cert, &key)),
-        )
-        .expect("client TLS");
         let mut config = tokio_postgres::Config::new();
         config
             .host("localhost")
@@ -471,9 +459,7 @@ impl Stack {
             config.dbname(name);
         }
         let (pg, connection) = config
-            .connect(tokio_postgres_rustls::MakeRustlsConnect::new(
-                (*tls).clone(),
-            ))
+            .connect(client_tls(self.dir.path(), client))
             .await?;
         tokio::spawn(connection);
         Ok(pg)
@@ -482,30 +468,12 @@ impl Stack {
     /// tokio-postgres settings for a login as [`postgres::IAM_USER`] on `app` over TLS through `port`
     /// (the proxy's, or a relay's in front of it); connect with [`tokio_pg_tls`](Self::tokio_pg_tls).
     pub(crate) fn tokio_pg_config(&self, port: u16) -> tokio_postgres::Config {
-        let mut config = tokio_postgres::Config::new();
-        config
-            .host("localhost")
-            .port(port)
-            .user(postgres::IAM_USER)
-            .dbname("app")
-            .ssl_mode(tokio_postgres::config::SslMode::Require)
-            .connect_timeout(Duration::from_secs(30));
-        config
+        pg_config(port)
     }
 
     /// The TLS connector tokio-postgres uses for `client`'s certificate (cancel requests need it too).
     pub(crate) fn tokio_pg_tls(&self, client: &str) -> tokio_postgres_rustls::MakeRustlsConnect {
-        let read = |name: &str| std::fs::read(self.file(name)).expect("read a certificate file");
-        let tls = iamwire_core::tls::upstream_config(
-            iamwire_core::TlsMode::VerifyFull,
-            Some(&read("ca.crt")),
-            Some((
-                &read(&format!("{client}.crt")),
-                &read(&format!("{client}.key")),
-            )),
-        )
-        .expect("client TLS");
-        tokio_postgres_rustls::MakeRustlsConnect::new((*tls).clone())
+        client_tls(self.dir.path(), client)
     }
 
     /// A libpq connection string for `client` (no password: the certificate is the credential).
@@ -520,6 +488,35 @@ impl Stack {
             self.file(&format!("{client}.key")).display(),
         )
     }
+}
+
+/// tokio-postgres settings for a login as [`postgres::IAM_USER`] on `app` over TLS through `port`.
+pub(crate) fn pg_config(port: u16) -> tokio_postgres::Config {
+    let mut config = tokio_postgres::Config::new();
+    config
+        .host("localhost")
+        .port(port)
+        .user(postgres::IAM_USER)
+        .dbname("app")
+        .ssl_mode(tokio_postgres::config::SslMode::Require)
+        .connect_timeout(Duration::from_secs(30));
+    config
+}
+
+/// The TLS connector tokio-postgres uses for `client`'s certificate from the operator's directory `dir`
+/// (`ca.crt`, `<client>.crt`, `<client>.key`), verifying the proxy by name.
+pub(crate) fn client_tls(dir: &Path, client: &str) -> tokio_postgres_rustls::MakeRustlsConnect {
+    let read = |name: &str| std::fs::read(dir.join(name)).expect("read a certificate file");
+    let tls = iamwire_core::tls::upstream_config(
+        iamwire_core::TlsMode::VerifyFull,
+        Some(&read("ca.crt")),
+        Some((
+            &read(&format!("{client}.crt")),
+            &read(&format!("{client}.key")),
+        )),
+    )
+    .expect("client TLS");
+    tokio_postgres_rustls::MakeRustlsConnect::new((*tls).clone())
 }
 
 /// The proxy's user and the database role, with no permissions, the role trusting nobody.

@@ -9,7 +9,7 @@
 
 #![allow(dead_code)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use iamwire_testkit::moto::{CrossAccount, Moto};
@@ -238,6 +238,41 @@ db_service:
             .expect("run the venv's python")
     }
 }
+
+/// A redis-rs connection over TLS to `port` as `user`, with `client`'s certificate from the operator's
+/// directory `dir` (the password is ignored: the certificate is the credential). Generous timeouts: a
+/// slow path takes longer than redis-rs's 1 s default.
+pub(crate) async fn tls_client(
+    port: u16,
+    dir: &Path,
+    client: &str,
+    user: &str,
+) -> redis::RedisResult<redis::aio::MultiplexedConnection> {
+    let url = format!("rediss://{user}:ignored@localhost:{port}/");
+    let read = |name: &str| std::fs::read(dir.join(name)).expect("read a certificate file");
+    let tls = redis::Client::build_with_tls(
+        url.as_str(),
+        redis::TlsCertificates {
+            client_tls: Some(redis::ClientTlsConfig {
+                client_cert: read(&format!("{client}.crt")),
+                client_key: read(&format!("{client}.key")),
+            }),
+            root_cert: Some(read("ca.crt")),
+        },
+    )?;
+    let config = redis::AsyncConnectionConfig::new()
+        .set_connection_timeout(Some(PROMPT))
+        .set_response_timeout(Some(PROMPT));
+    tokio::time::timeout(
+        PROMPT * 2,
+        tls.get_multiplexed_async_connection_with_config(&config),
+    )
+    .await
+    .expect("the proxy answers the login")
+}
+
+/// How long a redis-rs client waits for a connection or a reply.
+pub(crate) const PROMPT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// redis-benchmark's arguments: as `admin`, 50 clients, SET and GET, server errors shown, CSV.
 fn benchmark_args(requests: u32, extra: &[&str]) -> Vec<String> {
