@@ -1,0 +1,343 @@
+//! One `iamwire run` serving three databases at once — an RDS-like PostgreSQL and MariaDB (IAM tokens
+//! checked by botocore against the AWS emulator) and a self-hosted Redis 7 over TLS (the listener's static
+//! password) — with an admin address, a short handshake timeout, and the raw-socket tools the attacks
+//! share: plaintext and TLS connections with alice's certificate, "read until the proxy closes", slowloris.
+
+#![allow(dead_code)]
+
+pub(crate) mod flood;
+pub(crate) mod mysql;
+pub(crate) mod pg;
+pub(crate) mod redis;
+pub(crate) mod steady;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use iamwire_testkit::mariadb::{self, MariaDb, MariaDbOptions};
+use iamwire_testkit::moto::{CrossAccount, Moto};
+use iamwire_testkit::postgres::{self, PgOptions, Postgres};
+use iamwire_testkit::redis::Redis;
+use iamwire_testkit::{TestCa, TokenPolicy};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::e2e_run_support::{ALLOWED_CLIENT, EXTERNAL_ID, Proxy, REGION, RESOURCE_ID, iamwire_ok};
+
+/// The listeners' `handshake_timeout`: short, so slow and idle clients are cut off quickly.
+pub(crate) const HANDSHAKE: Duration = Duration::from_secs(3);
+/// The most a refusal or a close may take, even on a loaded 2-core machine (only a hang reaches it).
+pub(crate) const BOUND: Duration = Duration::from_secs(30);
+/// The static password the proxy logs in to Redis with (the rig's `admin` ACL user).
+const REDIS_PASSWORD: &str = "admin-pass";
+
+/// The database names in the config.
+pub(crate) const PG: &str = "hostile-pg";
+pub(crate) const MY: &str = "hostile-my";
+pub(crate) const CACHE: &str = "hostile-cache";
+
+/// The deployment; dropped in field order, so the proxy stops before the servers behind it.
+pub(crate) struct Rig {
+    pub(crate) proxy: Proxy,
+    pub(crate) pg: Postgres,
+    pub(crate) my: MariaDb,
+    pub(crate) redis: Redis,
+    pub(crate) cross: CrossAccount,
+    pub(crate) moto: Moto,
+    /// Each listener's port: PostgreSQL, MySQL, Redis.
+    pub(crate) ports: [u16; 3],
+    /// Alice's client TLS configuration (verifies the proxy as `localhost`).
+    pub(crate) tls: Arc<rustls::ClientConfig>,
+    dir: tempfile::TempDir,
+}
+
+impl Rig {
+    /// Start the servers, write the operator's directory, and start `iamwire run`.
+    pub(crate) fn start() -> Self {
+        let ca = TestCa::new().expect("rig CA");
+        let moto = Moto::start().expect("moto");
+        let tokens = TokenPolicy {
+            moto_url: Some(moto.endpoint()),
+            region: Some(REGION.into()),
+            ..TokenPolicy::default()
+        };
+        let pg = Postgres::start(
+            &ca,
+            PgOptions {
+                tokens: tokens.clone(),
+                ..PgOptions::default()
+            },
+        )
+        .expect("postgres");
+        let my = MariaDb::start(&ca, MariaDbOptions { tokens }).expect("mariadb");
+        let redis = Redis::start(&ca).expect("redis");
+        let cross = moto
+            .cross_account("iamwire-hostile", EXTERNAL_ID)
+            .expect("cross-account role");
+        let dir = tempfile::Builder::new()
+            .prefix("iamwire-hostile-")
+            .tempdir()
+            .expect("temp dir");
+        let d = dir.path().to_str().expect("UTF-8 temp dir");
+        iamwire_ok(&["certs", "init", "--dir", d]);
+        iamwire_ok(&["certs", "client", "--dir", d, "--name", ALLOWED_CLIENT]);
+        std::fs::copy(&pg.tls().ca, dir.path().join("db-ca.crt")).expect("copy db CA");
+        std::fs::write(
+            dir.path().join("aws.env"),
+            format!(
+                "AWS_ACCESS_KEY_ID={}\nAWS_SECRET_ACCESS_KEY={}\nAWS_ENDPOINT_URL={}\n",
+                cross.proxy.access_key_id,
+                cross.proxy.secret_access_key,
+                moto.endpoint()
+            ),
+        )
+        .expect("write aws.env");
+        std::fs::write(dir.path().join("redis.password"), REDIS_PASSWORD).expect("password");
+        let config = dir.path().join("iamwire.yaml");
+        std::fs::write(&config, config_yaml(&cross, &pg, &my, &redis)).expect("write config");
+        let proxy = Proxy::run(&dir, &config, &[], &[]);
+        let port = |name: &str| -> u16 {
+            let addr = proxy.wait_listen(name);
+            addr.rsplit(':')
+                .next()
+                .and_then(|p| p.parse().ok())
+                .expect("a port")
+        };
+        let ports = [port(PG), port(MY), port(CACHE)];
+        let read = |name: &str| std::fs::read(dir.path().join(name)).expect("read a certificate");
+        let tls = iamwire_core::tls::upstream_config(
+            iamwire_core::TlsMode::VerifyFull,
+            Some(&read("ca.crt")),
+            Some((&read("alice.crt"), &read("alice.key"))),
+        )
+        .expect("client TLS");
+        Self {
+            proxy,
+            pg,
+            my,
+            redis,
+            cross,
+            moto,
+            ports,
+            tls,
+            dir,
+        }
+    }
+
+    /// The operator's directory (certificates: `ca.crt`, `alice.crt`, `alice.key`).
+    pub(crate) fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// A file in the operator's directory.
+    pub(crate) fn file(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// The HTTP status of `GET /readyz` on the admin address (curl, verifying the proxy's certificate).
+    pub(crate) fn readyz(&self) -> String {
+        let url = self.proxy.admin_url().replace("127.0.0.1", "localhost") + "/readyz";
+        let out = Command::new("curl")
+            .args([
+                "-s",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+                "--max-time",
+                "30",
+            ])
+            .arg("--cacert")
+            .arg(self.file("ca.crt"))
+            .arg(url)
+            .output()
+            .expect("run curl");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// A TLS session on `stream` with alice's certificate.
+    pub(crate) async fn tls<S: AsyncRead + AsyncWrite + Unpin>(
+        &self,
+        stream: S,
+    ) -> std::io::Result<tokio_rustls::client::TlsStream<S>> {
+        let name = rustls::pki_types::ServerName::try_from("localhost").expect("a name");
+        let connector = tokio_rustls::TlsConnector::from(self.tls.clone());
+        tokio::time::timeout(BOUND, connector.connect(name, stream))
+            .await
+            .map_err(|_| std::io::Error::other("TLS handshake with the proxy hung"))?
+    }
+}
+
+/// The config: three listeners, alice may be `iam_user` (PostgreSQL, MySQL) and `admin` (Redis) only.
+fn config_yaml(cross: &CrossAccount, pg: &Postgres, my: &MariaDb, redis: &Redis) -> String {
+    let role = &cross.role_arn;
+    let aws = format!(
+        "    aws:\n      region: {REGION}\n      assume_role_arn: \"{role}\"\n      \
+         external_id: \"{EXTERNAL_ID}\"\n      rds: {{resource_id: \"{RESOURCE_ID}\"}}\n"
+    );
+    let tls = "    tls:\n      mode: verify-full\n      ca_cert_file: db-ca.crt\n";
+    format!(
+        r#"proxy:
+  handshake_timeout: {}s
+  tls:
+    cert_file: server.crt
+    key_file: server.key
+    client_ca_file: ca.crt
+  admin:
+    listen: 127.0.0.1:0
+  listeners:
+    - database: {PG}
+      listen: 127.0.0.1:0
+    - database: {MY}
+      listen: 127.0.0.1:0
+    - database: {CACHE}
+      listen: 127.0.0.1:0
+      password_file: redis.password
+  identities:
+    - name: {ALLOWED_CLIENT}
+      db_labels: {{"*": "*"}}
+      db_users: ["{}", "admin"]
+      db_names: ["*"]
+aws:
+  region: {REGION}
+  env_file: aws.env
+db_service:
+  enabled: "yes"
+  databases:
+  - name: {PG}
+    protocol: postgres
+    uri: "localhost:{}"
+{tls}{aws}  - name: {MY}
+    protocol: mariadb
+    uri: "localhost:{}"
+{tls}{aws}  - name: {CACHE}
+    protocol: redis
+    uri: "localhost:{}"
+{tls}"#,
+        HANDSHAKE.as_secs(),
+        postgres::IAM_USER,
+        pg.port(),
+        my.port(),
+        redis.port(),
+    )
+}
+
+/// The MySQL IAM user (also PostgreSQL's: both rigs call it `iam_user`).
+pub(crate) const IAM_USER: &str = mariadb::IAM_USER;
+
+/// A plaintext connection to `port` on 127.0.0.1.
+pub(crate) async fn tcp(port: u16) -> TcpStream {
+    tokio::time::timeout(BOUND, TcpStream::connect(("127.0.0.1", port)))
+        .await
+        .expect("connect hung")
+        .expect("connect to the proxy")
+}
+
+/// What the proxy sent before it closed a connection, and how long after `since` it closed.
+#[derive(Debug)]
+pub(crate) struct Closed {
+    pub(crate) bytes: Vec<u8>,
+    pub(crate) after: Duration,
+}
+
+/// Read from `stream` until the proxy closes it (end of file, reset, a TLS error), which must happen
+/// within [`BOUND`] of `since`; `what` names the attack in the failure message.
+pub(crate) async fn until_closed<S: AsyncRead + Unpin>(
+    stream: &mut S,
+    since: Instant,
+    what: &str,
+) -> Closed {
+    let mut bytes = Vec::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let left = BOUND.saturating_sub(since.elapsed());
+        match tokio::time::timeout(left, stream.read(&mut buf)).await {
+            Err(_) => panic!(
+                "{what}: the proxy kept the connection open past {BOUND:?} (got {} bytes: {:?})",
+                bytes.len(),
+                String::from_utf8_lossy(&bytes[..bytes.len().min(200)])
+            ),
+            Ok(Ok(0) | Err(_)) => break,
+            Ok(Ok(n)) => bytes.extend_from_slice(&buf[..n]),
+        }
+    }
+    Closed {
+        bytes,
+        after: since.elapsed(),
+    }
+}
+
+/// Send `bytes` to `stream` (ignoring a write refused because the proxy already closed) and read until
+/// it closes.
+pub(crate) async fn send_then_closed<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: &mut S,
+    bytes: &[u8],
+    what: &str,
+) -> Closed {
+    let since = Instant::now();
+    let _ = stream.write_all(bytes).await;
+    let _ = stream.flush().await;
+    until_closed(stream, since, what).await
+}
+
+/// Slowloris: write `bytes` one a second (cycling) until the proxy closes; it must close within the
+/// handshake timeout (give or take [`BOUND`]), and not before half of it (it is the timeout that acts).
+pub(crate) async fn slowloris<S: AsyncRead + AsyncWrite + Unpin>(
+    mut stream: S,
+    bytes: &[u8],
+    since: Instant,
+    what: &str,
+) -> Closed {
+    let mut got = Vec::new();
+    let mut buf = vec![0u8; 4096];
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let mut i = 0;
+    loop {
+        assert!(
+            since.elapsed() < HANDSHAKE + BOUND,
+            "{what}: a byte a second kept the connection open past {:?}",
+            HANDSHAKE + BOUND
+        );
+        tokio::select! {
+            read = stream.read(&mut buf) => match read {
+                Ok(0) | Err(_) => break,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+            },
+            _ = tick.tick() => {
+                let byte = [bytes[i % bytes.len()]];
+                i += 1;
+                if stream.write_all(&byte).await.is_err() || stream.flush().await.is_err() {
+                    // Refused: the proxy closed; read what it said first.
+                    let rest = until_closed(&mut stream, since, what).await;
+                    got.extend_from_slice(&rest.bytes);
+                    break;
+                }
+            }
+        }
+    }
+    let after = since.elapsed();
+    assert!(
+        after >= HANDSHAKE / 2,
+        "{what}: closed after {after:?}, before the handshake timeout could act"
+    );
+    Closed { bytes: got, after }
+}
+
+/// Poll `check` every 200 ms until it returns true, for at most [`BOUND`].
+pub(crate) async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
+    let start = Instant::now();
+    while !check().await {
+        assert!(start.elapsed() < BOUND, "{what}: not within {BOUND:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// One row of the attack table (printed; `--nocapture` shows it): protocol, attack, result, time to close.
+pub(crate) fn report(protocol: &str, attack: &str, result: &str, closed: &Closed) {
+    eprintln!(
+        "| {protocol} | {attack} | {result} | {:.1} s |",
+        closed.after.as_secs_f64()
+    );
+}
