@@ -1,11 +1,13 @@
-//! One `iamwire run` serving three databases at once — an RDS-like PostgreSQL and MariaDB (IAM tokens
-//! checked by botocore against the AWS emulator) and a self-hosted Redis 7 over TLS (the listener's static
-//! password) — with an admin address, a short handshake timeout, and the raw-socket tools the attacks
+//! One `iamwire run` serving four databases at once — an RDS-like PostgreSQL and MariaDB (IAM tokens
+//! checked by botocore against the AWS emulator), a self-hosted Redis 7 over TLS (the listener's static
+//! password), and the DocumentDB stand-in (MONGODB-AWS checked against the emulator; no MongoDB server
+//! runs here) — with an admin address, a short handshake timeout, and the raw-socket tools the attacks
 //! share: plaintext and TLS connections with alice's certificate, "read until the proxy closes", slowloris.
 
 #![allow(dead_code)]
 
 pub(crate) mod flood;
+pub(crate) mod mongo;
 pub(crate) mod mysql;
 pub(crate) mod pg;
 pub(crate) mod redis;
@@ -16,8 +18,11 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use iamwire_testkit::documentdb::DocumentDbStandIn;
 use iamwire_testkit::mariadb::{self, MariaDb, MariaDbOptions};
-use iamwire_testkit::moto::{CrossAccount, Moto};
+use iamwire_testkit::moto::{
+    AwsSetup, CrossAccount, DATABASE_ACCOUNT, Moto, RoleSpec, allow, trust_policy,
+};
 use iamwire_testkit::postgres::{self, PgOptions, Postgres};
 use iamwire_testkit::redis::Redis;
 use iamwire_testkit::{TestCa, TokenPolicy};
@@ -37,6 +42,11 @@ const REDIS_PASSWORD: &str = "admin-pass";
 pub(crate) const PG: &str = "hostile-pg";
 pub(crate) const MY: &str = "hostile-my";
 pub(crate) const CACHE: &str = "hostile-cache";
+pub(crate) const DOCS: &str = "hostile-docs";
+/// The IAM role a DocumentDB session becomes (its `$external` user), which alice may be.
+pub(crate) const DOCS_ROLE: &str = "docs-app";
+/// The DocumentDB stand-in's region (STS's global endpoint signs for it).
+const DOCS_REGION: &str = "us-east-1";
 
 /// The deployment; dropped in field order, so the proxy stops before the servers behind it.
 pub(crate) struct Rig {
@@ -44,10 +54,11 @@ pub(crate) struct Rig {
     pub(crate) pg: Postgres,
     pub(crate) my: MariaDb,
     pub(crate) redis: Redis,
+    pub(crate) docs: DocumentDbStandIn,
     pub(crate) cross: CrossAccount,
     pub(crate) moto: Moto,
-    /// Each listener's port: PostgreSQL, MySQL, Redis.
-    pub(crate) ports: [u16; 3],
+    /// Each listener's port: PostgreSQL, MySQL, Redis, MongoDB.
+    pub(crate) ports: [u16; 4],
     /// Alice's client TLS configuration (verifies the proxy as `localhost`).
     pub(crate) tls: Arc<rustls::ClientConfig>,
     dir: tempfile::TempDir,
@@ -76,6 +87,19 @@ impl Rig {
         let cross = moto
             .cross_account("iamwire-hostile", EXTERNAL_ID)
             .expect("cross-account role");
+        let roles = moto
+            .setup(&AwsSetup {
+                users: vec![],
+                roles: vec![RoleSpec {
+                    account: DATABASE_ACCOUNT.into(),
+                    name: DOCS_ROLE.into(),
+                    trust: trust_policy(&cross.role_arn, None),
+                    policies: vec![allow(&["sts:GetCallerIdentity"], "*")],
+                }],
+            })
+            .expect("DocumentDB user role");
+        let docs = DocumentDbStandIn::start(&ca, &moto, &[&roles.roles[DOCS_ROLE].arn])
+            .expect("DocumentDB stand-in");
         let dir = tempfile::Builder::new()
             .prefix("iamwire-hostile-")
             .tempdir()
@@ -83,6 +107,12 @@ impl Rig {
         let d = dir.path().to_str().expect("UTF-8 temp dir");
         iamwire_ok(&["certs", "init", "--dir", d]);
         iamwire_ok(&["certs", "client", "--dir", d, "--name", ALLOWED_CLIENT]);
+        // pymongo takes the certificate and key in one file; its one-shot login runs against a stop file
+        // that already exists.
+        let pem = ["alice.crt", "alice.key"]
+            .map(|f| std::fs::read_to_string(dir.path().join(f)).expect("pem"));
+        std::fs::write(dir.path().join("alice.pem"), pem.concat()).expect("write alice.pem");
+        std::fs::write(dir.path().join("once.stop"), "").expect("write once.stop");
         std::fs::copy(&pg.tls().ca, dir.path().join("db-ca.crt")).expect("copy db CA");
         std::fs::write(
             dir.path().join("aws.env"),
@@ -96,7 +126,8 @@ impl Rig {
         .expect("write aws.env");
         std::fs::write(dir.path().join("redis.password"), REDIS_PASSWORD).expect("password");
         let config = dir.path().join("iamwire.yaml");
-        std::fs::write(&config, config_yaml(&cross, &pg, &my, &redis)).expect("write config");
+        std::fs::write(&config, config_yaml(&cross, &pg, &my, &redis, &docs))
+            .expect("write config");
         let proxy = Proxy::run(&dir, &config, &[], &[]);
         let port = |name: &str| -> u16 {
             let addr = proxy.wait_listen(name);
@@ -105,7 +136,7 @@ impl Rig {
                 .and_then(|p| p.parse().ok())
                 .expect("a port")
         };
-        let ports = [port(PG), port(MY), port(CACHE)];
+        let ports = [port(PG), port(MY), port(CACHE), port(DOCS)];
         let read = |name: &str| std::fs::read(dir.path().join(name)).expect("read a certificate");
         let tls = iamwire_core::tls::upstream_config(
             iamwire_core::TlsMode::VerifyFull,
@@ -118,6 +149,7 @@ impl Rig {
             pg,
             my,
             redis,
+            docs,
             cross,
             moto,
             ports,
@@ -170,8 +202,15 @@ impl Rig {
     }
 }
 
-/// The config: three listeners, alice may be `iam_user` (PostgreSQL, MySQL) and `admin` (Redis) only.
-fn config_yaml(cross: &CrossAccount, pg: &Postgres, my: &MariaDb, redis: &Redis) -> String {
+/// The config: four listeners; alice may be `iam_user` (PostgreSQL, MySQL), `admin` (Redis) and
+/// [`DOCS_ROLE`] (MongoDB) only.
+fn config_yaml(
+    cross: &CrossAccount,
+    pg: &Postgres,
+    my: &MariaDb,
+    redis: &Redis,
+    docs: &DocumentDbStandIn,
+) -> String {
     let role = &cross.role_arn;
     let aws = format!(
         "    aws:\n      region: {REGION}\n      assume_role_arn: \"{role}\"\n      \
@@ -195,10 +234,12 @@ fn config_yaml(cross: &CrossAccount, pg: &Postgres, my: &MariaDb, redis: &Redis)
     - database: {CACHE}
       listen: 127.0.0.1:0
       password_file: redis.password
+    - database: {DOCS}
+      listen: 127.0.0.1:0
   identities:
     - name: {ALLOWED_CLIENT}
       db_labels: {{"*": "*"}}
-      db_users: ["{}", "admin"]
+      db_users: ["{}", "admin", "{DOCS_ROLE}"]
       db_names: ["*"]
 aws:
   region: {REGION}
@@ -215,12 +256,20 @@ db_service:
 {tls}{aws}  - name: {CACHE}
     protocol: redis
     uri: "localhost:{}"
-{tls}"#,
+{tls}  - name: {DOCS}
+    protocol: mongodb
+    uri: "localhost:{}"
+{tls}    aws:
+      region: {DOCS_REGION}
+      assume_role_arn: "{role}"
+      external_id: "{EXTERNAL_ID}"
+"#,
         HANDSHAKE.as_secs(),
         postgres::IAM_USER,
         pg.port(),
         my.port(),
         redis.port(),
+        docs.port(),
     )
 }
 

@@ -77,7 +77,7 @@ pub(crate) async fn fresh_logins(rig: &Rig) -> Result<(), String> {
         .await
         .map_err(|e| format!("redis: {e:?}"))?;
     assert_eq!(pong, "PONG");
-    Ok(())
+    super::mongo::fresh_login(rig).await
 }
 
 /// What one steady session did.
@@ -92,6 +92,8 @@ pub(crate) struct Tally {
 pub(crate) struct Steady {
     stop: Arc<AtomicBool>,
     tasks: Vec<JoinHandle<Tally>>,
+    /// The pymongo loop (a process: the real MongoDB client here is Python's) and its stop file.
+    mongo: (std::process::Child, std::path::PathBuf),
 }
 
 /// Run `query` every 50 ms until `stop`, each answer within [`BOUND`].
@@ -167,7 +169,12 @@ impl Steady {
                 }
             }),
         ];
-        Self { stop, tasks }
+        let stop_file = rig.file("steady.stop");
+        let mongo = (
+            super::mongo::pymongo(rig.ports[3], rig.dir(), &stop_file),
+            stop_file,
+        );
+        Self { stop, tasks, mongo }
     }
 
     /// Stop the loops and return what each did.
@@ -177,6 +184,16 @@ impl Steady {
         for task in self.tasks {
             tallies.push(task.await.expect("a steady loop panicked"));
         }
+        let (child, stop_file) = self.mongo;
+        std::fs::write(&stop_file, "").expect("write the stop file");
+        let (queries, errors) = tokio::task::spawn_blocking(move || super::mongo::finish(child))
+            .await
+            .expect("pymongo thread");
+        tallies.push(Tally {
+            protocol: "mongodb",
+            queries,
+            errors,
+        });
         tallies
     }
 }
