@@ -12,7 +12,6 @@ use std::time::{Duration, Instant};
 use iamwire_testkit::Fault;
 use redis_support::{CacheOptions, CacheStack, PROMPT};
 
-
 /// A redis-rs connection through the proxy as `app` with alice's certificate.
 async fn connect(stack: &CacheStack) -> redis::RedisResult<redis::aio::MultiplexedConnection> {
     redis_support::tls_client(stack.port(), &stack.file(""), "alice", "app").await

@@ -458,9 +458,7 @@ impl Stack {
         if let Some(name) = dbname {
             config.dbname(name);
         }
-        let (pg, connection) = config
-            .connect(client_tls(self.dir.path(), client))
-            .await?;
+        let (pg, connection) = config.connect(client_tls(self.dir.path(), client)).await?;
         tokio::spawn(connection);
         Ok(pg)
     }

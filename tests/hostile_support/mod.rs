@@ -1,11 +1,13 @@
 //! One `iamwire run` serving four databases at once — an RDS-like PostgreSQL and MariaDB (IAM tokens
 //! checked by botocore against the AWS emulator), a self-hosted Redis 7 over TLS (the listener's static
-//! password), and the DocumentDB stand-in (MONGODB-AWS checked against the emulator; no MongoDB server
-//! runs here) — with an admin address, a short handshake timeout, and the raw-socket tools the attacks
+//! password), the DocumentDB stand-in (MONGODB-AWS checked against the emulator; no MongoDB server runs
+//! here) and the Keyspaces stand-in (its SigV4 challenge checked with AWS's own `cassandra-sigv4`
+//! plugin; no Cassandra runs here) — with an admin address, a short handshake timeout, and the raw-socket tools the attacks
 //! share: plaintext and TLS connections with alice's certificate, "read until the proxy closes", slowloris.
 
 #![allow(dead_code)]
 
+pub(crate) mod cql;
 pub(crate) mod flood;
 pub(crate) mod mongo;
 pub(crate) mod mysql;
@@ -19,6 +21,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use iamwire_testkit::documentdb::DocumentDbStandIn;
+use iamwire_testkit::keyspaces::KeyspacesStandIn;
 use iamwire_testkit::mariadb::{self, MariaDb, MariaDbOptions};
 use iamwire_testkit::moto::{
     AwsSetup, CrossAccount, DATABASE_ACCOUNT, Moto, RoleSpec, allow, trust_policy,
@@ -45,6 +48,9 @@ pub(crate) const CACHE: &str = "hostile-cache";
 pub(crate) const DOCS: &str = "hostile-docs";
 /// The IAM role a DocumentDB session becomes (its `$external` user), which alice may be.
 pub(crate) const DOCS_ROLE: &str = "docs-app";
+pub(crate) const KEYSPACES: &str = "hostile-cql";
+/// The IAM role a Keyspaces session becomes, which alice may be.
+pub(crate) const KEYSPACES_ROLE: &str = "keyspaces-app";
 /// The DocumentDB stand-in's region (STS's global endpoint signs for it).
 const DOCS_REGION: &str = "us-east-1";
 
@@ -55,10 +61,11 @@ pub(crate) struct Rig {
     pub(crate) my: MariaDb,
     pub(crate) redis: Redis,
     pub(crate) docs: DocumentDbStandIn,
+    pub(crate) keyspaces: KeyspacesStandIn,
     pub(crate) cross: CrossAccount,
     pub(crate) moto: Moto,
-    /// Each listener's port: PostgreSQL, MySQL, Redis, MongoDB.
-    pub(crate) ports: [u16; 4],
+    /// Each listener's port: PostgreSQL, MySQL, Redis, MongoDB, CQL.
+    pub(crate) ports: [u16; 5],
     /// Alice's client TLS configuration (verifies the proxy as `localhost`).
     pub(crate) tls: Arc<rustls::ClientConfig>,
     dir: tempfile::TempDir,
@@ -90,16 +97,25 @@ impl Rig {
         let roles = moto
             .setup(&AwsSetup {
                 users: vec![],
-                roles: vec![RoleSpec {
-                    account: DATABASE_ACCOUNT.into(),
-                    name: DOCS_ROLE.into(),
-                    trust: trust_policy(&cross.role_arn, None),
-                    policies: vec![allow(&["sts:GetCallerIdentity"], "*")],
-                }],
+                roles: vec![
+                    RoleSpec {
+                        account: DATABASE_ACCOUNT.into(),
+                        name: DOCS_ROLE.into(),
+                        trust: trust_policy(&cross.role_arn, None),
+                        policies: vec![allow(&["sts:GetCallerIdentity"], "*")],
+                    },
+                    RoleSpec {
+                        account: DATABASE_ACCOUNT.into(),
+                        name: KEYSPACES_ROLE.into(),
+                        trust: trust_policy(&cross.role_arn, None),
+                        policies: vec![allow(&["cassandra:*"], "*")],
+                    },
+                ],
             })
-            .expect("DocumentDB user role");
+            .expect("user roles");
         let docs = DocumentDbStandIn::start(&ca, &moto, &[&roles.roles[DOCS_ROLE].arn])
             .expect("DocumentDB stand-in");
+        let keyspaces = KeyspacesStandIn::start(&ca, &moto, REGION).expect("Keyspaces stand-in");
         let dir = tempfile::Builder::new()
             .prefix("iamwire-hostile-")
             .tempdir()
@@ -126,8 +142,11 @@ impl Rig {
         .expect("write aws.env");
         std::fs::write(dir.path().join("redis.password"), REDIS_PASSWORD).expect("password");
         let config = dir.path().join("iamwire.yaml");
-        std::fs::write(&config, config_yaml(&cross, &pg, &my, &redis, &docs))
-            .expect("write config");
+        std::fs::write(
+            &config,
+            config_yaml(&cross, &pg, &my, &redis, &docs, &keyspaces),
+        )
+        .expect("write config");
         let proxy = Proxy::run(&dir, &config, &[], &[]);
         let port = |name: &str| -> u16 {
             let addr = proxy.wait_listen(name);
@@ -136,7 +155,7 @@ impl Rig {
                 .and_then(|p| p.parse().ok())
                 .expect("a port")
         };
-        let ports = [port(PG), port(MY), port(CACHE), port(DOCS)];
+        let ports = [port(PG), port(MY), port(CACHE), port(DOCS), port(KEYSPACES)];
         let read = |name: &str| std::fs::read(dir.path().join(name)).expect("read a certificate");
         let tls = iamwire_core::tls::upstream_config(
             iamwire_core::TlsMode::VerifyFull,
@@ -150,6 +169,7 @@ impl Rig {
             my,
             redis,
             docs,
+            keyspaces,
             cross,
             moto,
             ports,
@@ -202,14 +222,15 @@ impl Rig {
     }
 }
 
-/// The config: four listeners; alice may be `iam_user` (PostgreSQL, MySQL), `admin` (Redis) and
-/// [`DOCS_ROLE`] (MongoDB) only.
+/// The config: five listeners; alice may be `iam_user` (PostgreSQL, MySQL), `admin` (Redis),
+/// [`DOCS_ROLE`] (MongoDB) and [`KEYSPACES_ROLE`] (CQL) only.
 fn config_yaml(
     cross: &CrossAccount,
     pg: &Postgres,
     my: &MariaDb,
     redis: &Redis,
     docs: &DocumentDbStandIn,
+    keyspaces: &KeyspacesStandIn,
 ) -> String {
     let role = &cross.role_arn;
     let aws = format!(
@@ -236,10 +257,12 @@ fn config_yaml(
       password_file: redis.password
     - database: {DOCS}
       listen: 127.0.0.1:0
+    - database: {KEYSPACES}
+      listen: 127.0.0.1:0
   identities:
     - name: {ALLOWED_CLIENT}
       db_labels: {{"*": "*"}}
-      db_users: ["{}", "admin", "{DOCS_ROLE}"]
+      db_users: ["{}", "admin", "{DOCS_ROLE}", "{KEYSPACES_ROLE}"]
       db_names: ["*"]
 aws:
   region: {REGION}
@@ -263,6 +286,13 @@ db_service:
       region: {DOCS_REGION}
       assume_role_arn: "{role}"
       external_id: "{EXTERNAL_ID}"
+  - name: {KEYSPACES}
+    protocol: cassandra
+    uri: "localhost:{}"
+{tls}    aws:
+      region: {REGION}
+      assume_role_arn: "{role}"
+      external_id: "{EXTERNAL_ID}"
 "#,
         HANDSHAKE.as_secs(),
         postgres::IAM_USER,
@@ -270,6 +300,7 @@ db_service:
         my.port(),
         redis.port(),
         docs.port(),
+        keyspaces.port(),
     )
 }
 

@@ -1,8 +1,8 @@
 //! Attacks on the MongoDB listener (TLS from the first byte), on raw sockets with hand-built `OP_MSG`s,
-//! and the steady pymongo session: each attack must end in a command error with the right code or a
+//! and pymongo (the real client the steady session uses): each attack must end in a command error with the right code or a
 //! close, within the handshake timeout (give or take the rig's generous bound).
 
-use std::process::{Child, Command, Stdio};
+use std::ffi::OsString;
 use std::time::Instant;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
@@ -253,68 +253,26 @@ pub(crate) async fn attacks(rig: &Rig) {
     );
 }
 
-/// pymongo as [`DOCS_ROLE`] with alice's certificate: `ping` every 50 ms until the file `stop` exists
-/// (once, if it already does); prints `{"queries": n, "errors": [...]}`.
-const PYMONGO_LOOP: &str = r#"
-import json, os, sys, time
+/// pymongo as [`DOCS_ROLE`] with alice's certificate (`ARGS`: port, CA, certificate and key in one file,
+/// user): a `ping`.
+const PYMONGO: &str = r#"
 from pymongo import MongoClient
-port, ca, certkey, user, stop = sys.argv[1:6]
+port, ca, certkey, user = ARGS
 uri = ("mongodb://{}:x@localhost:{}/?tls=true&authMechanism=PLAIN&authSource=%24external"
        "&directConnection=true&retryWrites=false&serverSelectionTimeoutMS=30000"
        "&connectTimeoutMS=30000").format(user, port)
 client = MongoClient(uri, tlsCAFile=ca, tlsCertificateKeyFile=certkey)
-queries, errors = 0, []
-while True:
-    try:
-        client.admin.command("ping")
-        queries += 1
-    except Exception as e:
-        errors.append(repr(e))
-    if os.path.exists(stop):
-        break
-    time.sleep(0.05)
-print(json.dumps({"queries": queries, "errors": errors}))
+def once():
+    client.admin.command("ping")
 "#;
 
-/// The pymongo loop through `port` with the certificates in `dir`, started; [`finish`] returns its
-/// count and errors once the file `stop` exists.
-pub(crate) fn pymongo(port: u16, dir: &std::path::Path, stop: &std::path::Path) -> Child {
-    Command::new(iamwire_testkit::python())
-        .args(["-c", PYMONGO_LOOP, &port.to_string()])
-        .arg(dir.join("ca.crt"))
-        .arg(dir.join("alice.pem"))
-        .arg(DOCS_ROLE)
-        .arg(stop)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run the venv's python")
-}
-
-/// A fresh pymongo login and one `ping`.
-pub(crate) async fn fresh_login(rig: &Rig) -> Result<(), String> {
-    let (port, dir) = (rig.ports[3], rig.dir().to_owned());
-    let (queries, errors) =
-        tokio::task::spawn_blocking(move || finish(pymongo(port, &dir, &dir.join("once.stop"))))
-            .await
-            .expect("pymongo thread");
-    if queries == 1 && errors.is_empty() {
-        Ok(())
-    } else {
-        Err(format!("mongodb: {errors:?}"))
-    }
-}
-
-/// Wait for a [`pymongo`] loop (after its stop file exists): (queries, errors).
-pub(crate) fn finish(child: Child) -> (u64, Vec<String>) {
-    let out = child.wait_with_output().expect("pymongo loop");
-    let text = String::from_utf8_lossy(&out.stdout);
-    let Ok(v) = serde_json::from_str::<serde_json::Value>(text.trim()) else {
-        panic!("pymongo: {text}\n{}", String::from_utf8_lossy(&out.stderr));
-    };
-    let errors = v["errors"]
-        .as_array()
-        .map(|a| a.iter().map(|e| e.to_string()).collect())
-        .unwrap_or_default();
-    (v["queries"].as_u64().unwrap_or(0), errors)
+/// pymongo through the proxy: its script and arguments, for [`python_loop`](super::steady::python_loop).
+pub(crate) fn pymongo(rig: &Rig) -> (&'static str, Vec<OsString>) {
+    let args = vec![
+        rig.ports[3].to_string().into(),
+        rig.file("ca.crt").into(),
+        rig.file("alice.pem").into(),
+        DOCS_ROLE.into(),
+    ];
+    (PYMONGO, args)
 }

@@ -1,8 +1,12 @@
-//! The healthy side: real clients (tokio-postgres, mysql_async, redis-rs) logging in through the proxy,
+//! The healthy side: real clients (tokio-postgres, mysql_async, redis-rs, pymongo, the DataStax Python
+//! driver) logging in through the proxy,
 //! and one session per protocol running a query every 50 ms for as long as the attacks last.
 
+use std::ffi::OsString;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -77,7 +81,70 @@ pub(crate) async fn fresh_logins(rig: &Rig) -> Result<(), String> {
         .await
         .map_err(|e| format!("redis: {e:?}"))?;
     assert_eq!(pong, "PONG");
-    super::mongo::fresh_login(rig).await
+    for (protocol, (script, args)) in [
+        ("mongodb", super::mongo::pymongo(rig)),
+        ("cql", super::cql::driver(rig)),
+    ] {
+        let once = python_loop(script, &args, &rig.file("once.stop"));
+        let (queries, errors) = tokio::task::spawn_blocking(move || finish(once))
+            .await
+            .expect("python thread");
+        if queries != 1 || !errors.is_empty() {
+            return Err(format!("{protocol}: {errors:?}"));
+        }
+    }
+    Ok(())
+}
+
+/// The loop around a Python client's `once()` (its script, between [`PYTHON_HEAD`] and this, defines it
+/// from `ARGS`): call it every 50 ms
+/// until the file `STOP` exists (once, if it already does); print `{"queries": n, "errors": [...]}`.
+const PYTHON_HEAD: &str = r#"
+import json, os, sys, time
+STOP, ARGS = sys.argv[1], sys.argv[2:]
+"#;
+const PYTHON_LOOP: &str = r#"
+queries, errors = 0, []
+while True:
+    try:
+        once()
+        queries += 1
+    except Exception as e:
+        errors.append(repr(e))
+    if os.path.exists(STOP):
+        break
+    time.sleep(0.05)
+print(json.dumps({"queries": queries, "errors": errors}))
+"#;
+
+/// Start `script`'s `once()` in [`PYTHON_LOOP`] with `args`, until the file `stop` exists.
+pub(crate) fn python_loop(script: &str, args: &[OsString], stop: &Path) -> Child {
+    let program = [PYTHON_HEAD, script, PYTHON_LOOP].concat();
+    Command::new(iamwire_testkit::python())
+        .args(["-c", &program])
+        .arg(stop)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run the venv's python")
+}
+
+/// Wait for a [`python_loop`] (after its stop file exists): (queries, errors).
+pub(crate) fn finish(child: Child) -> (u64, Vec<String>) {
+    let out = child.wait_with_output().expect("python loop");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let Ok(v) = serde_json::from_str::<serde_json::Value>(text.trim()) else {
+        panic!(
+            "python loop: {text}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let errors = v["errors"]
+        .as_array()
+        .map(|a| a.iter().map(ToString::to_string).collect())
+        .unwrap_or_default();
+    (v["queries"].as_u64().unwrap_or(0), errors)
 }
 
 /// What one steady session did.
@@ -92,8 +159,9 @@ pub(crate) struct Tally {
 pub(crate) struct Steady {
     stop: Arc<AtomicBool>,
     tasks: Vec<JoinHandle<Tally>>,
-    /// The pymongo loop (a process: the real MongoDB client here is Python's) and its stop file.
-    mongo: (std::process::Child, std::path::PathBuf),
+    /// The Python clients' loops (pymongo, the DataStax driver: the real clients here are Python's) and
+    /// their stop file.
+    python: (Vec<(&'static str, Child)>, PathBuf),
 }
 
 /// Run `query` every 50 ms until `stop`, each answer within [`BOUND`].
@@ -170,11 +238,18 @@ impl Steady {
             }),
         ];
         let stop_file = rig.file("steady.stop");
-        let mongo = (
-            super::mongo::pymongo(rig.ports[3], rig.dir(), &stop_file),
-            stop_file,
-        );
-        Self { stop, tasks, mongo }
+        let mut loops = Vec::new();
+        for (protocol, (script, args)) in [
+            ("mongodb", super::mongo::pymongo(rig)),
+            ("cql", super::cql::driver(rig)),
+        ] {
+            loops.push((protocol, python_loop(script, &args, &stop_file)));
+        }
+        Self {
+            stop,
+            tasks,
+            python: (loops, stop_file),
+        }
     }
 
     /// Stop the loops and return what each did.
@@ -184,16 +259,18 @@ impl Steady {
         for task in self.tasks {
             tallies.push(task.await.expect("a steady loop panicked"));
         }
-        let (child, stop_file) = self.mongo;
+        let (loops, stop_file) = self.python;
         std::fs::write(&stop_file, "").expect("write the stop file");
-        let (queries, errors) = tokio::task::spawn_blocking(move || super::mongo::finish(child))
-            .await
-            .expect("pymongo thread");
-        tallies.push(Tally {
-            protocol: "mongodb",
-            queries,
-            errors,
-        });
+        for (protocol, child) in loops {
+            let (queries, errors) = tokio::task::spawn_blocking(move || finish(child))
+                .await
+                .expect("python thread");
+            tallies.push(Tally {
+                protocol,
+                queries,
+                errors,
+            });
+        }
         tallies
     }
 }
