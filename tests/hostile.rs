@@ -1,14 +1,16 @@
-//! The hostile-input suite, through `iamwire run`: one proxy serving PostgreSQL, MySQL (MariaDB) and Redis
-//! (see `hostile_support` for the deployment) is attacked on every listener at once — garbage instead of
-//! a TLS ClientHello, plaintext where TLS is required, overflowing length prefixes, unknown message
-//! types, truncated handshakes, deep nesting, huge parameter counts, repeated negotiation requests,
-//! slowloris and idle clients, two thousand idle connections, identity changes mid-session — while one
-//! healthy session per protocol (tokio-postgres, mysql_async, redis-rs) runs a query every 50 ms. Each
-//! attack must end in the protocol's own error code or a close within the handshake timeout; the
-//! healthy sessions see zero errors; afterwards the proxy is alive, `/readyz` is 200, and fresh logins
-//! succeed.
+//! The hostile-input suite, through `iamwire run`: one proxy serving PostgreSQL, MySQL (MariaDB), Redis,
+//! MongoDB (the DocumentDB stand-in) and CQL (the Keyspaces stand-in) — see `hostile_support` for the
+//! deployment — is attacked on every listener at once: garbage instead of a TLS ClientHello, plaintext
+//! where TLS is required, overflowing length prefixes, unknown message types, truncated handshakes, deep
+//! nesting, huge parameter counts, repeated negotiation requests, slowloris and idle clients, two
+//! thousand idle connections, identity changes mid-session. Meanwhile one healthy session per protocol
+//! (tokio-postgres, mysql_async, redis-rs, pymongo, the DataStax Python driver) runs a query every
+//! 50 ms. Each attack must end in the protocol's own error code or a close within the handshake
+//! timeout; the healthy sessions see zero errors; afterwards the proxy is alive, `/readyz` is 200, and
+//! fresh logins succeed.
 //!
-//! `cargo test --test hostile -- --nocapture` prints the attack table (protocol, attack, result, time).
+//! `cargo test --test hostile -- --nocapture` prints the attack table (protocol, attack, result, time);
+//! `IAMWIRE_HOSTILE_FLOOD=10000` holds more idle connections (2,000 by default).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod e2e_run_support;

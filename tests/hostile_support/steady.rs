@@ -233,7 +233,7 @@ impl Steady {
                         .query_async(&mut cache)
                         .await
                         .map_err(|e| format!("{e:?}"))?;
-                    (pong == "PONG").then_some(()).ok_or_else(|| pong)
+                    (pong == "PONG").then_some(()).ok_or(pong)
                 }
             }),
         ];
