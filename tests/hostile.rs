@@ -20,7 +20,7 @@ mod my_support;
 mod redis_support;
 
 use hostile_support::steady::{Steady, fresh_logins};
-use hostile_support::{Rig, cql, flood, mongo, mysql, pg, redis};
+use hostile_support::{Rig, cql, flood, mongo, mysql, pg, redis, upstream_tls};
 
 #[test]
 fn every_listener_survives_hostile_input_while_healthy_sessions_run_without_an_error() {
@@ -37,7 +37,8 @@ fn every_listener_survives_hostile_input_while_healthy_sessions_run_without_an_e
             mysql::attacks(&rig),
             redis::attacks(&rig),
             mongo::attacks(&rig),
-            cql::attacks(&rig)
+            cql::attacks(&rig),
+            upstream_tls::fails_closed(&rig)
         );
         let (opened, took) = flood::half_open(&rig).await;
         eprintln!("{opened} idle connections held; fresh logins through them took {took:?}");

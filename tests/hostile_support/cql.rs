@@ -108,13 +108,25 @@ fn auth_response(user: &str) -> Vec<u8> {
     frame(4, AUTH_RESPONSE, &bytes, None)
 }
 
-/// A session logged in as [`KEYSPACES_ROLE`]: STARTUP, AUTHENTICATE, AUTH_RESPONSE, AUTH_SUCCESS.
-async fn logged_in(rig: &Rig) -> Tls {
-    let mut s = in_tls(rig).await;
+/// A login as [`KEYSPACES_ROLE`] through the listener on `port` (STARTUP, AUTHENTICATE, AUTH_RESPONSE):
+/// the session and the answer to AUTH_RESPONSE (opcode, body).
+pub(crate) async fn login_at(rig: &Rig, port: u16) -> (Tls, u8, Vec<u8>) {
+    let mut s = rig.tls(tcp(port).await).await.unwrap();
     s.write_all(&startup()).await.unwrap();
     assert_eq!(response(&mut s).await.0, AUTHENTICATE);
     s.write_all(&auth_response(KEYSPACES_ROLE)).await.unwrap();
     let (op, body) = response(&mut s).await;
+    (s, op, body)
+}
+
+/// The code of an ERROR frame's body.
+pub(crate) fn body_code(body: &[u8]) -> Option<i32> {
+    Some(i32::from_be_bytes(body.get(..4)?.try_into().ok()?))
+}
+
+/// A session logged in as [`KEYSPACES_ROLE`].
+async fn logged_in(rig: &Rig) -> Tls {
+    let (s, op, body) = login_at(rig, rig.ports[4]).await;
     assert_eq!(op, AUTH_SUCCESS, "{:?}", String::from_utf8_lossy(&body));
     s
 }

@@ -7,6 +7,7 @@
 
 #![allow(dead_code)]
 
+mod config;
 pub(crate) mod cql;
 pub(crate) mod flood;
 pub(crate) mod mongo;
@@ -14,6 +15,7 @@ pub(crate) mod mysql;
 pub(crate) mod pg;
 pub(crate) mod redis;
 pub(crate) mod steady;
+pub(crate) mod upstream_tls;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -26,13 +28,13 @@ use iamwire_testkit::mariadb::{self, MariaDb, MariaDbOptions};
 use iamwire_testkit::moto::{
     AwsSetup, CrossAccount, DATABASE_ACCOUNT, Moto, RoleSpec, allow, trust_policy,
 };
-use iamwire_testkit::postgres::{self, PgOptions, Postgres};
+use iamwire_testkit::postgres::{PgOptions, Postgres};
 use iamwire_testkit::redis::Redis;
 use iamwire_testkit::{TestCa, TokenPolicy};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::e2e_run_support::{ALLOWED_CLIENT, EXTERNAL_ID, Proxy, REGION, RESOURCE_ID, iamwire_ok};
+use crate::e2e_run_support::{ALLOWED_CLIENT, EXTERNAL_ID, Proxy, REGION, iamwire_ok};
 
 /// The listeners' `handshake_timeout`: short, so slow and idle clients are cut off quickly.
 pub(crate) const HANDSHAKE: Duration = Duration::from_secs(3);
@@ -52,7 +54,7 @@ pub(crate) const KEYSPACES: &str = "hostile-cql";
 /// The IAM role a Keyspaces session becomes, which alice may be.
 pub(crate) const KEYSPACES_ROLE: &str = "keyspaces-app";
 /// The DocumentDB stand-in's region (STS's global endpoint signs for it).
-const DOCS_REGION: &str = "us-east-1";
+pub(crate) const DOCS_REGION: &str = "us-east-1";
 
 /// The deployment; dropped in field order, so the proxy stops before the servers behind it.
 pub(crate) struct Rig {
@@ -66,6 +68,8 @@ pub(crate) struct Rig {
     pub(crate) moto: Moto,
     /// Each listener's port: PostgreSQL, MySQL, Redis, MongoDB, CQL.
     pub(crate) ports: [u16; 5],
+    /// The listeners of the same databases behind a wrong CA or a wrong name, by database name.
+    pub(crate) broken: std::collections::BTreeMap<String, u16>,
     /// Alice's client TLS configuration (verifies the proxy as `localhost`).
     pub(crate) tls: Arc<rustls::ClientConfig>,
     dir: tempfile::TempDir,
@@ -130,6 +134,8 @@ impl Rig {
         std::fs::write(dir.path().join("alice.pem"), pem.concat()).expect("write alice.pem");
         std::fs::write(dir.path().join("once.stop"), "").expect("write once.stop");
         std::fs::copy(&pg.tls().ca, dir.path().join("db-ca.crt")).expect("copy db CA");
+        let other = TestCa::new().expect("another CA");
+        std::fs::write(dir.path().join("other-ca.crt"), other.cert_pem()).expect("other CA");
         std::fs::write(
             dir.path().join("aws.env"),
             format!(
@@ -144,7 +150,16 @@ impl Rig {
         let config = dir.path().join("iamwire.yaml");
         std::fs::write(
             &config,
-            config_yaml(&cross, &pg, &my, &redis, &docs, &keyspaces),
+            config::yaml(
+                &cross,
+                [
+                    pg.port(),
+                    my.port(),
+                    redis.port(),
+                    docs.port(),
+                    keyspaces.port(),
+                ],
+            ),
         )
         .expect("write config");
         let proxy = Proxy::run(&dir, &config, &[], &[]);
@@ -156,6 +171,14 @@ impl Rig {
                 .expect("a port")
         };
         let ports = [port(PG), port(MY), port(CACHE), port(DOCS), port(KEYSPACES)];
+        let broken = config::BROKEN
+            .iter()
+            .flat_map(|(name, _)| config::broken_names(name))
+            .map(|name| {
+                let port = port(&name);
+                (name, port)
+            })
+            .collect();
         let read = |name: &str| std::fs::read(dir.path().join(name)).expect("read a certificate");
         let tls = iamwire_core::tls::upstream_config(
             iamwire_core::TlsMode::VerifyFull,
@@ -173,6 +196,7 @@ impl Rig {
             cross,
             moto,
             ports,
+            broken,
             tls,
             dir,
         }
@@ -220,88 +244,6 @@ impl Rig {
             .await
             .map_err(|_| std::io::Error::other("TLS handshake with the proxy hung"))?
     }
-}
-
-/// The config: five listeners; alice may be `iam_user` (PostgreSQL, MySQL), `admin` (Redis),
-/// [`DOCS_ROLE`] (MongoDB) and [`KEYSPACES_ROLE`] (CQL) only.
-fn config_yaml(
-    cross: &CrossAccount,
-    pg: &Postgres,
-    my: &MariaDb,
-    redis: &Redis,
-    docs: &DocumentDbStandIn,
-    keyspaces: &KeyspacesStandIn,
-) -> String {
-    let role = &cross.role_arn;
-    let aws = format!(
-        "    aws:\n      region: {REGION}\n      assume_role_arn: \"{role}\"\n      \
-         external_id: \"{EXTERNAL_ID}\"\n      rds: {{resource_id: \"{RESOURCE_ID}\"}}\n"
-    );
-    let tls = "    tls:\n      mode: verify-full\n      ca_cert_file: db-ca.crt\n";
-    format!(
-        r#"proxy:
-  handshake_timeout: {}s
-  tls:
-    cert_file: server.crt
-    key_file: server.key
-    client_ca_file: ca.crt
-  admin:
-    listen: 127.0.0.1:0
-  listeners:
-    - database: {PG}
-      listen: 127.0.0.1:0
-    - database: {MY}
-      listen: 127.0.0.1:0
-    - database: {CACHE}
-      listen: 127.0.0.1:0
-      password_file: redis.password
-    - database: {DOCS}
-      listen: 127.0.0.1:0
-    - database: {KEYSPACES}
-      listen: 127.0.0.1:0
-  identities:
-    - name: {ALLOWED_CLIENT}
-      db_labels: {{"*": "*"}}
-      db_users: ["{}", "admin", "{DOCS_ROLE}", "{KEYSPACES_ROLE}"]
-      db_names: ["*"]
-aws:
-  region: {REGION}
-  env_file: aws.env
-db_service:
-  enabled: "yes"
-  databases:
-  - name: {PG}
-    protocol: postgres
-    uri: "localhost:{}"
-{tls}{aws}  - name: {MY}
-    protocol: mariadb
-    uri: "localhost:{}"
-{tls}{aws}  - name: {CACHE}
-    protocol: redis
-    uri: "localhost:{}"
-{tls}  - name: {DOCS}
-    protocol: mongodb
-    uri: "localhost:{}"
-{tls}    aws:
-      region: {DOCS_REGION}
-      assume_role_arn: "{role}"
-      external_id: "{EXTERNAL_ID}"
-  - name: {KEYSPACES}
-    protocol: cassandra
-    uri: "localhost:{}"
-{tls}    aws:
-      region: {REGION}
-      assume_role_arn: "{role}"
-      external_id: "{EXTERNAL_ID}"
-"#,
-        HANDSHAKE.as_secs(),
-        postgres::IAM_USER,
-        pg.port(),
-        my.port(),
-        redis.port(),
-        docs.port(),
-        keyspaces.port(),
-    )
 }
 
 /// The MySQL IAM user (also PostgreSQL's: both rigs call it `iam_user`).

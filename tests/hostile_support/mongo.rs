@@ -102,6 +102,29 @@ async fn reply<S: AsyncRead + Unpin>(s: &mut S) -> Vec<u8> {
     rest
 }
 
+/// `saslStart` with PLAIN naming [`DOCS_ROLE`] (the password is not used: the certificate is the
+/// identity).
+fn sasl_plain() -> Vec<u8> {
+    let payload = [b"\0", DOCS_ROLE.as_bytes(), b"\0x"].concat();
+    let mut binary = i32::try_from(payload.len()).unwrap().to_le_bytes().to_vec();
+    binary.push(0);
+    binary.extend_from_slice(&payload);
+    let mechanism = (0x02, "mechanism", string("PLAIN"));
+    let sasl = command(
+        "saslStart",
+        "$external",
+        vec![mechanism, (0x05, "payload", binary)],
+    );
+    op_msg(&sasl, 2013, None)
+}
+
+/// A login through the listener on `port`: the code of its answer (`None`: logged in).
+pub(crate) async fn login_code(rig: &Rig, port: u16) -> Option<i32> {
+    let mut s = rig.tls(tcp(port).await).await.unwrap();
+    s.write_all(&sasl_plain()).await.unwrap();
+    error_code(&reply(&mut s).await)
+}
+
 async fn in_tls(rig: &Rig) -> Tls {
     rig.tls(tcp(rig.ports[3]).await).await.unwrap()
 }
@@ -174,19 +197,7 @@ pub(crate) async fn attacks(rig: &Rig) {
     // Identity changes after the login: saslStart again, logout; the session goes on.
     let mut s = in_tls(rig).await;
     let started = Instant::now();
-    let payload = [b"\0", DOCS_ROLE.as_bytes(), b"\0x"].concat();
-    let mut binary = i32::try_from(payload.len()).unwrap().to_le_bytes().to_vec();
-    binary.push(0);
-    binary.extend_from_slice(&payload);
-    let sasl = command(
-        "saslStart",
-        "$external",
-        vec![
-            (0x02, "mechanism", string("PLAIN")),
-            (0x05, "payload", binary),
-        ],
-    );
-    s.write_all(&op_msg(&sasl, 2013, None)).await.unwrap();
+    s.write_all(&sasl_plain()).await.unwrap();
     let login = reply(&mut s).await;
     assert_eq!(
         error_code(&login),

@@ -48,6 +48,15 @@ async fn reply<S: AsyncRead + Unpin>(s: &mut S) -> String {
     String::from_utf8_lossy(&line).trim_end().to_owned()
 }
 
+/// `AUTH admin x` through the listener on `port`: the first line of the answer.
+pub(crate) async fn auth_reply(rig: &Rig, port: u16) -> String {
+    let mut s = rig.tls(tcp(port).await).await.unwrap();
+    s.write_all(&command(&["AUTH", "admin", "x"]))
+        .await
+        .unwrap();
+    reply(&mut s).await
+}
+
 /// TLS with alice's certificate, nothing said yet.
 async fn in_tls(rig: &Rig) -> Tls {
     rig.tls(tcp(rig.ports[2]).await).await.unwrap()

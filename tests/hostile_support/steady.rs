@@ -31,13 +31,18 @@ pub(crate) async fn pg_login(rig: &Rig) -> Result<tokio_postgres::Client, tokio_
 
 /// How mysql_async logs in as `iam_user` on `app` with alice's certificate.
 pub(crate) fn my_login(rig: &Rig) -> Login {
+    my_login_at(rig, rig.ports[1])
+}
+
+/// [`my_login`] through the listener on `port`.
+pub(crate) fn my_login_at(rig: &Rig, port: u16) -> Login {
     let files = PemFiles {
         cert: rig.file("alice.crt"),
         key: rig.file("alice.key"),
         ca: rig.file("ca.crt"),
     };
     Login::mtls(
-        SocketAddr::from(([127, 0, 0, 1], rig.ports[1])),
+        SocketAddr::from(([127, 0, 0, 1], port)),
         super::IAM_USER,
         &files,
     )
