@@ -573,14 +573,7 @@ pub(crate) fn operator_dir(
     iamwire_ok(&["certs", "init", "--dir", d]);
     iamwire_ok(&["certs", "client", "--dir", d, "--name", ALLOWED_CLIENT]);
     std::fs::copy(served.ca, dir.path().join("db-ca.crt")).expect("copy db CA");
-    std::fs::write(
-        dir.path().join("aws.env"),
-        format!(
-            "AWS_ACCESS_KEY_ID={}\nAWS_SECRET_ACCESS_KEY={}\nAWS_ENDPOINT_URL={aws_endpoint}\n",
-            cross.proxy.access_key_id, cross.proxy.secret_access_key,
-        ),
-    )
-    .expect("write aws.env");
+    write_aws_env(dir.path(), cross, aws_endpoint);
     let config = dir.path().join("iamwire.yaml");
     let Served {
         protocol,
@@ -626,6 +619,18 @@ db_service:
     );
     std::fs::write(&config, yaml).expect("write config");
     (dir, config)
+}
+
+/// `dir/aws.env`: the proxy's own access key (`cross`'s proxy user) and the AWS endpoint to use.
+pub(crate) fn write_aws_env(dir: &Path, cross: &CrossAccount, aws_endpoint: &str) {
+    std::fs::write(
+        dir.join("aws.env"),
+        format!(
+            "AWS_ACCESS_KEY_ID={}\nAWS_SECRET_ACCESS_KEY={}\nAWS_ENDPOINT_URL={aws_endpoint}\n",
+            cross.proxy.access_key_id, cross.proxy.secret_access_key,
+        ),
+    )
+    .expect("write aws.env");
 }
 
 /// Run `iamwire <args>`, which must succeed.

@@ -8,7 +8,9 @@ use std::time::Instant;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 
-use super::{BOUND, Closed, KEYSPACES_ROLE, Rig, send_then_closed, slowloris, tcp, until_closed};
+use super::{
+    BOUND, Closed, KEYSPACES_ROLE, Rig, idle, send_then_closed, slowloris, tcp, truncated,
+};
 
 const STARTUP: u8 = 0x01;
 const AUTHENTICATE: u8 = 0x03;
@@ -174,11 +176,13 @@ pub(crate) async fn attacks(rig: &Rig) {
     }
 
     // Truncated: half a frame, then end of file.
-    let mut s = in_tls(rig).await;
-    s.write_all(&startup()[..6]).await.unwrap();
-    s.shutdown().await.unwrap();
-    let closed = until_closed(&mut s, Instant::now(), "truncated").await;
-    super::report("cql", "truncated frame, then EOF", "closed", &closed);
+    truncated(
+        in_tls(rig).await,
+        &startup()[..6],
+        "cql",
+        "truncated frame, then EOF",
+    )
+    .await;
 
     // Repeated negotiation: 100 OPTIONS before STARTUP.
     let mut s = in_tls(rig).await;
@@ -233,12 +237,10 @@ pub(crate) async fn attacks(rig: &Rig) {
         "slowloris in TLS (a byte a second)",
     );
     let started = Instant::now();
-    let closed = until_closed(&mut tcp(port).await, started, "idle").await;
-    assert!(closed.after >= super::HANDSHAKE / 2, "{closed:?}");
+    let closed = idle(tcp(port).await, started, "idle").await;
     super::report("cql", "idle, never sends a byte", "closed", &closed);
     let started = Instant::now();
-    let closed = until_closed(&mut in_tls(rig).await, started, "idle in TLS").await;
-    assert!(closed.after >= super::HANDSHAKE / 2, "{closed:?}");
+    let closed = idle(in_tls(rig).await, started, "idle in TLS").await;
     assert_code(&closed, PROTOCOL_ERROR, "TLS done, never sends a frame");
 }
 

@@ -34,7 +34,9 @@ use iamwire_testkit::{TestCa, TokenPolicy};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::e2e_run_support::{ALLOWED_CLIENT, EXTERNAL_ID, Proxy, REGION, iamwire_ok};
+use crate::e2e_run_support::{
+    ALLOWED_CLIENT, EXTERNAL_ID, Proxy, REGION, iamwire_ok, write_aws_env,
+};
 
 /// The listeners' `handshake_timeout`: short, so slow and idle clients are cut off quickly.
 pub(crate) const HANDSHAKE: Duration = Duration::from_secs(3);
@@ -136,16 +138,7 @@ impl Rig {
         std::fs::copy(&pg.tls().ca, dir.path().join("db-ca.crt")).expect("copy db CA");
         let other = TestCa::new().expect("another CA");
         std::fs::write(dir.path().join("other-ca.crt"), other.cert_pem()).expect("other CA");
-        std::fs::write(
-            dir.path().join("aws.env"),
-            format!(
-                "AWS_ACCESS_KEY_ID={}\nAWS_SECRET_ACCESS_KEY={}\nAWS_ENDPOINT_URL={}\n",
-                cross.proxy.access_key_id,
-                cross.proxy.secret_access_key,
-                moto.endpoint()
-            ),
-        )
-        .expect("write aws.env");
+        write_aws_env(dir.path(), &cross, &moto.endpoint());
         std::fs::write(dir.path().join("redis.password"), REDIS_PASSWORD).expect("password");
         let config = dir.path().join("iamwire.yaml");
         std::fs::write(
@@ -302,6 +295,32 @@ pub(crate) async fn send_then_closed<S: AsyncRead + AsyncWrite + Unpin>(
     let _ = stream.write_all(bytes).await;
     let _ = stream.flush().await;
     until_closed(stream, since, what).await
+}
+
+/// A message cut short: send `bytes`, then end of file; the proxy must close. Reported as `what`.
+pub(crate) async fn truncated<S: AsyncRead + AsyncWrite + Unpin>(
+    mut stream: S,
+    bytes: &[u8],
+    protocol: &str,
+    what: &str,
+) -> Closed {
+    stream.write_all(bytes).await.expect("send");
+    stream.shutdown().await.expect("end of file");
+    let closed = until_closed(&mut stream, Instant::now(), what).await;
+    report(protocol, what, "closed", &closed);
+    closed
+}
+
+/// A client that says nothing more: the proxy must close it at the handshake timeout (within
+/// [`BOUND`] of `since`, and not before half the timeout: it is the timeout that acts).
+pub(crate) async fn idle<S: AsyncRead + Unpin>(
+    mut stream: S,
+    since: Instant,
+    what: &str,
+) -> Closed {
+    let closed = until_closed(&mut stream, since, what).await;
+    assert!(closed.after >= HANDSHAKE / 2, "{what}: {closed:?}");
+    closed
 }
 
 /// Slowloris: write `bytes` one a second (cycling) until the proxy closes; it must close within the

@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::{BOUND, Closed, IAM_USER, Rig, send_then_closed, slowloris, tcp, until_closed};
+use super::{BOUND, Closed, IAM_USER, Rig, idle, send_then_closed, slowloris, tcp, truncated};
 
 const SSL_REQUEST: [u8; 8] = [0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f];
 const GSSENC_REQUEST: [u8; 8] = [0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x30];
@@ -110,28 +110,20 @@ pub(crate) async fn attacks(rig: &Rig) {
     assert_code(&closed, "0A000", "unknown protocol / request code");
 
     // Truncated: half a StartupMessage, then end of file; half a TLS record, then end of file.
-    let mut s = tcp(port).await;
-    s.write_all(&login()[..7]).await.unwrap();
-    s.shutdown().await.unwrap();
-    let closed = until_closed(&mut s, Instant::now(), "truncated startup").await;
-    super::report(
+    truncated(
+        tcp(port).await,
+        &login()[..7],
         "postgres",
         "truncated StartupMessage, then EOF",
-        "closed",
-        &closed,
-    );
-    let mut s = after_ssl_request(rig).await;
-    s.write_all(&[0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00])
-        .await
-        .unwrap();
-    s.shutdown().await.unwrap();
-    let closed = until_closed(&mut s, Instant::now(), "truncated ClientHello").await;
-    super::report(
+    )
+    .await;
+    truncated(
+        after_ssl_request(rig).await,
+        &[0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00],
         "postgres",
         "truncated ClientHello, then EOF",
-        "closed",
-        &closed,
-    );
+    )
+    .await;
 
     // Huge parameter counts: 10,000 startup parameters, inside TLS.
     let params: Vec<_> = (0..10_000)
@@ -188,13 +180,14 @@ pub(crate) async fn attacks(rig: &Rig) {
     let closed = slowloris(tcp(port).await, &login(), started, "postgres slowloris").await;
     assert_code(&closed, "08P01", "slowloris (a byte a second)");
     let started = Instant::now();
-    let mut s = tcp(port).await;
-    let closed = until_closed(&mut s, started, "idle").await;
-    assert!(closed.after >= super::HANDSHAKE / 2, "{closed:?}");
+    let closed = idle(tcp(port).await, started, "idle").await;
     assert_code(&closed, "08P01", "idle, never sends a byte");
     let started = Instant::now();
-    let mut s = rig.tls(after_ssl_request(rig).await).await.unwrap();
-    let closed = until_closed(&mut s, started, "idle in TLS").await;
-    assert!(closed.after >= super::HANDSHAKE / 2, "{closed:?}");
+    let closed = idle(
+        rig.tls(after_ssl_request(rig).await).await.unwrap(),
+        started,
+        "idle in TLS",
+    )
+    .await;
     assert_code(&closed, "08P01", "TLS done, never sends a StartupMessage");
 }

@@ -16,7 +16,9 @@ use iamwire_testkit::moto::{CrossAccount, Moto};
 use iamwire_testkit::redis::{CacheTokenPolicy, IamStandIn, Redis, create_cache_user};
 use iamwire_testkit::{Fault, FaultRelay, TestCa};
 
-use crate::e2e_run_support::{ALLOWED_CLIENT, EXTERNAL_ID, Proxy, REGION, iamwire_ok};
+use crate::e2e_run_support::{
+    ALLOWED_CLIENT, EXTERNAL_ID, Proxy, REGION, iamwire_ok, write_aws_env,
+};
 
 /// The replication group the database names (and tokens must be for).
 pub(crate) const CACHE: &str = "e2e-cache";
@@ -86,16 +88,7 @@ impl CacheStack {
             iamwire_ok(&["certs", "client", "--dir", d, "--name", client]);
         }
         std::fs::copy(&redis.tls().ca, dir.path().join("db-ca.crt")).expect("copy db CA");
-        std::fs::write(
-            dir.path().join("aws.env"),
-            format!(
-                "AWS_ACCESS_KEY_ID={}\nAWS_SECRET_ACCESS_KEY={}\nAWS_ENDPOINT_URL={}\n",
-                cross.proxy.access_key_id,
-                cross.proxy.secret_access_key,
-                moto.endpoint()
-            ),
-        )
-        .expect("write aws.env");
+        write_aws_env(dir.path(), &cross, &moto.endpoint());
         let mut listener_extra = options
             .reauth_interval
             .map(|i| format!("      reauth_interval: {i}\n"))
