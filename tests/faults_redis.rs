@@ -10,35 +10,11 @@ mod redis_support;
 use std::time::{Duration, Instant};
 
 use iamwire_testkit::Fault;
-use redis_support::{CacheOptions, CacheStack};
-
-/// A refusal must come back well within this, even on a loaded 2-core machine.
-const PROMPT: Duration = Duration::from_secs(30);
+use redis_support::{CacheOptions, CacheStack, PROMPT};
 
 /// A redis-rs connection through the proxy as `app` with alice's certificate.
 async fn connect(stack: &CacheStack) -> redis::RedisResult<redis::aio::MultiplexedConnection> {
-    let url = format!("rediss://app:ignored@localhost:{}/", stack.port());
-    let read = |name: &str| std::fs::read(stack.file(name)).unwrap();
-    let client = redis::Client::build_with_tls(
-        url.as_str(),
-        redis::TlsCertificates {
-            client_tls: Some(redis::ClientTlsConfig {
-                client_cert: read("alice.crt"),
-                client_key: read("alice.key"),
-            }),
-            root_cert: Some(read("ca.crt")),
-        },
-    )?;
-    // redis-rs gives up on a login after 1 s by default: a slow path takes longer than that.
-    let config = redis::AsyncConnectionConfig::new()
-        .set_connection_timeout(Some(PROMPT))
-        .set_response_timeout(Some(PROMPT));
-    tokio::time::timeout(
-        PROMPT * 2,
-        client.get_multiplexed_async_connection_with_config(&config),
-    )
-    .await
-    .expect("the proxy answers the login")
+    redis_support::tls_client(stack.port(), &stack.file(""), "alice", "app").await
 }
 
 /// `PING` on `con`, answered (or failed) within [`PROMPT`].

@@ -455,18 +455,6 @@ impl Stack {
         user: &str,
         dbname: Option<&str>,
     ) -> Result<tokio_postgres::Client, tokio_postgres::Error> {
-        let read = |name: &str| std::fs::read(self.file(name)).expect("read a certificate file");
-        let (ca, cert, key) = (
-            read("ca.crt"),
-            read(&format!("{client}.crt")),
-            read(&format!("{client}.key")),
-        );
-        let tls = iamwire_core::tls::upstream_config(
-            iamwire_core::TlsMode::VerifyFull,
-            Some(&ca),
-            Some((&cert, &key)),
-        )
-        .expect("client TLS");
         let mut config = tokio_postgres::Config::new();
         config
             .host("localhost")
@@ -477,11 +465,7 @@ impl Stack {
         if let Some(name) = dbname {
             config.dbname(name);
         }
-        let (pg, connection) = config
-            .connect(tokio_postgres_rustls::MakeRustlsConnect::new(
-                (*tls).clone(),
-            ))
-            .await?;
+        let (pg, connection) = config.connect(client_tls(self.dir.path(), client)).await?;
         tokio::spawn(connection);
         Ok(pg)
     }
@@ -489,30 +473,12 @@ impl Stack {
     /// tokio-postgres settings for a login as [`postgres::IAM_USER`] on `app` over TLS through `port`
     /// (the proxy's, or a relay's in front of it); connect with [`tokio_pg_tls`](Self::tokio_pg_tls).
     pub(crate) fn tokio_pg_config(&self, port: u16) -> tokio_postgres::Config {
-        let mut config = tokio_postgres::Config::new();
-        config
-            .host("localhost")
-            .port(port)
-            .user(postgres::IAM_USER)
-            .dbname("app")
-            .ssl_mode(tokio_postgres::config::SslMode::Require)
-            .connect_timeout(Duration::from_secs(30));
-        config
+        pg_config(port)
     }
 
     /// The TLS connector tokio-postgres uses for `client`'s certificate (cancel requests need it too).
     pub(crate) fn tokio_pg_tls(&self, client: &str) -> tokio_postgres_rustls::MakeRustlsConnect {
-        let read = |name: &str| std::fs::read(self.file(name)).expect("read a certificate file");
-        let tls = iamwire_core::tls::upstream_config(
-            iamwire_core::TlsMode::VerifyFull,
-            Some(&read("ca.crt")),
-            Some((
-                &read(&format!("{client}.crt")),
-                &read(&format!("{client}.key")),
-            )),
-        )
-        .expect("client TLS");
-        tokio_postgres_rustls::MakeRustlsConnect::new((*tls).clone())
+        client_tls(self.dir.path(), client)
     }
 
     /// A libpq connection string for `client` (no password: the certificate is the credential).
@@ -527,6 +493,35 @@ impl Stack {
             self.file(&format!("{client}.key")).display(),
         )
     }
+}
+
+/// tokio-postgres settings for a login as [`postgres::IAM_USER`] on `app` over TLS through `port`.
+pub(crate) fn pg_config(port: u16) -> tokio_postgres::Config {
+    let mut config = tokio_postgres::Config::new();
+    config
+        .host("localhost")
+        .port(port)
+        .user(postgres::IAM_USER)
+        .dbname("app")
+        .ssl_mode(tokio_postgres::config::SslMode::Require)
+        .connect_timeout(Duration::from_secs(30));
+    config
+}
+
+/// The TLS connector tokio-postgres uses for `client`'s certificate from the operator's directory `dir`
+/// (`ca.crt`, `<client>.crt`, `<client>.key`), verifying the proxy by name.
+pub(crate) fn client_tls(dir: &Path, client: &str) -> tokio_postgres_rustls::MakeRustlsConnect {
+    let read = |name: &str| std::fs::read(dir.join(name)).expect("read a certificate file");
+    let tls = iamwire_core::tls::upstream_config(
+        iamwire_core::TlsMode::VerifyFull,
+        Some(&read("ca.crt")),
+        Some((
+            &read(&format!("{client}.crt")),
+            &read(&format!("{client}.key")),
+        )),
+    )
+    .expect("client TLS");
+    tokio_postgres_rustls::MakeRustlsConnect::new((*tls).clone())
 }
 
 /// The proxy's user and the database role, with no permissions, the role trusting nobody.
@@ -585,14 +580,7 @@ pub(crate) fn operator_dir(
     iamwire_ok(&["certs", "init", "--dir", d]);
     iamwire_ok(&["certs", "client", "--dir", d, "--name", ALLOWED_CLIENT]);
     std::fs::copy(served.ca, dir.path().join("db-ca.crt")).expect("copy db CA");
-    std::fs::write(
-        dir.path().join("aws.env"),
-        format!(
-            "AWS_ACCESS_KEY_ID={}\nAWS_SECRET_ACCESS_KEY={}\nAWS_ENDPOINT_URL={aws_endpoint}\n",
-            cross.proxy.access_key_id, cross.proxy.secret_access_key,
-        ),
-    )
-    .expect("write aws.env");
+    write_aws_env(dir.path(), cross, aws_endpoint);
     let config = dir.path().join("iamwire.yaml");
     let Served {
         protocol,
@@ -638,6 +626,18 @@ db_service:
     );
     std::fs::write(&config, yaml).expect("write config");
     (dir, config)
+}
+
+/// `dir/aws.env`: the proxy's own access key (`cross`'s proxy user) and the AWS endpoint to use.
+pub(crate) fn write_aws_env(dir: &Path, cross: &CrossAccount, aws_endpoint: &str) {
+    std::fs::write(
+        dir.join("aws.env"),
+        format!(
+            "AWS_ACCESS_KEY_ID={}\nAWS_SECRET_ACCESS_KEY={}\nAWS_ENDPOINT_URL={aws_endpoint}\n",
+            cross.proxy.access_key_id, cross.proxy.secret_access_key,
+        ),
+    )
+    .expect("write aws.env");
 }
 
 /// Run `iamwire <args>`, which must succeed.

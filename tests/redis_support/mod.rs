@@ -9,14 +9,16 @@
 
 #![allow(dead_code)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use iamwire_testkit::moto::{CrossAccount, Moto};
 use iamwire_testkit::redis::{CacheTokenPolicy, IamStandIn, Redis, create_cache_user};
 use iamwire_testkit::{Fault, FaultRelay, TestCa};
 
-use crate::e2e_run_support::{ALLOWED_CLIENT, EXTERNAL_ID, Proxy, REGION, iamwire_ok};
+use crate::e2e_run_support::{
+    ALLOWED_CLIENT, EXTERNAL_ID, Proxy, REGION, iamwire_ok, write_aws_env,
+};
 
 /// The replication group the database names (and tokens must be for).
 pub(crate) const CACHE: &str = "e2e-cache";
@@ -86,16 +88,7 @@ impl CacheStack {
             iamwire_ok(&["certs", "client", "--dir", d, "--name", client]);
         }
         std::fs::copy(&redis.tls().ca, dir.path().join("db-ca.crt")).expect("copy db CA");
-        std::fs::write(
-            dir.path().join("aws.env"),
-            format!(
-                "AWS_ACCESS_KEY_ID={}\nAWS_SECRET_ACCESS_KEY={}\nAWS_ENDPOINT_URL={}\n",
-                cross.proxy.access_key_id,
-                cross.proxy.secret_access_key,
-                moto.endpoint()
-            ),
-        )
-        .expect("write aws.env");
+        write_aws_env(dir.path(), &cross, &moto.endpoint());
         let mut listener_extra = options
             .reauth_interval
             .map(|i| format!("      reauth_interval: {i}\n"))
@@ -238,6 +231,41 @@ db_service:
             .expect("run the venv's python")
     }
 }
+
+/// A redis-rs connection over TLS to `port` as `user`, with `client`'s certificate from the operator's
+/// directory `dir` (the password is ignored: the certificate is the credential). Generous timeouts: a
+/// slow path takes longer than redis-rs's 1 s default.
+pub(crate) async fn tls_client(
+    port: u16,
+    dir: &Path,
+    client: &str,
+    user: &str,
+) -> redis::RedisResult<redis::aio::MultiplexedConnection> {
+    let url = format!("rediss://{user}:ignored@localhost:{port}/");
+    let read = |name: &str| std::fs::read(dir.join(name)).expect("read a certificate file");
+    let tls = redis::Client::build_with_tls(
+        url.as_str(),
+        redis::TlsCertificates {
+            client_tls: Some(redis::ClientTlsConfig {
+                client_cert: read(&format!("{client}.crt")),
+                client_key: read(&format!("{client}.key")),
+            }),
+            root_cert: Some(read("ca.crt")),
+        },
+    )?;
+    let config = redis::AsyncConnectionConfig::new()
+        .set_connection_timeout(Some(PROMPT))
+        .set_response_timeout(Some(PROMPT));
+    tokio::time::timeout(
+        PROMPT * 2,
+        tls.get_multiplexed_async_connection_with_config(&config),
+    )
+    .await
+    .expect("the proxy answers the login")
+}
+
+/// How long a redis-rs client waits for a connection or a reply.
+pub(crate) const PROMPT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// redis-benchmark's arguments: as `admin`, 50 clients, SET and GET, server errors shown, CSV.
 fn benchmark_args(requests: u32, extra: &[&str]) -> Vec<String> {

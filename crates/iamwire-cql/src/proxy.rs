@@ -12,10 +12,13 @@
 //!   PLAIN with the injected user and password (Cassandra's `PasswordAuthenticator`).
 //! - **welcome**: AUTH_SUCCESS to the client only now, on its own stream id.
 //! - **relay**: bytes, untouched (stream ids included), with the frame or segment framing so a session
-//!   ended at the drain deadline gets its ERROR between frames.
+//!   ended at the drain deadline gets its ERROR between frames — except a frame that would log in again
+//!   (STARTUP, AUTH_RESPONSE, CREDENTIALS), which never reaches the database: the session ends with a
+//!   protocol error on that frame's stream ([`guard`]).
 
 mod check;
 mod client;
+mod guard;
 mod io;
 mod upstream;
 
@@ -23,14 +26,18 @@ use bytes::BytesMut;
 use iamwire_core::{Secret, SessionRequest, UpstreamLogin};
 use iamwire_proxy::scram::ScramSecret;
 use iamwire_proxy::{
-    ClientConn, Cx, Endian, Framing, Hello, LengthPrefixed, Protocol, Registration, SessionError,
-    UpstreamConn,
+    ClientConn, Cx, Endian, Framing, Hello, LengthPrefixed, Protocol, Registration, RelayEnd,
+    SessionError, StopSignal, UpstreamConn, relay_bytes_guarded,
 };
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 use crate::codec::segment::{self, SegmentFraming};
 use crate::codec::{HEADER_LEN, Limits, Response};
 use crate::error::{CqlError, error_message};
+
+/// How long the ERROR for a refused second login may take to reach the client.
+const GOODBYE: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// A CQL proxy for one database: the framework's [`Proxy`](iamwire_proxy::Proxy) speaking [`Cql`].
 pub type CqlProxy = iamwire_proxy::Proxy<Cql>;
@@ -205,6 +212,52 @@ impl Protocol for Cql {
                 HEADER_LEN as i64,
             )))
         }
+    }
+
+    async fn relay(
+        &self,
+        cx: &Cx<'_, ()>,
+        client: ClientConn,
+        state: &mut CqlState,
+        upstream: UpstreamConn,
+        stop: StopSignal<'_>,
+    ) -> RelayEnd {
+        let mut guard = guard::LoginGuard::new(state.client.segments.is_some());
+        let framing = self.framing(state);
+        let end = relay_bytes_guarded(
+            client,
+            upstream,
+            framing,
+            Some(&mut guard),
+            cx.session,
+            stop,
+        )
+        .await;
+        let (mut stream, refused) = match (end, guard.refused()) {
+            (RelayEnd::Stopped(stream), Some(refused)) => (stream, refused),
+            (end, _) => return end,
+        };
+        tracing::info!(
+            opcode = refused.opcode,
+            "refused a client frame that would log in again; ending the session"
+        );
+        state.stream = refused.stream;
+        let error = SessionError::from(CqlError::UnexpectedClientMessage {
+            opcode: refused.opcode,
+            expected: "no second login on a ready connection",
+        });
+        if let Some(bytes) = self.refusal(state, &error) {
+            let _ = tokio::time::timeout(GOODBYE, async {
+                stream.write_all(&bytes).await?;
+                stream.flush().await?;
+                stream.shutdown().await
+            })
+            .await;
+        }
+        RelayEnd::ClientError(std::io::Error::new(
+            std::io::ErrorKind::PermissionDenied,
+            error.to_string(),
+        ))
     }
 
     fn refusal(&self, state: &CqlState, error: &SessionError<CqlError>) -> Option<Vec<u8>> {

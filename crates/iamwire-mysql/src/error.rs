@@ -141,7 +141,13 @@ impl MyError {
             Self::ClientProtocol {
                 cause: CodecError::TooLarge { .. },
             } => (code::PACKET_TOO_LARGE, "08S01"),
-            Self::ClientProtocol { .. } => (code::PACKETS_OUT_OF_ORDER, "08S01"),
+            Self::ClientProtocol {
+                cause: CodecError::OutOfOrder { .. },
+            } => (code::PACKETS_OUT_OF_ORDER, "08S01"),
+            // A packet cut short, a field the protocol does not allow, another packet than was due:
+            // what MySQL and MariaDB call a bad handshake (not "packets out of order", which sends the
+            // reader looking at sequence ids).
+            Self::ClientProtocol { .. } => (code::HANDSHAKE, "08S01"),
             Self::TlsRequired => (code::SECURE_TRANSPORT_REQUIRED, "HY000"),
             Self::ClientAuth { .. } => (code::ACCESS_DENIED, "28000"),
             Self::UpstreamProtocol { .. } => (code::MALFORMED_PACKET, "HY000"),
@@ -375,6 +381,13 @@ mod tests {
             },
         }));
         assert_eq!((bad.code, bad.sql_state()), (1156, "08S01"));
+        let short = packet(SessionError::from(MyError::ClientProtocol {
+            cause: CodecError::Truncated {
+                message: "handshake response",
+                field: "capability flags",
+            },
+        }));
+        assert_eq!((short.code, short.sql_state()), (1043, "08S01"));
         assert_eq!(packet(SessionError::from(MyError::TlsRequired)).code, 3159);
         assert_eq!(packet(SessionError::ShuttingDown).code, 1053);
         assert_eq!(packet(SessionError::Killed).code, 1927);

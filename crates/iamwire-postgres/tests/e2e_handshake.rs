@@ -53,6 +53,16 @@ async fn raw_handshake_rules() {
     assert_eq!(reply.first(), Some(&b'E'));
     assert!(reply.windows(5).any(|w| w == b"08P01"));
 
+    // A second GSSENCRequest is refused, as PostgreSQL refuses it: a client cannot keep the handshake
+    // answering 'N' to a stream of requests until the timeout.
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let gss = request(80_877_104, &[]);
+    stream.write_all(&gss.repeat(100)).await.unwrap();
+    let reply = read_to_end(&mut stream).await;
+    assert_eq!(reply.first(), Some(&b'N'), "{reply:?}");
+    assert_eq!(reply.get(1), Some(&b'E'), "{reply:?}");
+    assert!(reply.windows(5).any(|w| w == b"08P01"), "{reply:?}");
+
     // A client that says nothing is cut off after the handshake timeout.
     let started = Instant::now();
     let mut silent = TcpStream::connect(addr).await.unwrap();

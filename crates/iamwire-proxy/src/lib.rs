@@ -123,6 +123,9 @@ pub use metrics::{MetricsSnapshot, ProxyMetrics};
 pub use protocol::{Cx, Hello, Protocol};
 pub use proxy::{Limits, Proxy, ProxyBuilder, Timeouts};
 pub use registry::{Registration, SessionId, SessionInfo, SessionRegistry, SessionWho};
-pub use relay::{Endian, Framing, LengthPrefixed, RelayEnd, StopSignal, relay_bytes};
+pub use relay::{
+    ClientGuard, Endian, Framing, LengthPrefixed, RelayEnd, StopSignal, relay_bytes,
+    relay_bytes_guarded,
+};
 pub use shutdown::{Drain, Stage};
 pub use upstream::{DialFuture, Dialer, EndpointError, TcpDialer, UpstreamEndpoint};

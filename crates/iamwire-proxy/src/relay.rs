@@ -39,6 +39,14 @@ pub trait Framing: Send {
     fn rest_of_message(&self, next: &[u8]) -> Option<usize>;
 }
 
+/// Looks at the client-to-database byte stream as it passes, for a message the database must never
+/// see (a second login, say): the relay passes the bytes before it and then stops as if the stop
+/// signal had fired ([`relay_bytes_guarded`]).
+pub trait ClientGuard: Send {
+    /// Account for `bytes` from the client; `Some(n)`: only the first `n` may pass, and the relay stops.
+    fn check(&mut self, bytes: &[u8]) -> Option<usize>;
+}
+
 /// The byte order of a length prefix.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Endian {
@@ -340,7 +348,21 @@ enum Side {
 pub async fn relay_bytes(
     client: ClientConn,
     upstream: UpstreamConn,
+    framing: Option<Box<dyn Framing>>,
+    session: &SessionInfo,
+    stop: StopSignal<'_>,
+) -> RelayEnd {
+    relay_bytes_guarded(client, upstream, framing, None, session, stop).await
+}
+
+/// [`relay_bytes`], with `guard` watching the client's bytes: when it stops them, the relay ends as
+/// when `stop` fires — the database finishes its message in progress and the client's stream comes
+/// back ([`RelayEnd::Stopped`]), for the caller to say why (the guard knows it was the one).
+pub async fn relay_bytes_guarded(
+    client: ClientConn,
+    upstream: UpstreamConn,
     mut framing: Option<Box<dyn Framing>>,
+    mut guard: Option<&mut dyn ClientGuard>,
     session: &SessionInfo,
     stop: StopSignal<'_>,
 ) -> RelayEnd {
@@ -348,11 +370,17 @@ pub async fn relay_bytes(
     let grace = stop.grace;
     let (mut client, client_early) = client.into_parts();
     let (mut upstream, upstream_early) = upstream.into_parts();
-    if !client_early.is_empty() {
-        if let Err(e) = write_flush(&mut *upstream, &client_early).await {
+    // The client's early bytes pass the guard too.
+    let early_pass = guard
+        .as_deref_mut()
+        .and_then(|g| g.check(&client_early))
+        .map_or(client_early.len(), |n| n.min(client_early.len()));
+    let refused_early = early_pass < client_early.len();
+    if early_pass > 0 {
+        if let Err(e) = write_flush(&mut *upstream, &client_early[..early_pass]).await {
             return RelayEnd::UpstreamError(e);
         }
-        bytes_up.fetch_add(client_early.len() as u64, Ordering::Relaxed);
+        bytes_up.fetch_add(early_pass as u64, Ordering::Relaxed);
     }
     if !upstream_early.is_empty() {
         if let Some(f) = framing.as_mut() {
@@ -367,8 +395,13 @@ pub async fn relay_bytes(
     let mut up = Pipe::new();
     let mut down = Pipe::new();
     let mut stop = stop;
-    let mut stopping = false;
-    let mut grace_timer: Option<Pin<Box<tokio::time::Sleep>>> = None;
+    let mut stopping = refused_early;
+    let mut grace_timer: Option<Pin<Box<tokio::time::Sleep>>> =
+        refused_early.then(|| Box::pin(tokio::time::sleep(grace)));
+    up.read_done = refused_early;
+    if refused_early && framing.is_none() {
+        return RelayEnd::Stopped(client);
+    }
     let end = std::future::poll_fn(|cx| {
         if !stopping && stop.poll_fired(cx) {
             stopping = true;
@@ -386,16 +419,34 @@ pub async fn relay_bytes(
             return Poll::Ready(None);
         }
         if !up.is_done() {
+            let mut refused = false;
             let mut count = |chunk: &[u8]| {
-                bytes_up.fetch_add(chunk.len() as u64, Ordering::Relaxed);
-                (chunk.len(), false)
+                let pass = match guard.as_deref_mut().and_then(|g| g.check(chunk)) {
+                    Some(pass) => {
+                        refused = true;
+                        pass.min(chunk.len())
+                    }
+                    None => chunk.len(),
+                };
+                bytes_up.fetch_add(pass as u64, Ordering::Relaxed);
+                (pass, refused)
             };
-            match up.poll_copy(
+            let copied = up.poll_copy(
                 cx,
                 Pin::new(&mut client),
                 Pin::new(&mut *upstream),
                 &mut count,
-            ) {
+            );
+            if refused && !stopping {
+                // As if the stop signal fired: the client's bytes end here, the database's message
+                // in progress goes on to the client.
+                stopping = true;
+                grace_timer = Some(Box::pin(tokio::time::sleep(grace)));
+                if framing.is_none() {
+                    return Poll::Ready(None);
+                }
+            }
+            match copied {
                 Poll::Ready(Ok(())) => {
                     if !stopping {
                         // The client is done sending: pass the half-close on.

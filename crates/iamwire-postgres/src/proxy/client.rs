@@ -13,17 +13,20 @@ use crate::codec::{
 };
 use crate::error::PgError;
 
-/// Read the first packets: GSSENCRequest is declined, SSLRequest leads to TLS, a StartupMessage must
-/// come inside TLS, a CancelRequest is out of band.
+/// Read the first packets: GSSENCRequest is declined (once: a second is refused, as PostgreSQL refuses
+/// it, so a client cannot keep the handshake busy with requests), SSLRequest leads to TLS, a
+/// StartupMessage must come inside TLS, a CancelRequest is out of band.
 pub(super) async fn hello(
     pg: &Postgres,
     client: &mut ClientConn,
     state: &mut PgState,
 ) -> Result<Hello<CancelRequest>> {
     state.frontend = FrontendDecoder::new(pg.limits);
+    let mut gss_declined = false;
     loop {
         match read_frontend(client, &mut state.frontend).await? {
-            FrontendMessage::GssEncRequest if !client.is_tls() => {
+            FrontendMessage::GssEncRequest if !client.is_tls() && !gss_declined => {
+                gss_declined = true;
                 send_backend(
                     client,
                     &[BackendMessage::GssEncResponse { accepted: false }],
