@@ -77,14 +77,16 @@ fn opensearch_py_bulk_uploads_stream_as_the_user_role() {
         .find(|r| r["path"] == "/_bulk")
         .expect("bulk request");
     assert_eq!(bulk["body_len"].as_u64(), Some(bytes));
-    // The body streamed through: the proxy's peak resident memory grew by far less than the body.
+    // The body streamed through: the proxy's peak resident memory grew by far less than the body
+    // (buffering it would take all of it; the first TLS sessions, credentials and HTTP buffers take a
+    // few MiB whatever the body).
     let grew_kib = after_peak.saturating_sub(before_peak);
     eprintln!(
         "20 MiB bulk: body {bytes} bytes; proxy peak RSS {before_peak} KiB -> {after_peak} KiB \
          (+{grew_kib} KiB), RSS after {after_rss} KiB"
     );
     assert!(
-        grew_kib * 1024 < bytes / 4,
+        grew_kib * 1024 < bytes / 2,
         "peak grew {grew_kib} KiB for {bytes} bytes"
     );
 }
