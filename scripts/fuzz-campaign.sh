@@ -29,7 +29,8 @@ for target in $targets; do
   status=$?
   set -e
   runs=$(grep -oE '^stat::number_of_executed_units: *[0-9]+' "$log" | grep -oE '[0-9]+$' || echo "?")
-  took=$(grep -oE '^stat::.*time.*: *[0-9]+' "$log" | head -1 | grep -oE '[0-9]+$' || echo "$seconds")
+  took=$(grep -oE 'Done [0-9]+ runs in [0-9]+ second' "$log" | grep -oE '[0-9]+ second' | grep -oE '[0-9]+' \
+    || echo "$seconds")
   if [ "$status" -eq 0 ]; then
     outcome=clean
     cargo fuzz cmin -s none "$target" "corpus/$target" >/dev/null 2>&1 || true
