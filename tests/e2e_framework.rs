@@ -109,14 +109,19 @@ fn a_silent_sts_gives_a_clear_credential_error_and_recovery_needs_no_restart() {
     let started = Instant::now();
     match psycopg_login(&stack.dsn("alice")) {
         Login::Refused { sqlstate, text } => {
-            assert_eq!(sqlstate, "08001", "{text}");
+            // A failure shows the proxy's log too: the refusal alone does not say which phase gave up.
+            let why = format!("{text}\n--- proxy log ---\n{}", stack.proxy.stderr());
+            assert_eq!(sqlstate, "08001", "{why}");
             // The credential cache gives up a tenth before the client's wait, naming the role.
-            assert!(text.contains("2.7s"), "{text}");
-            assert!(text.contains(&stack.cross.role_arn), "{text}");
-            assert!(text.contains("STS"), "{text}");
-            assert!(!text.contains("trust policy"), "{text}");
+            assert!(text.contains("2.7s"), "{why}");
+            assert!(text.contains(&stack.cross.role_arn), "{why}");
+            assert!(text.contains("STS"), "{why}");
+            assert!(!text.contains("trust policy"), "{why}");
         }
-        Login::User(user) => panic!("logged in as {user} without STS"),
+        Login::User(user) => panic!(
+            "logged in as {user} without STS\n--- proxy log ---\n{}",
+            stack.proxy.stderr()
+        ),
     }
     assert!(
         started.elapsed() < Duration::from_secs(20),
