@@ -20,15 +20,10 @@ const ADMIN: &str = "ops";
 /// Much longer than anything should take on a loaded machine; only a hang reaches it.
 const PATIENCE: Duration = Duration::from_secs(60);
 /// How many ports each replica's `catalog.listen` holds.
-const RANGE: u16 = 40;
+const RANGE: u16 = e2e_run_support::CATALOG_RANGE;
 
-/// A port range below the kernel's ephemeral ports (where tests' `:0` listeners land), different
-/// for every call in this process and unlikely to meet another test process's.
 fn port_range() -> u16 {
-    use std::sync::atomic::{AtomicU16, Ordering};
-    static NEXT: AtomicU16 = AtomicU16::new(0);
-    let seed = u16::try_from(std::process::id() % 300).unwrap();
-    20_000 + (seed * 7 + NEXT.fetch_add(1, Ordering::Relaxed)) % 300 * RANGE
+    e2e_run_support::catalog_ports()
 }
 
 /// The stack with an admin address, a resource selector for `env: dyn` (giving matching resources the

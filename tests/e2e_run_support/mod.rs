@@ -495,6 +495,19 @@ impl Stack {
     }
 }
 
+/// How many ports a test's `catalog.listen` range from [`catalog_ports`] holds.
+pub(crate) const CATALOG_RANGE: u16 = 40;
+
+/// The first port of a `catalog.listen` range of [`CATALOG_RANGE`] ports below the kernel's ephemeral
+/// ports (where tests' `:0` listeners land), different for every call in this process and unlikely to
+/// meet another test process's.
+pub(crate) fn catalog_ports() -> u16 {
+    use std::sync::atomic::{AtomicU16, Ordering};
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let seed = u16::try_from(std::process::id() % 300).unwrap_or(0);
+    20_000 + (seed * 7 + NEXT.fetch_add(1, Ordering::Relaxed)) % 300 * CATALOG_RANGE
+}
+
 /// tokio-postgres settings for a login as [`postgres::IAM_USER`] on `app` over TLS through `port`.
 pub(crate) fn pg_config(port: u16) -> tokio_postgres::Config {
     let mut config = tokio_postgres::Config::new();
