@@ -389,6 +389,11 @@ fn http_proxy(
     if let Some(keys) = &config.http.access_keys {
         builder = builder.access_keys(keys.clone());
     }
+    if let Some((entry, guard)) = shared.guard
+        && entry.origin.needs_endpoint_check()
+    {
+        builder = builder.endpoint_guard(guard.clone());
+    }
     if let Some(previous) = previous {
         builder = builder.succeed(previous);
     }

@@ -258,3 +258,85 @@ fn wrong_secrets_and_disallowed_roles_are_refused_before_upstream() {
     assert!(!log.contains(&stack.alice.secret) && !log.contains(&stack.alice_admin.secret));
     assert!(!log.contains(http_support::EXTERNAL_ID), "{log}");
 }
+
+/// A DynamoDB created with `iamwire db create` is served on its `catalog.listen` port, signed as the
+/// user role; one whose endpoint is not what its resource claims (a host name of another account) is
+/// refused with `AccessDeniedException` by the endpoint guard before any credential of its role is
+/// fetched, and the endpoint is never contacted.
+#[test]
+fn a_created_dynamodb_is_served_behind_the_endpoint_guard() {
+    use e2e_run_support::{CATALOG_RANGE, admin, catalog_ports};
+    use http_support::{EXTERNAL_ID, OPERATOR};
+    use iamwire_testkit::moto::DATABASE_ACCOUNT;
+
+    let mut stack = HttpStack::start(Kind::DynamoDb, "");
+    let first = catalog_ports();
+    stack.restart_with(|text| {
+        let role = text
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("assume_role_arn: "))
+            .expect("the static database's role")
+            .to_owned();
+        let selector = format!(
+            "db_service:\n  resources:\n  - labels: {{env: dyn}}\n    aws:\n      assume_role_arn: {role}\n      external_id: {EXTERNAL_ID}\n"
+        );
+        format!(
+            "{}  admin:\n    listen: 127.0.0.1:0\n    identities: [{OPERATOR}]\ncatalog:\n  listen: 127.0.0.1:{first}-{}\n  unknown_hosts: loopback\n",
+            text.replacen("db_service:\n", &selector, 1),
+            first + CATALOG_RANGE - 1,
+        )
+    });
+    let ca = stack.ca().to_str().unwrap().to_owned();
+    let create = |name: &str, uri: &str| {
+        let doc = stack.file(&format!("{name}.yaml"));
+        std::fs::write(
+            &doc,
+            format!(
+                "kind: db\nversion: v3\nmetadata:\n  name: {name}\n  labels: {{env: dyn}}\nspec:\n  protocol: dynamodb\n  uri: \"{uri}\"\n  tls: {{ca_cert_file: \"{ca}\"}}\n  aws:\n    region: {REGION}\n    account_id: \"{DATABASE_ACCOUNT}\"\n"
+            ),
+        )
+        .unwrap();
+        let out = admin::cli(
+            &stack.proxy,
+            stack.dir(),
+            OPERATOR,
+            &["db", "create", doc.to_str().unwrap()],
+        );
+        assert!(out.status.success(), "{}", both(&out));
+        let addr = stack.proxy.wait_listen(name);
+        addr.rsplit(':').next().unwrap().parse::<u16>().unwrap()
+    };
+    let call = |port: u16| {
+        stack.python(
+            BOTO3_ONE_CALL,
+            &[
+                &format!("https://localhost:{port}"),
+                &ca,
+                &stack.alice.id,
+                &stack.alice.secret,
+            ],
+        )
+    };
+
+    let served = create("dyn-orders", &stack.moto.tls_endpoint().unwrap());
+    assert!((first..first + CATALOG_RANGE).contains(&served), "{served}");
+    let before = dynamodb_requests(&stack);
+    let answer = call(served);
+    assert_eq!(answer["code"], "ok", "{answer}\n{}", stack.proxy.stderr());
+    assert_eq!(dynamodb_requests(&stack), before + 1);
+
+    // An account-based endpoint of another account than the resource's: the guard refuses it, naming
+    // the claim; nothing reaches any DynamoDB (no request leaves for the endpoint: there is no network).
+    let elsewhere = create(
+        "dyn-elsewhere",
+        "https://111111111111.ddb.us-west-2.amazonaws.com",
+    );
+    let before = dynamodb_requests(&stack);
+    let answer = call(elsewhere);
+    assert_eq!(answer["code"], "AccessDeniedException", "{answer}");
+    assert_eq!(answer["status"], 403, "{answer}");
+    let message = answer["message"].as_str().unwrap();
+    assert!(message.contains("dyn-elsewhere"), "{message}");
+    assert!(!message.contains(EXTERNAL_ID), "{message}");
+    assert_eq!(dynamodb_requests(&stack), before);
+}

@@ -24,6 +24,9 @@ pub(crate) const TABLE: &str = "orders";
 /// The user role (database user) the keys act as.
 pub(crate) const USER_ROLE: &str = "orders-rw";
 
+/// The operator's identity (`<dir>/ops.crt`, `ops.key`), for tests that add an admin address.
+pub(crate) const OPERATOR: &str = "ops";
+
 /// A key `iamwire keys create` issued.
 #[derive(Clone)]
 pub(crate) struct Key {
@@ -105,6 +108,10 @@ impl HttpStack {
             .tempdir()
             .expect("temp dir");
         let files = ca.write(dir.path(), "server", &server).expect("PEM files");
+        // An operator certificate, for tests that give the proxy an admin address.
+        let ops = ca.client(OPERATOR, &[]).expect("operator cert");
+        ca.write(dir.path(), OPERATOR, &ops)
+            .expect("operator PEM files");
         std::fs::write(
             dir.path().join("aws.env"),
             format!(
@@ -177,6 +184,20 @@ proxy:
             alice_admin,
             dir,
         }
+    }
+
+    /// The deployment's directory (configuration, certificates, keys).
+    pub(crate) fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Stop the proxy, let `edit` change its configuration, and start it again.
+    pub(crate) fn restart_with(&mut self, edit: impl FnOnce(String) -> String) {
+        let config = self.dir.path().join("iamwire.yaml");
+        let text = std::fs::read_to_string(&config).expect("config");
+        std::fs::write(&config, edit(text)).expect("config");
+        let home = self.dir.path().join("home");
+        self.proxy = Proxy::spawn(&config, &home, &[], &[]);
     }
 
     /// `https://localhost:<proxy port>`.

@@ -120,6 +120,7 @@ struct Inner {
     clock: Arc<dyn Clock>,
     chains: Mutex<std::collections::HashMap<(String, String), RoleChain>>,
     stats: Arc<stats::Stats>,
+    guard: Option<iamwire_aws::endpoint_check::EndpointGuard>,
 }
 
 impl std::fmt::Debug for HttpProxy {

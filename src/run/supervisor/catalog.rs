@@ -12,7 +12,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use iamwire_aws::role::RoleProvider;
-use iamwire_core::{Protocol, TlsMode};
+use iamwire_core::TlsMode;
 
 use super::{Socket, Supervisor};
 use crate::catalog::{Catalog, CatalogEntry, DesiredSet, PortRange};
@@ -22,7 +22,7 @@ use crate::servers::Server;
 impl Supervisor {
     /// Serve the discovered and dynamic databases of `desired` on `catalog.listen`: start the new ones,
     /// replace the changed ones (live sessions go on), stop the ones gone. A database that cannot be
-    /// served (no port left, an unusable TLS setting, a protocol not served this way) is logged and
+    /// served (no port left, an unusable TLS setting) is logged and
     /// left out; the others are served regardless.
     pub(in crate::run) fn apply_catalog(
         &mut self,
@@ -98,13 +98,6 @@ impl Supervisor {
         catalog: &Catalog,
     ) -> Result<(), String> {
         let database = &entry.database;
-        if matches!(database.protocol, Protocol::DynamoDb | Protocol::OpenSearch) {
-            return Err(format!(
-                "{} databases are served from db_service.databases only for now (their requests are \
-                 signed per request, outside the endpoint guard)",
-                database.protocol
-            ));
-        }
         let Some(guard) = catalog.guard() else {
             return Err("no endpoint guard to confirm its endpoint with".to_owned());
         };

@@ -2,6 +2,7 @@
 
 use std::sync::{Arc, Mutex};
 
+use iamwire_aws::endpoint_check::EndpointGuard;
 use iamwire_aws::role::RoleProvider;
 use iamwire_core::{Authorizer, Clock, Database, Secret, SystemClock};
 use iamwire_proxy::{ClientAuthenticator, Dialer, MtlsAuthenticator, TcpDialer};
@@ -28,6 +29,7 @@ pub struct HttpProxyBuilder {
     timeouts: HttpTimeouts,
     clock: Arc<dyn Clock>,
     stats: Option<Arc<super::stats::Stats>>,
+    guard: Option<EndpointGuard>,
 }
 
 impl std::fmt::Debug for HttpProxyBuilder {
@@ -57,6 +59,7 @@ impl HttpProxyBuilder {
             timeouts: HttpTimeouts::default(),
             clock: Arc::new(SystemClock),
             stats: None,
+            guard: None,
         }
     }
 
@@ -65,6 +68,16 @@ impl HttpProxyBuilder {
     #[must_use]
     pub fn succeed(mut self, previous: &HttpProxy) -> Self {
         self.stats = Some(Arc::clone(&previous.inner.stats));
+        self
+    }
+
+    /// Confirm the database's endpoint with `guard` before any request is signed for it: for a
+    /// discovered or dynamic database, whose endpoint is not the operator's own word. A refused endpoint
+    /// answers `403 AccessDeniedException` naming the claimed account and region, and no credential
+    /// of the database's role is fetched, let alone sent.
+    #[must_use]
+    pub fn endpoint_guard(mut self, guard: EndpointGuard) -> Self {
+        self.guard = Some(guard);
         self
     }
 
@@ -174,6 +187,7 @@ impl HttpProxyBuilder {
                 clock: self.clock,
                 chains: Mutex::default(),
                 stats: self.stats.unwrap_or_default(),
+                guard: self.guard,
             }),
         })
     }

@@ -187,11 +187,23 @@ impl HttpProxy {
         let inner = &self.inner;
         let chain = self.chain(identity, role)?;
         let after = inner.timeouts.credentials;
-        match tokio::time::timeout(after, inner.roles.credentials(&chain)).await {
+        let fetch = async {
+            if let Some(guard) = &inner.guard {
+                // Before any credential of the database's role: is the endpoint the one it claims?
+                guard
+                    .confirm(&inner.database)
+                    .await
+                    .map_err(|e| iamwire_aws::inject::endpoint_refusal(&inner.database.name, e))?;
+            }
+            inner
+                .roles
+                .credentials(&chain)
+                .await
+                .map_err(iamwire_aws::inject::role_error)
+        };
+        match tokio::time::timeout(after, fetch).await {
             Ok(Ok(credentials)) => Ok(credentials),
-            Ok(Err(error)) => Err(HttpError::Credentials {
-                source: iamwire_aws::inject::role_error(error),
-            }),
+            Ok(Err(source)) => Err(HttpError::Credentials { source }),
             Err(_) => Err(HttpError::CredentialsTimeout {
                 role: role.to_owned(),
                 after,
