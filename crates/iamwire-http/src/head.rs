@@ -42,15 +42,35 @@ const PRESIGNED_PARAMETERS: &[&str] = &[
     "x-amz-signedheaders",
 ];
 
+/// The methods the databases served here implement. Any other (an extension method, `TRACE`, which
+/// echoes the request — the proxy's signature and the role's session token — back, or `CONNECT`) is
+/// refused before it is signed.
+const IMPLEMENTED_METHODS: &[http::Method] = &[
+    http::Method::GET,
+    http::Method::HEAD,
+    http::Method::POST,
+    http::Method::PUT,
+    http::Method::DELETE,
+    http::Method::PATCH,
+    http::Method::OPTIONS,
+];
+
 /// Read `parts` for `service`, refusing a body declared larger than `max_body`.
 ///
 /// # Errors
+/// [`HttpError::MethodNotImplemented`] for a method the databases do not implement,
 /// [`HttpError::BodyTooLarge`], [`HttpError::MalformedAuthorization`], or [`HttpError::BadRequest`] for a
 /// repeated or unreadable header, a DynamoDB request without a known `X-Amz-Target`, or a query string
 /// carrying presigned-URL parameters (`X-Amz-Signature`, `X-Amz-Credential`, ...: the proxy signs
 /// every request itself, in the `Authorization` header, and never forwards a client's signature).
 pub fn inspect(parts: &Parts, service: Service, max_body: u64) -> Result<ClientHead, HttpError> {
     let headers = &parts.headers;
+    if !IMPLEMENTED_METHODS.contains(&parts.method) {
+        let method = parts.method.as_str();
+        return Err(HttpError::MethodNotImplemented {
+            method: method.chars().take(32).collect(),
+        });
+    }
     if let Some(name) = parts.uri.query().and_then(presigned_parameter) {
         return Err(bad(&format!(
             "the query string carries the presigned-URL parameter {name}: sign requests in the \

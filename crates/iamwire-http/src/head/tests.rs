@@ -140,6 +140,42 @@ fn heads_are_checked_before_anything_else() {
     assert_eq!(head.session_token.as_deref(), Some("orders-rw"));
 }
 
+/// An extension method, `TRACE` or `CONNECT` was signed as the role and sent to the database (the
+/// hostile suite's `BREW` reached moto, which answered 405; a `TRACE` would echo the proxy's
+/// signature and the role's session token): refused with 501 before anything else.
+#[test]
+fn methods_the_databases_do_not_implement_are_refused() {
+    for method in ["BREW", "TRACE", "CONNECT", "PROPFIND"] {
+        let (parts, ()) = Request::builder()
+            .method(method)
+            .uri("/")
+            .header("x-amz-target", "DynamoDB_20120810.ListTables")
+            .body(())
+            .unwrap()
+            .into_parts();
+        for service in [Service::DynamoDb, Service::OpenSearch] {
+            let refused = inspect(&parts, service, 100).unwrap_err();
+            assert!(
+                matches!(refused, HttpError::MethodNotImplemented { .. }),
+                "{method}: {refused:?}"
+            );
+            assert_eq!(refused.status(), http::StatusCode::NOT_IMPLEMENTED);
+        }
+    }
+    for method in ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"] {
+        let (parts, ()) = Request::builder()
+            .method(method)
+            .uri("/")
+            .body(())
+            .unwrap()
+            .into_parts();
+        assert!(
+            inspect(&parts, Service::OpenSearch, 100).is_ok(),
+            "{method}"
+        );
+    }
+}
+
 /// A presigned URL's parameters would go upstream in the request target (the hostile suite found a
 /// client's `X-Amz-Signature` and `X-Amz-Security-Token` forwarded that way): refused, in any case,
 /// percent-encoded or not; other query strings pass.
