@@ -303,10 +303,11 @@ fn ports_in(slots: &str) -> Vec<u16> {
     let lines: Vec<&str> = slots.split("\r\n").collect();
     let mut ports = Vec::new();
     for pair in lines.windows(3) {
-        if pair[0] == "$9" && pair[1] == "127.0.0.1" {
-            if let Some(port) = pair[2].strip_prefix(':').and_then(|p| p.parse().ok()) {
-                ports.push(port);
-            }
+        if pair[0] == "$9"
+            && pair[1] == "127.0.0.1"
+            && let Some(port) = pair[2].strip_prefix(':').and_then(|p| p.parse().ok())
+        {
+            ports.push(port);
         }
     }
     ports
