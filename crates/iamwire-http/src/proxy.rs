@@ -273,9 +273,13 @@ impl Handler for HttpProxy {
             let busy = requests.begin();
             async move {
                 let response = proxy.respond(request, identity, peer).await;
-                Ok::<_, Infallible>(
-                    response.map(|inner| idle::Tracked { inner, _busy: busy }.boxed()),
-                )
+                Ok::<_, Infallible>(response.map(|inner| {
+                    crate::body::Held {
+                        inner,
+                        _permit: Some(busy),
+                    }
+                    .boxed()
+                }))
             }
         });
         let limits = &self.inner.limits;

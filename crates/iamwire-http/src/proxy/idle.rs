@@ -7,17 +7,11 @@
 //! timeout) nor an HTTP/2 connection between requests: a client that finished TLS and said nothing, or
 //! sent the HTTP/2 preface and nothing more, held its connection for ever.
 
-use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::task::{Context, Poll};
 use std::time::Duration;
 
-use bytes::Bytes;
-use http_body::{Body, Frame, SizeHint};
 use tokio::time::Instant;
-
-use crate::ProxyBody;
 
 /// What a connection is doing: requests in progress, and when the last one ended.
 #[derive(Debug)]
@@ -55,7 +49,8 @@ impl Activity {
     }
 }
 
-/// A request in progress (see [`Activity::begin`]).
+/// A request in progress (see [`Activity::begin`]); an answer's body holds it until it has been sent
+/// ([`Held`](crate::body::Held)).
 #[derive(Debug)]
 pub(super) struct Busy(Arc<Activity>);
 
@@ -63,32 +58,6 @@ impl Drop for Busy {
     fn drop(&mut self) {
         self.0.touch();
         self.0.in_flight.fetch_sub(1, Ordering::AcqRel);
-    }
-}
-
-/// An answer's body that keeps its request in progress until it has been sent (or dropped).
-pub(super) struct Tracked {
-    pub(super) inner: ProxyBody,
-    pub(super) _busy: Busy,
-}
-
-impl Body for Tracked {
-    type Data = Bytes;
-    type Error = Box<dyn std::error::Error + Send + Sync>;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
-        Pin::new(&mut self.inner).poll_frame(cx)
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
     }
 }
 
