@@ -6,17 +6,21 @@
 use iamwire_testkit::moto::CrossAccount;
 use iamwire_testkit::postgres;
 
-use super::{CACHE, DOCS, DOCS_REGION, DOCS_ROLE, HANDSHAKE, KEYSPACES, KEYSPACES_ROLE, MY, PG};
+use super::{
+    CACHE, DDB, DDB_ROLE, DOCS, DOCS_REGION, DOCS_ROLE, HANDSHAKE, KEYSPACES, KEYSPACES_ROLE,
+    MAX_BODY, MY, PG,
+};
 use crate::e2e_run_support::{ALLOWED_CLIENT, EXTERNAL_ID, REGION, RESOURCE_ID};
 
 /// The databases (name, protocol) in the order of [`Rig::ports`](super::Rig); each is also served
 /// broken ([`broken_names`]).
-pub(crate) const BROKEN: [(&str, &str); 5] = [
+pub(crate) const BROKEN: [(&str, &str); 6] = [
     (PG, "postgres"),
     (MY, "mariadb"),
     (CACHE, "redis"),
     (DOCS, "mongodb"),
     (KEYSPACES, "cassandra"),
+    (DDB, "dynamodb"),
 ];
 
 /// The broken variants of `name`: behind the wrong CA, behind the wrong name.
@@ -25,9 +29,9 @@ pub(crate) fn broken_names(name: &str) -> [String; 2] {
 }
 
 /// The config for databases on `ports` (in [`BROKEN`]'s order), assuming `cross`'s role; alice may be
-/// `iam_user` (PostgreSQL, MySQL), `admin` (Redis), [`DOCS_ROLE`] (MongoDB) and [`KEYSPACES_ROLE`]
-/// (CQL) only.
-pub(crate) fn yaml(cross: &CrossAccount, ports: [u16; 5]) -> String {
+/// `iam_user` (PostgreSQL, MySQL), `admin` (Redis), [`DOCS_ROLE`] (MongoDB), [`KEYSPACES_ROLE`]
+/// (CQL) and [`DDB_ROLE`] (DynamoDB) only.
+pub(crate) fn yaml(cross: &CrossAccount, ports: [u16; 6]) -> String {
     let role = &cross.role_arn;
     let mut listeners = String::new();
     let mut databases = String::new();
@@ -66,14 +70,20 @@ pub(crate) fn yaml(cross: &CrossAccount, ports: [u16; 5]) -> String {
                 "    - database: {db}\n      listen: 127.0.0.1:0\n{password}"
             ));
             databases.push_str(&format!(
-                "  - name: {db}\n    protocol: {protocol}\n    uri: \"localhost:{port}\"\n    \
-                 tls:\n      mode: verify-full\n      {tls}\n{aws}"
+                "  - name: {db}\n    protocol: {protocol}\n    uri: \"{uri}\"\n    \
+                 tls:\n      mode: verify-full\n      {tls}\n{aws}",
+                uri = if *protocol == "dynamodb" {
+                    format!("https://localhost:{port}")
+                } else {
+                    format!("localhost:{port}")
+                },
             ));
         }
     }
     format!(
         r#"proxy:
   handshake_timeout: {}s
+  max_request_body: {MAX_BODY}
   tls:
     cert_file: server.crt
     key_file: server.key
@@ -84,7 +94,7 @@ pub(crate) fn yaml(cross: &CrossAccount, ports: [u16; 5]) -> String {
 {listeners}  identities:
     - name: {ALLOWED_CLIENT}
       db_labels: {{"*": "*"}}
-      db_users: ["{}", "admin", "{DOCS_ROLE}", "{KEYSPACES_ROLE}"]
+      db_users: ["{}", "admin", "{DOCS_ROLE}", "{KEYSPACES_ROLE}", "{DDB_ROLE}"]
       db_names: ["*"]
 aws:
   region: {REGION}

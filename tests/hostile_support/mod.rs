@@ -10,6 +10,7 @@
 mod config;
 pub(crate) mod cql;
 pub(crate) mod flood;
+pub(crate) mod http;
 pub(crate) mod mongo;
 pub(crate) mod mysql;
 pub(crate) mod pg;
@@ -43,7 +44,7 @@ pub(crate) const HANDSHAKE: Duration = Duration::from_secs(3);
 /// The most a refusal or a close may take, even on a loaded 2-core machine (only a hang reaches it).
 pub(crate) const BOUND: Duration = Duration::from_secs(30);
 /// The static password the proxy logs in to Redis with (the rig's `admin` ACL user).
-const REDIS_PASSWORD: &str = "admin-pass";
+pub(crate) const REDIS_PASSWORD: &str = "admin-pass";
 
 /// The database names in the config.
 pub(crate) const PG: &str = "hostile-pg";
@@ -57,6 +58,13 @@ pub(crate) const KEYSPACES: &str = "hostile-cql";
 pub(crate) const KEYSPACES_ROLE: &str = "keyspaces-app";
 /// The DocumentDB stand-in's region (STS's global endpoint signs for it).
 pub(crate) const DOCS_REGION: &str = "us-east-1";
+/// The DynamoDB database (moto over HTTPS, checking every signature).
+pub(crate) const DDB: &str = "hostile-ddb";
+/// The IAM role a DynamoDB request is re-signed as (named in `X-Amz-Security-Token` by a client
+/// identified by its certificate), which alice may be.
+pub(crate) const DDB_ROLE: &str = "ddb-app";
+/// The largest request body the HTTP listener takes (`proxy.max_request_body`).
+pub(crate) const MAX_BODY: u64 = 1 << 20;
 
 /// The deployment; dropped in field order, so the proxy stops before the servers behind it.
 pub(crate) struct Rig {
@@ -68,8 +76,8 @@ pub(crate) struct Rig {
     pub(crate) keyspaces: KeyspacesStandIn,
     pub(crate) cross: CrossAccount,
     pub(crate) moto: Moto,
-    /// Each listener's port: PostgreSQL, MySQL, Redis, MongoDB, CQL.
-    pub(crate) ports: [u16; 5],
+    /// Each listener's port: PostgreSQL, MySQL, Redis, MongoDB, CQL, HTTP (DynamoDB).
+    pub(crate) ports: [u16; 6],
     /// The listeners of the same databases behind a wrong CA or a wrong name, by database name.
     pub(crate) broken: std::collections::BTreeMap<String, u16>,
     /// Alice's client TLS configuration (verifies the proxy as `localhost`).
@@ -81,7 +89,9 @@ impl Rig {
     /// Start the servers, write the operator's directory, and start `iamwire run`.
     pub(crate) fn start() -> Self {
         let ca = TestCa::new().expect("rig CA");
-        let moto = Moto::start().expect("moto");
+        // Also over HTTPS: the DynamoDB database the HTTP listener serves (signature-checking).
+        let moto_tls = ca.server(&["localhost", "127.0.0.1"]).expect("moto cert");
+        let moto = Moto::start_with_tls(&moto_tls.cert_pem, &moto_tls.key_pem).expect("moto");
         let tokens = TokenPolicy {
             moto_url: Some(moto.endpoint()),
             region: Some(REGION.into()),
@@ -115,6 +125,12 @@ impl Rig {
                         name: KEYSPACES_ROLE.into(),
                         trust: trust_policy(&cross.role_arn, None),
                         policies: vec![allow(&["cassandra:*"], "*")],
+                    },
+                    RoleSpec {
+                        account: DATABASE_ACCOUNT.into(),
+                        name: DDB_ROLE.into(),
+                        trust: trust_policy(&cross.role_arn, None),
+                        policies: vec![allow(&["dynamodb:*"], "*")],
                     },
                 ],
             })
@@ -151,6 +167,9 @@ impl Rig {
                     redis.port(),
                     docs.port(),
                     keyspaces.port(),
+                    moto.tls_endpoint()
+                        .and_then(|e| e.rsplit(':').next()?.parse().ok())
+                        .expect("moto's HTTPS port"),
                 ],
             ),
         )
@@ -163,7 +182,14 @@ impl Rig {
                 .and_then(|p| p.parse().ok())
                 .expect("a port")
         };
-        let ports = [port(PG), port(MY), port(CACHE), port(DOCS), port(KEYSPACES)];
+        let ports = [
+            port(PG),
+            port(MY),
+            port(CACHE),
+            port(DOCS),
+            port(KEYSPACES),
+            port(DDB),
+        ];
         let broken = config::BROKEN
             .iter()
             .flat_map(|(name, _)| config::broken_names(name))
@@ -372,6 +398,22 @@ pub(crate) async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool)
     while !check().await {
         assert!(start.elapsed() < BOUND, "{what}: not within {BOUND:?}");
         tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// `text` (a log, an error sent to a client) holds none of the rig's secrets: the proxy's AWS secret
+/// key, the external ID, the Redis password.
+pub(crate) fn assert_no_secret(rig: &Rig, text: &[u8], what: &str) {
+    let text = String::from_utf8_lossy(text);
+    for (name, secret) in [
+        (
+            "the AWS secret key",
+            rig.cross.proxy.secret_access_key.as_str(),
+        ),
+        ("the external ID", EXTERNAL_ID),
+        ("the Redis password", REDIS_PASSWORD),
+    ] {
+        assert!(!text.contains(secret), "{what}: {name} in {text}");
     }
 }
 

@@ -1,5 +1,5 @@
 //! The healthy side: real clients (tokio-postgres, mysql_async, redis-rs, pymongo, the DataStax Python
-//! driver) logging in through the proxy,
+//! driver, boto3) logging in through the proxy,
 //! and one session per protocol running a query every 50 ms for as long as the attacks last.
 
 use std::ffi::OsString;
@@ -89,6 +89,7 @@ pub(crate) async fn fresh_logins(rig: &Rig) -> Result<(), String> {
     for (protocol, (script, args)) in [
         ("mongodb", super::mongo::pymongo(rig)),
         ("cql", super::cql::driver(rig)),
+        ("dynamodb", super::http::boto3(rig)),
     ] {
         let once = python_loop(script, &args, &rig.file("once.stop"));
         let (queries, errors) = tokio::task::spawn_blocking(move || finish(once))
@@ -164,7 +165,8 @@ pub(crate) struct Tally {
 pub(crate) struct Steady {
     stop: Arc<AtomicBool>,
     tasks: Vec<JoinHandle<Tally>>,
-    /// The Python clients' loops (pymongo, the DataStax driver: the real clients here are Python's) and
+    /// The Python clients' loops (pymongo, the DataStax driver, boto3: the real clients here are
+    /// Python's) and
     /// their stop file.
     python: (Vec<(&'static str, Child)>, PathBuf),
 }
@@ -247,6 +249,7 @@ impl Steady {
         for (protocol, (script, args)) in [
             ("mongodb", super::mongo::pymongo(rig)),
             ("cql", super::cql::driver(rig)),
+            ("dynamodb", super::http::boto3(rig)),
         ] {
             loops.push((protocol, python_loop(script, &args, &stop_file)));
         }

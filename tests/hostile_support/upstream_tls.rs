@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use super::config::broken_names;
 use super::steady::my_login_at;
-use super::{BOUND, CACHE, Closed, DOCS, KEYSPACES, MY, PG, Rig};
+use super::{BOUND, CACHE, Closed, DDB, DOCS, KEYSPACES, MY, PG, Rig};
 use crate::e2e_run_support::{client_tls, pg_config};
 use crate::my_support::{async_code, async_conn};
 
@@ -82,5 +82,11 @@ pub(crate) async fn fails_closed(rig: &Rig) {
             String::from_utf8_lossy(&body)
         );
         refused("cql", &name, "ERROR `0x1000` (unavailable)".into(), started);
+    }
+    for name in broken_names(DDB) {
+        let started = Instant::now();
+        let status = super::http::list_tables_status(rig, rig.broken[&name]).await;
+        assert_eq!(status, 502, "{name}: Bad Gateway");
+        refused("http", &name, "`502` (BadGateway)".into(), started);
     }
 }

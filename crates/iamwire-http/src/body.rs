@@ -313,16 +313,18 @@ where
     }
 }
 
-/// A response body from the database, holding the request's place among those in flight until it ends.
-pub(crate) struct Held<B> {
+/// A response body holding a guard until it ends: the request's place among those in flight to the
+/// database, or the request's place among those in progress on the client's connection.
+pub(crate) struct Held<B, G = OwnedSemaphorePermit> {
     pub(crate) inner: B,
-    pub(crate) _permit: Option<OwnedSemaphorePermit>,
+    pub(crate) _permit: Option<G>,
 }
 
-impl<B> Body for Held<B>
+impl<B, G> Body for Held<B, G>
 where
     B: Body<Data = Bytes> + Unpin,
     B::Error: Into<BoxError>,
+    G: Unpin,
 {
     type Data = Bytes;
     type Error = BoxError;

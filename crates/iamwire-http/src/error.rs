@@ -69,6 +69,13 @@ pub enum HttpError {
         /// What is wrong, in the client's terms.
         reason: String,
     },
+    /// The request method is not one the databases served here implement (an extension method, or
+    /// `TRACE` / `CONNECT`): refused rather than signed as the role and sent on.
+    #[error("the method {method} is not implemented")]
+    MethodNotImplemented {
+        /// The method (at most 32 bytes of it).
+        method: String,
+    },
     /// The role's credentials could not be had (STS refused, was unreachable, the chain is invalid).
     #[error("{}", source.message())]
     Credentials {
@@ -155,6 +162,7 @@ impl HttpError {
             | Self::NoRole { .. }
             | Self::Denied { .. } => StatusCode::FORBIDDEN,
             Self::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::MethodNotImplemented { .. } => StatusCode::NOT_IMPLEMENTED,
             Self::PayloadMismatch | Self::BadRequest { .. } | Self::ClientBody { .. } => {
                 StatusCode::BAD_REQUEST
             }
@@ -185,6 +193,7 @@ impl HttpError {
             Self::BodyTooLarge { .. } => "RequestEntityTooLarge",
             Self::PayloadMismatch => "XAmzContentSHA256Mismatch",
             Self::BadRequest { .. } => "ValidationException",
+            Self::MethodNotImplemented { .. } => "NotImplemented",
             Self::Credentials { source } if source.kind() == InjectErrorKind::AccessDenied => {
                 "AccessDeniedException"
             }
@@ -228,6 +237,9 @@ impl HttpError {
             }
             Self::BodyTooLarge { .. } => "send a smaller request (split batches)",
             Self::PayloadMismatch => "send the body the request was signed for",
+            Self::MethodNotImplemented { .. } => {
+                "use GET, HEAD, POST, PUT, DELETE, PATCH or OPTIONS"
+            }
             Self::Credentials { source } => return source.hint().map(str::to_owned),
             Self::CredentialsTimeout { .. } => {
                 "check the proxy's network path to AWS STS; new requests retry"

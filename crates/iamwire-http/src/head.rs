@@ -30,13 +30,53 @@ pub struct ClientHead {
     pub session_token: Option<String>,
 }
 
+/// The query parameters of a presigned URL (SigV4 in the query string): a client's signature, key,
+/// date or session token there would otherwise go upstream with the request target.
+const PRESIGNED_PARAMETERS: &[&str] = &[
+    "x-amz-algorithm",
+    "x-amz-credential",
+    "x-amz-date",
+    "x-amz-expires",
+    "x-amz-security-token",
+    "x-amz-signature",
+    "x-amz-signedheaders",
+];
+
+/// The methods the databases served here implement. Any other (an extension method, `TRACE`, which
+/// echoes the request — the proxy's signature and the role's session token — back, or `CONNECT`) is
+/// refused before it is signed.
+const IMPLEMENTED_METHODS: &[http::Method] = &[
+    http::Method::GET,
+    http::Method::HEAD,
+    http::Method::POST,
+    http::Method::PUT,
+    http::Method::DELETE,
+    http::Method::PATCH,
+    http::Method::OPTIONS,
+];
+
 /// Read `parts` for `service`, refusing a body declared larger than `max_body`.
 ///
 /// # Errors
+/// [`HttpError::MethodNotImplemented`] for a method the databases do not implement,
 /// [`HttpError::BodyTooLarge`], [`HttpError::MalformedAuthorization`], or [`HttpError::BadRequest`] for a
-/// repeated or unreadable header or a DynamoDB request without a known `X-Amz-Target`.
+/// repeated or unreadable header, a DynamoDB request without a known `X-Amz-Target`, or a query string
+/// carrying presigned-URL parameters (`X-Amz-Signature`, `X-Amz-Credential`, ...: the proxy signs
+/// every request itself, in the `Authorization` header, and never forwards a client's signature).
 pub fn inspect(parts: &Parts, service: Service, max_body: u64) -> Result<ClientHead, HttpError> {
     let headers = &parts.headers;
+    if !IMPLEMENTED_METHODS.contains(&parts.method) {
+        let method = parts.method.as_str();
+        return Err(HttpError::MethodNotImplemented {
+            method: method.chars().take(32).collect(),
+        });
+    }
+    if let Some(name) = parts.uri.query().and_then(presigned_parameter) {
+        return Err(bad(&format!(
+            "the query string carries the presigned-URL parameter {name}: sign requests in the \
+             Authorization header (or present a client certificate)"
+        )));
+    }
     let content_length = match single(headers, &header::CONTENT_LENGTH)? {
         None => None,
         Some(v) => Some(
@@ -199,6 +239,39 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
     ] {
         headers.remove(name);
     }
+}
+
+/// The first presigned-URL parameter named in `query` (in any case, percent-encoded or not).
+fn presigned_parameter(query: &str) -> Option<&'static str> {
+    query.split('&').find_map(|pair| {
+        let name = pair.split('=').next().unwrap_or_default();
+        let decoded = percent_decode(name).to_ascii_lowercase();
+        PRESIGNED_PARAMETERS.iter().copied().find(|p| *p == decoded)
+    })
+}
+
+/// `%XX` sequences decoded (others kept as they are); `+` stays `+`.
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (byte, _) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn single<'h>(

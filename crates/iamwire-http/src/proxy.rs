@@ -2,6 +2,7 @@
 
 mod builder;
 mod check;
+mod idle;
 mod request;
 mod stats;
 
@@ -12,6 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use http::Request;
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
@@ -71,7 +73,8 @@ impl Default for HttpLimits {
 #[derive(Debug, Clone, Copy)]
 #[non_exhaustive]
 pub struct HttpTimeouts {
-    /// The client's TLS handshake and each request head.
+    /// The client's TLS handshake, each request head, and how long a connection may sit with no
+    /// request in progress (then it is shut down: HTTP/2 gets GOAWAY; closed one timeout later).
     pub handshake: Duration,
     /// Getting the role's credentials (AssumeRole, cached per chain).
     pub credentials: Duration,
@@ -263,10 +266,22 @@ impl Handler for HttpProxy {
         guard.handshake_done();
         let identity = self.certificate_identity(&stream, peer).map(Arc::new);
         let proxy = Arc::clone(&self);
+        let activity = idle::Activity::new();
+        let requests = Arc::clone(&activity);
         let service = hyper::service::service_fn(move |request: Request<Incoming>| {
             let proxy = Arc::clone(&proxy);
             let identity = identity.clone();
-            async move { Ok::<_, Infallible>(proxy.respond(request, identity, peer).await) }
+            let busy = requests.begin();
+            async move {
+                let response = proxy.respond(request, identity, peer).await;
+                Ok::<_, Infallible>(response.map(|inner| {
+                    crate::body::Held {
+                        inner,
+                        _permit: Some(busy),
+                    }
+                    .boxed()
+                }))
+            }
         });
         let limits = &self.inner.limits;
         let mut builder = auto::Builder::new(TokioExecutor::new());
@@ -282,9 +297,34 @@ impl Handler for HttpProxy {
             .max_concurrent_streams(limits.max_streams);
         let connection = builder.serve_connection(TokioIo::new(stream), service);
         tokio::pin!(connection);
-        tokio::select! {
-            _ = connection.as_mut() => return,
-            () = guard.draining() => connection.as_mut().graceful_shutdown(),
+        let idle_after = self.inner.timeouts.handshake;
+        let mut shut_down = false;
+        loop {
+            let wake = activity
+                .deadline(idle_after)
+                .unwrap_or_else(|| tokio::time::Instant::now() + idle_after);
+            tokio::select! {
+                _ = connection.as_mut() => return,
+                () = guard.draining() => {
+                    connection.as_mut().graceful_shutdown();
+                    break;
+                }
+                () = tokio::time::sleep_until(wake) => {
+                    let idle = activity
+                        .deadline(idle_after)
+                        .is_some_and(|at| at <= tokio::time::Instant::now());
+                    if idle && shut_down {
+                        tracing::debug!(peer = ?peer, "idle client connection closed");
+                        return;
+                    }
+                    if idle {
+                        tracing::debug!(peer = ?peer, "idle client connection shut down");
+                        connection.as_mut().graceful_shutdown();
+                        activity.touch();
+                        shut_down = true;
+                    }
+                }
+            }
         }
         tokio::select! {
             _ = connection.as_mut() => {}

@@ -6,6 +6,7 @@
 //! - [`RedisCluster`]: serves the main address (the configuration endpoint's) and a listener per node,
 //!   opened and closed as the cluster's nodes come and go.
 
+mod admit;
 mod nodes;
 mod refresh;
 pub(crate) mod rewrite;

@@ -109,7 +109,10 @@
 //! (or `CLUSTER NODES` on an engine before Redis 7). It runs when a reply names a node the proxy does
 //! not know (the first `CLUSTER SLOTS` of the first client, a node added by a scaling), one at a time
 //! and at most once a second; the reply waits for it (no later reply passes it). Nothing a client
-//! sends, and no redirection or topology reply, adds a node. On the last try, a redirection to an
+//! sends, and no redirection or topology reply, adds a node. For an AWS cache (`aws.elasticache` /
+//! `aws.memorydb`: its nodes get IAM tokens) a node is served only if it is named under the
+//! configuration endpoint's domain (or is that endpoint, or both are this host's loopback): a node
+//! announced anywhere else gets no listener and no login. On the last try, a redirection to an
 //! address that is still not a node is refused with `-ERR` (never passed on, so no client dials an
 //! address the proxy does not serve), and unknown nodes are left out of topology replies. A node
 //! that leaves the topology has its listener closed (its live sessions go on).

@@ -140,6 +140,83 @@ fn heads_are_checked_before_anything_else() {
     assert_eq!(head.session_token.as_deref(), Some("orders-rw"));
 }
 
+/// An extension method, `TRACE` or `CONNECT` was signed as the role and sent to the database (the
+/// hostile suite's `BREW` reached moto, which answered 405; a `TRACE` would echo the proxy's
+/// signature and the role's session token): refused with 501 before anything else.
+#[test]
+fn methods_the_databases_do_not_implement_are_refused() {
+    for method in ["BREW", "TRACE", "CONNECT", "PROPFIND"] {
+        let (parts, ()) = Request::builder()
+            .method(method)
+            .uri("/")
+            .header("x-amz-target", "DynamoDB_20120810.ListTables")
+            .body(())
+            .unwrap()
+            .into_parts();
+        for service in [Service::DynamoDb, Service::OpenSearch] {
+            let refused = inspect(&parts, service, 100).unwrap_err();
+            assert!(
+                matches!(refused, HttpError::MethodNotImplemented { .. }),
+                "{method}: {refused:?}"
+            );
+            assert_eq!(refused.status(), http::StatusCode::NOT_IMPLEMENTED);
+        }
+    }
+    for method in ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"] {
+        let (parts, ()) = Request::builder()
+            .method(method)
+            .uri("/")
+            .body(())
+            .unwrap()
+            .into_parts();
+        assert!(
+            inspect(&parts, Service::OpenSearch, 100).is_ok(),
+            "{method}"
+        );
+    }
+}
+
+/// A presigned URL's parameters would go upstream in the request target (the hostile suite found a
+/// client's `X-Amz-Signature` and `X-Amz-Security-Token` forwarded that way): refused, in any case,
+/// percent-encoded or not; other query strings pass.
+#[test]
+fn presigned_url_parameters_are_refused() {
+    for query in [
+        "X-Amz-Signature=abc",
+        "a=1&X-Amz-Credential=AKIA%2F20240101",
+        "x-amz-security-token=t",
+        "X-Amz-Date=19991231T235959Z&b=2",
+        "X%2DAmz%2DSignedHeaders=host",
+        "X-AMZ-ALGORITHM=AWS4-HMAC-SHA256",
+        "X-Amz-Expires",
+    ] {
+        let (parts, ()) = Request::builder()
+            .uri(format!("/_search?{query}"))
+            .body(())
+            .unwrap()
+            .into_parts();
+        let refused = inspect(&parts, Service::OpenSearch, 100);
+        assert!(
+            matches!(refused, Err(HttpError::BadRequest { .. })),
+            "{query}: {refused:?}"
+        );
+        assert_eq!(refused.unwrap_err().status(), http::StatusCode::BAD_REQUEST);
+    }
+    for query in [
+        "q=x-amz-signature",
+        "X-Amz-Signaturex=1",
+        "x-amz-meta=1",
+        "size=10&from=0",
+    ] {
+        let (parts, ()) = Request::builder()
+            .uri(format!("/_search?{query}"))
+            .body(())
+            .unwrap()
+            .into_parts();
+        assert!(inspect(&parts, Service::OpenSearch, 100).is_ok(), "{query}");
+    }
+}
+
 #[test]
 fn only_signed_end_to_end_headers_go_upstream() {
     let keys = keys();

@@ -56,6 +56,7 @@ impl ClusterShared {
         let max = self.config.ports.capacity();
         match query(&origin, cx, user, limits, max).await {
             Ok(nodes) => {
+                let nodes = super::admit::admitted(cx.database, origin.host(), nodes);
                 tracing::debug!(nodes = nodes.len(), "refreshed the cluster's topology");
                 self.apply(&mut state, &nodes);
             }
