@@ -48,6 +48,9 @@ cargo bench --bench overhead -- [options]
   --suite LIST    postgres,redis,mysql (default all three)
   --redis-requests N  requests per redis-benchmark point, 10x with -P 16 (default 100000)
   --redis-clients N   redis-benchmark clients (default 50)
+  --redis-hops LIST   Redis targets to run (direct,direct-plain,relay,relay-plain,nutcracker,iamwire;
+                      default all)
+  --redis-loads LIST  redis-benchmark loads (set,get,set-P16,get-P16; default all four)
   --mysql-threads LIST  sysbench threads (default 1,10)
   --smoke         1 second, 1 round, 2 clients, scale 1, 20 idle: does it all work
   --iamwire-arg A extra argument for `iamwire run` (repeatable)";
@@ -65,6 +68,8 @@ struct Args {
     redis_requests: u32,
     redis_clients: u32,
     redis_idle: usize,
+    redis_hops: Vec<String>,
+    redis_loads: Vec<String>,
     mysql_threads: Vec<u32>,
 }
 
@@ -88,6 +93,8 @@ fn parse_args() -> Args {
         redis_requests: 100_000,
         redis_clients: 50,
         redis_idle: 1000,
+        redis_hops: Vec::new(),
+        redis_loads: Vec::new(),
         mysql_threads: vec![1, 10],
     };
     let mut it = std::env::args().skip(1);
@@ -125,6 +132,8 @@ fn parse_args() -> Args {
             "--redis-requests" => a.redis_requests = num(it.next()),
             "--redis-clients" => a.redis_clients = num(it.next()),
             "--redis-idle" => a.redis_idle = num(it.next()) as usize,
+            "--redis-hops" => a.redis_hops = list(it.next()),
+            "--redis-loads" => a.redis_loads = list(it.next()),
             "--mysql-threads" => {
                 a.mysql_threads = list(it.next())
                     .iter()
@@ -168,6 +177,8 @@ fn main() {
             requests: args.redis_requests,
             clients: args.redis_clients,
             idle: args.redis_idle,
+            hops: args.redis_hops.clone(),
+            loads: args.redis_loads.clone(),
         };
         let (s, i) = redis::run(&ca, &r);
         scenarios.extend(s);

@@ -37,6 +37,23 @@ pub(crate) struct RedisArgs {
     pub(crate) clients: u32,
     /// Idle connections held through each proxy (0: none).
     pub(crate) idle: usize,
+    /// Targets to run by key (`direct`, `direct-plain`, `relay`, `relay-plain`, `nutcracker`,
+    /// `iamwire`); empty: all.
+    pub(crate) hops: Vec<String>,
+    /// Loads to run (`set`, `get`, `set-P16`, `get-P16`); empty: all.
+    pub(crate) loads: Vec<String>,
+}
+
+/// The `--redis-hops` key of a target.
+fn hop_key(name: &str) -> &'static str {
+    match name {
+        "direct" => "direct",
+        "direct, plaintext" => "direct-plain",
+        "bare relay" => "relay",
+        "bare relay, plaintext" => "relay-plain",
+        "nutcracker" => "nutcracker",
+        _ => "iamwire",
+    }
 }
 
 /// A Redis server with both ports, killed on drop.
@@ -311,7 +328,16 @@ pub(crate) fn run(ca: &TestCa, a: &RedisArgs) -> (Vec<Scenario>, Vec<(&'static s
     hops.extend(nutcracker(&server));
     hops.push(iamwire(&server));
 
-    let loads: Vec<(&str, u32)> = vec![("set", 1), ("get", 1), ("set", 16), ("get", 16)];
+    hops.retain(|h| a.hops.is_empty() || a.hops.iter().any(|k| k == hop_key(h.name)));
+    let mut loads: Vec<(&str, u32)> = vec![("set", 1), ("get", 1), ("set", 16), ("get", 16)];
+    loads.retain(|(test, p)| {
+        let key = if *p > 1 {
+            format!("{test}-P{p}")
+        } else {
+            (*test).to_owned()
+        };
+        a.loads.is_empty() || a.loads.contains(&key)
+    });
     let mut scenarios: Vec<Scenario> = loads
         .iter()
         .map(|(test, p)| {
