@@ -15,7 +15,8 @@
 //! - the proxy authorises a client (its SCRAM server finishes) only if the client knew the password,
 //!   and never an unknown user;
 //! - the proxy's login accepts the database's `AuthenticationOk` after SCRAM only once the database has
-//!   proved it knows the token (an honest server-final), and under `Require` never without binding;
+//!   proved it knows the token (the server-final a server with the token would send for exactly this
+//!   exchange, honest or made up), and under `Require` never without binding;
 //! - the token goes in clear only over TLS; nothing the proxy sends the database holds the client's
 //!   password or proof, nothing it sends the client holds the token;
 //! - every message the proxy makes is bounded.
@@ -261,16 +262,21 @@ fn database_side(input: &Input) {
     let mut database = ScramServer::new(
         ScramSecret::from_password(known, b"db-salt", ITERATIONS),
         nonce("databasenonce"),
-        db_binding,
+        db_binding.clone(),
     );
     let mut backend = BackendDecoder::new(Limits::default());
     // What the proxy last sent the database, and the client-first it sent (for made-up server-firsts).
     let mut sent: Option<FrontendMessage> = None;
     let mut client_first = String::new();
     let mut scram_started = false;
-    let mut honest_final = false;
+    let mut proved = false;
+    // A server that knows the token and sent exactly the server-first the proxy got, and the
+    // server-final it would send for the proxy's client-final: the only final the proxy may accept.
+    let mut shadow: Option<ScramServer> = None;
+    let mut proof: Option<Vec<u8>> = None;
     for op in input.database.iter().take(8) {
-        let mut honest = false;
+        // (salt, iterations, server nonce) of a server-first, to find the server that would send it.
+        let mut first_of: Option<(Vec<u8>, u32, String)> = None;
         let message = match op {
             DbOp::Honest(how) => {
                 let step = match &sent {
@@ -288,11 +294,12 @@ fn database_side(input: &Input) {
                     (Ok(_), None) => Authentication::Sasl {
                         mechanisms: database.mechanisms().iter().map(|m| (*m).to_owned()).collect(),
                     },
-                    (Ok(ServerAction::Continue(data)), _) => Authentication::SaslContinue(Secret::new(tamper(data, how))),
+                    (Ok(ServerAction::Continue(data)), _) => {
+                        first_of = Some((b"db-salt".to_vec(), ITERATIONS.get(), "databasenonce".to_owned()));
+                        Authentication::SaslContinue(Secret::new(tamper(data, how)))
+                    }
                     (Ok(ServerAction::Final(data)), Some(FrontendMessage::SaslResponse(_))) => {
-                        let sent = tamper(data.clone(), how);
-                        honest = sent == data && database.is_done();
-                        Authentication::SaslFinal(Secret::new(sent))
+                        Authentication::SaslFinal(Secret::new(tamper(data, how)))
                     }
                     (Ok(_), _) => Authentication::Ok,
                     (Err(_), _) => return,
@@ -307,6 +314,7 @@ fn database_side(input: &Input) {
             DbOp::Continue { keep_nonce, nonce, salt, iterations, extra } => {
                 let theirs = client_first.split("r=").nth(1).unwrap_or("").split(',').next().unwrap_or("");
                 let prefix = if *keep_nonce { theirs } else { "" };
+                first_of = Some((salt.clone(), *iterations, nonce.clone()));
                 let salt = base64(salt);
                 Authentication::SaslContinue(Secret::new(format!("r={prefix}{nonce},s={salt},i={iterations}{extra}")))
             }
@@ -340,18 +348,39 @@ fn database_side(input: &Input) {
             Authentication::Other { code, .. } => AuthRequest::Unsupported { code: *code },
             _ => return,
         };
-        let is_final = matches!(request, AuthRequest::SaslFinal { .. });
-        let Ok(action) = proxy.step(request) else { return };
-        if is_final {
-            // The proxy took a server-final: only the honest one proves the database knows the token.
-            assert!(honest, "the proxy accepted a server-final the database did not make");
-            honest_final = true;
+        match request {
+            AuthRequest::SaslContinue { data } => {
+                shadow = first_of.take().and_then(|(salt, iterations, server_nonce)| {
+                    let iterations = NonZeroU32::new(iterations).filter(|i| *i <= ITERATIONS)?;
+                    let secret = ScramSecret::from_password(TOKEN.as_bytes(), &salt, iterations);
+                    let mut server = ScramServer::new(secret, Nonce::new(server_nonce).ok()?, db_binding.clone());
+                    let Some(FrontendMessage::SaslInitialResponse(initial)) = &sent else { return None };
+                    let first = server.step(SaslClientMessage::Initial {
+                        mechanism: &initial.mechanism,
+                        data: initial.data.as_ref().map_or(&[][..], Secret::expose),
+                    });
+                    matches!(first, Ok(ServerAction::Continue(first)) if first == data).then_some(server)
+                });
+                proof = None;
+            }
+            AuthRequest::SaslFinal { data } => {
+                let final_message = data.to_vec();
+                let Ok(_) = proxy.step(request) else { return };
+                assert_eq!(
+                    Some(final_message),
+                    proof.take(),
+                    "the proxy accepted a server-final that proves nothing"
+                );
+                proved = true;
+                continue;
+            }
+            _ => {}
         }
+        let Ok(action) = proxy.step(request) else { return };
         let reply = match action {
             UpstreamAction::Done => {
                 if scram_started {
-                    assert!(honest_final, "AuthenticationOk after SCRAM without proof");
-                    assert!(input.database_knows_token, "logged in to a database that does not know the token");
+                    assert!(proved, "AuthenticationOk after SCRAM without proof");
                 }
                 assert!(policy != ChannelBindingPolicy::Require || scram_started, "Require logged in without binding");
                 return;
@@ -375,7 +404,13 @@ fn database_side(input: &Input) {
                     data: Some(Secret::new(data)),
                 })
             }
-            UpstreamAction::SendSaslResponse { data } => FrontendMessage::SaslResponse(SaslResponse { data: Secret::new(data) }),
+            UpstreamAction::SendSaslResponse { data } => {
+                proof = shadow.as_mut().and_then(|server| match server.step(SaslClientMessage::Response { data: &data }) {
+                    Ok(ServerAction::Final(last)) => Some(last),
+                    _ => None,
+                });
+                FrontendMessage::SaslResponse(SaslResponse { data: Secret::new(data) })
+            }
         };
         let mut out = BytesMut::new();
         if reply.encode(&mut out).is_ok() {
