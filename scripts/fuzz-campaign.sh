@@ -13,8 +13,10 @@
 #   SECONDS_PER_TARGET=120 scripts/fuzz-campaign.sh redis_client # one target, briefly
 #   UNTIL=05:20 JOBS=2 scripts/fuzz-campaign.sh                 # no target runs past 05:20 (date -d)
 #   MINIMISE=0 ...                                              # grow only; minimise later
+#   MINIMISE_ONLY=1 ...                                         # no run: minimise what is there
 #   TABLE=campaign-new.txt ...                                  # the table elsewhere (fuzz/<TABLE>)
-# If fuzz/corpus.tar.zst exists, it is unpacked over fuzz/corpus first (it holds the grown corpus).
+# The minimised corpus beyond the seeds is checked in as fuzz/corpus.tar.zst: it is unpacked over
+# fuzz/corpus first, and PACK=1 writes it again from fuzz/corpus at the end (seeds stay files in git).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! cargo fuzz --version >/dev/null 2>&1; then
@@ -24,6 +26,7 @@ seconds=${SECONDS_PER_TARGET:-1800}
 max_runs=${MAX_RUNS:-10000000}
 jobs=${JOBS:-1}
 minimise=${MINIMISE:-1}
+minimise_only=${MINIMISE_ONLY:-0}
 table=${TABLE:-campaign.txt}
 until_epoch=
 [ -n "${UNTIL:-}" ] && until_epoch=$(date -d "$UNTIL" +%s)
@@ -71,6 +74,12 @@ campaign_one() {
   fi
   local before dict=() files
   before=$(count "$corpus")
+  if [ "$minimise_only" = 1 ]; then
+    local outcome="minimised only"
+    minimise_one "$target" >>"$log" 2>&1 || outcome="minimise failed"
+    printf '%-26s %12s %8s %8s %8s %8s  %s\n' "$target" - - "$before" "$before" "$(count "$corpus")" "$outcome"
+    return 0
+  fi
   files=$(dicts_for "$target")
   if [ -n "$files" ]; then
     # shellcheck disable=SC2086
@@ -122,7 +131,7 @@ minimise_one() {
   fi
 }
 export -f campaign_one minimise_one dicts_for count
-export seconds max_runs minimise until_epoch bin_dir logs
+export seconds max_runs minimise minimise_only until_epoch bin_dir logs
 
 header=$(printf '%-26s %12s %8s %8s %8s %8s  %s' target executions seconds before grown minimised outcome)
 echo "$header" | tee "$table"
@@ -130,4 +139,8 @@ failed=0
 # shellcheck disable=SC2086
 printf '%s\n' $targets | xargs -P "$jobs" -I{} bash -c 'campaign_one "$1"' _ {} | tee -a "$table" \
   || failed=1
+if [ "${PACK:-0}" = 1 ]; then
+  (cd corpus && find . -type f ! -name 'seed-*' | sed 's|^\./||' | LC_ALL=C sort \
+    | tar --owner=0 --group=0 --mtime=@0 -cf - -T -) | zstd -q -19 -f -o corpus.tar.zst
+fi
 exit "$failed"
