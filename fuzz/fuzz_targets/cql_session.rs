@@ -60,7 +60,9 @@ fn long_string(s: &[u8]) -> Vec<u8> {
 /// One request as a frame of `version`.
 fn frame(version: u8, sent: &Sent) -> Option<Frame> {
     let mut frame = match &sent.message {
-        Message::Startup(options) => Request::Startup(options.clone()).to_frame(version, sent.stream),
+        Message::Startup(options) => {
+            Request::Startup(options.clone()).to_frame(version, sent.stream)
+        }
         Message::AuthResponse(token) => {
             Request::AuthResponse(token.clone().map(Into::into)).to_frame(version, sent.stream)
         }
@@ -70,7 +72,9 @@ fn frame(version: u8, sent: &Sent) -> Option<Frame> {
             body.extend_from_slice(&[0, 1, 0]);
             Frame::request(version, sent.stream, 0x07, body)
         }
-        Message::Prepare(q) => Frame::request(version, sent.stream, 0x09, long_string(q.as_bytes())),
+        Message::Prepare(q) => {
+            Frame::request(version, sent.stream, 0x09, long_string(q.as_bytes()))
+        }
         Message::Register => Frame::request(version, sent.stream, 0x0b, vec![0, 0]),
         Message::Batch(body) => Frame::request(version, sent.stream, 0x0d, body.clone()),
         Message::Credentials(body) => Frame::request(version, sent.stream, 0x04, body.clone()),
@@ -85,7 +89,9 @@ libfuzzer_sys::fuzz_target!(|input: Input| {
     let version = if input.v5 { 5 } else { 4 };
     let mut frames = Vec::new();
     for sent in input.sent.iter().take(32) {
-        let Some(frame) = frame(version, sent) else { return };
+        let Some(frame) = frame(version, sent) else {
+            return;
+        };
         let Ok(bytes) = frame.to_bytes() else { return };
         frames.push((frame.opcode, sent.stream, bytes));
     }
@@ -97,7 +103,9 @@ libfuzzer_sys::fuzz_target!(|input: Input| {
         let mut per = input.per_segment.iter().cycle();
         let mut i = 0;
         while i < frames.len() {
-            let n = usize::from(per.next().copied().unwrap_or(1)).clamp(1, 8).min(frames.len() - i);
+            let n = usize::from(per.next().copied().unwrap_or(1))
+                .clamp(1, 8)
+                .min(frames.len() - i);
             let mut payload = Vec::new();
             for (op, stream, bytes) in &frames[i..i + n] {
                 if login.is_none() && logs_in(*op) {
@@ -135,7 +143,11 @@ libfuzzer_sys::fuzz_target!(|input: Input| {
     match login {
         None => {
             assert_eq!(refused, None, "refused a session without a login frame");
-            assert_eq!(passed, wire.len(), "held back bytes of a session without a login frame");
+            assert_eq!(
+                passed,
+                wire.len(),
+                "held back bytes of a session without a login frame"
+            );
         }
         Some((start, guarded_end, op, stream)) => {
             assert_eq!(refused, Some((op, stream)), "not the first login frame");
@@ -147,8 +159,15 @@ libfuzzer_sys::fuzz_target!(|input: Input| {
                 }
                 before += chunk.len();
             }
-            assert_eq!(passed, start.max(before), "not exactly the bytes before the login frame");
-            assert!(passed < guarded_end, "the login frame reached the database ({passed} of {guarded_end})");
+            assert_eq!(
+                passed,
+                start.max(before),
+                "not exactly the bytes before the login frame"
+            );
+            assert!(
+                passed < guarded_end,
+                "the login frame reached the database ({passed} of {guarded_end})"
+            );
         }
     }
 });

@@ -50,8 +50,16 @@ enum Field {
 
 #[derive(Arbitrary, Debug)]
 enum Wire {
-    Msg { more_to_come: bool, checksum: bool, sequences: Vec<(String, u8)> },
-    Query { db: String, command: bool, wrapped: bool },
+    Msg {
+        more_to_come: bool,
+        checksum: bool,
+        sequences: Vec<(String, u8)>,
+    },
+    Query {
+        db: String,
+        command: bool,
+        wrapped: bool,
+    },
     Compressed(Vec<u8>),
     OtherOp(Vec<u8>),
 }
@@ -85,12 +93,16 @@ fn key(s: &str) -> String {
 /// The command document, and whether it logs in (by its name or a speculative login).
 fn document(c: &Command) -> (Vec<u8>, bool, bool) {
     let (name, login, hello) = match &c.name {
-        Name::Login { which, case } => {
-            (recase(LOGINS[usize::from(*which) % LOGINS.len()], *case), true, false)
-        }
-        Name::Hello { is_master, case } => {
-            (recase(if *is_master { "isMaster" } else { "hello" }, *case), false, true)
-        }
+        Name::Login { which, case } => (
+            recase(LOGINS[usize::from(*which) % LOGINS.len()], *case),
+            true,
+            false,
+        ),
+        Name::Hello { is_master, case } => (
+            recase(if *is_master { "isMaster" } else { "hello" }, *case),
+            false,
+            true,
+        ),
         Name::Find => ("find".to_owned(), false, false),
         Name::Ping => ("ping".to_owned(), false, false),
         Name::Other(s) => {
@@ -150,21 +162,46 @@ fn message(c: &Command, id: i32) -> Expect {
     let body = RawDocument::from(doc.clone());
     let mut out = BytesMut::new();
     match &c.wire {
-        Wire::Msg { more_to_come, checksum, sequences } => {
+        Wire::Msg {
+            more_to_come,
+            checksum,
+            sequences,
+        } => {
             let mut msg = OpMsg::new(body);
-            msg.flags = if *more_to_come { flags::MORE_TO_COME } else { 0 }
-                | if *checksum { flags::CHECKSUM_PRESENT } else { 0 };
+            msg.flags = if *more_to_come {
+                flags::MORE_TO_COME
+            } else {
+                0
+            } | if *checksum {
+                flags::CHECKSUM_PRESENT
+            } else {
+                0
+            };
             for (identifier, n) in sequences.iter().take(4) {
-                let docs = (0..n % 4).map(|i| RawDocument::from(DocBuf::new().i32("i", i32::from(i)).finish()));
-                msg.sequences.push(Sequence { identifier: key(identifier), documents: docs.collect() });
+                let docs = (0..n % 4)
+                    .map(|i| RawDocument::from(DocBuf::new().i32("i", i32::from(i)).finish()));
+                msg.sequences.push(Sequence {
+                    identifier: key(identifier),
+                    documents: docs.collect(),
+                });
             }
             msg.encode(id, 0, &mut out);
             // A hello passes only if its whole document shows within the guard's peek.
             let hidden = c.is_hello() && 21 + doc.len() > PEEK_LEN;
             let refused = login || speculative_hello || hidden;
-            Expect { bytes: out.to_vec(), refused, answer: !more_to_come, legacy: false, more_to_come: *more_to_come }
+            Expect {
+                bytes: out.to_vec(),
+                refused,
+                answer: !more_to_come,
+                legacy: false,
+                more_to_come: *more_to_come,
+            }
         }
-        Wire::Query { db, command, wrapped } => {
+        Wire::Query {
+            db,
+            command,
+            wrapped,
+        } => {
             let collection = format!("{}.{}", key(db), if *command { "$cmd" } else { "things" });
             let query = if *wrapped {
                 let mut w = DocBuf::new();
@@ -174,10 +211,24 @@ fn message(c: &Command, id: i32) -> Expect {
                 body
             };
             let doc_end = 16 + 4 + collection.len() + 1 + 8 + query.as_bytes().len();
-            OpQuery { flags: 0, collection, skip: 0, limit: -1, query, fields: None }.encode(id, &mut out);
+            OpQuery {
+                flags: 0,
+                collection,
+                skip: 0,
+                limit: -1,
+                query,
+                fields: None,
+            }
+            .encode(id, &mut out);
             let hidden = c.is_hello() && doc_end > PEEK_LEN;
             let refused = *command && (login || speculative_hello || hidden);
-            Expect { bytes: out.to_vec(), refused, answer: true, legacy: true, more_to_come: false }
+            Expect {
+                bytes: out.to_vec(),
+                refused,
+                answer: true,
+                legacy: true,
+                more_to_come: false,
+            }
         }
         Wire::Compressed(rest) => {
             out.extend_from_slice(&(16 + rest.len() as i32).to_le_bytes());
@@ -185,7 +236,13 @@ fn message(c: &Command, id: i32) -> Expect {
             out.extend_from_slice(&0i32.to_le_bytes());
             out.extend_from_slice(&opcode::OP_COMPRESSED.to_le_bytes());
             out.extend_from_slice(rest);
-            Expect { bytes: out.to_vec(), refused: true, answer: false, legacy: false, more_to_come: false }
+            Expect {
+                bytes: out.to_vec(),
+                refused: true,
+                answer: false,
+                legacy: false,
+                more_to_come: false,
+            }
         }
         Wire::OtherOp(rest) => {
             out.extend_from_slice(&(16 + rest.len() as i32).to_le_bytes());
@@ -193,7 +250,13 @@ fn message(c: &Command, id: i32) -> Expect {
             out.extend_from_slice(&0i32.to_le_bytes());
             out.extend_from_slice(&opcode::OP_GET_MORE.to_le_bytes());
             out.extend_from_slice(rest);
-            Expect { bytes: out.to_vec(), refused: false, answer: false, legacy: false, more_to_come: false }
+            Expect {
+                bytes: out.to_vec(),
+                refused: false,
+                answer: false,
+                legacy: false,
+                more_to_come: false,
+            }
         }
     }
 }
@@ -216,7 +279,10 @@ libfuzzer_sys::fuzz_target!(|input: Input| {
         .zip(1..)
         .map(|(c, id)| message(c, id))
         .collect();
-    let wire: Vec<u8> = expected.iter().flat_map(|e| e.bytes.iter().copied()).collect();
+    let wire: Vec<u8> = expected
+        .iter()
+        .flat_map(|e| e.bytes.iter().copied())
+        .collect();
     let mut guard = Guard::new(48_000_000);
     let (mut forward, mut refused, mut requests) = (BytesMut::new(), Vec::new(), Vec::new());
     let mut rest = &wire[..];
@@ -228,9 +294,14 @@ libfuzzer_sys::fuzz_target!(|input: Input| {
         rest = b;
     }
     if !rest.is_empty() {
-        guard.feed(rest, &mut forward, &mut refused, &mut requests).expect("the guard failed");
+        guard
+            .feed(rest, &mut forward, &mut refused, &mut requests)
+            .expect("the guard failed");
     }
-    assert!(guard.at_boundary(), "the guard is inside a message at the end of whole messages");
+    assert!(
+        guard.at_boundary(),
+        "the guard is inside a message at the end of whole messages"
+    );
     let mut want_forward = Vec::new();
     let mut want_refused = Vec::new();
     let mut want_requests = Vec::new();
@@ -240,7 +311,10 @@ libfuzzer_sys::fuzz_target!(|input: Input| {
         } else {
             want_forward.extend_from_slice(&e.bytes);
             if e.answer {
-                want_requests.push(Forwarded { request_id: id, legacy: e.legacy });
+                want_requests.push(Forwarded {
+                    request_id: id,
+                    legacy: e.legacy,
+                });
             }
         }
     }
@@ -248,7 +322,10 @@ libfuzzer_sys::fuzz_target!(|input: Input| {
         .iter()
         .map(|r: &Refused| (r.request_id, r.legacy, r.more_to_come))
         .collect();
-    assert_eq!(got_refused, want_refused, "refused other messages: {refused:?}");
+    assert_eq!(
+        got_refused, want_refused,
+        "refused other messages: {refused:?}"
+    );
     assert!(forward[..] == want_forward[..], "passed other bytes");
     assert_eq!(requests, want_requests);
 });

@@ -23,15 +23,15 @@
 
 use arbitrary::Arbitrary;
 use bytes::BytesMut;
+use iamwire_core::Secret;
 use iamwire_mysql::auth::{
-    CACHING_SHA2_PASSWORD, MYSQL_CLEAR_PASSWORD, MYSQL_NATIVE_PASSWORD, PasswordServer, PasswordStep,
-    SHA256_PASSWORD, UpstreamAuth, UpstreamStep,
+    CACHING_SHA2_PASSWORD, MYSQL_CLEAR_PASSWORD, MYSQL_NATIVE_PASSWORD, PasswordServer,
+    PasswordStep, SHA256_PASSWORD, UpstreamAuth, UpstreamStep,
 };
 use iamwire_mysql::codec::{
     AuthSwitchRequest, Capabilities, ErrPacket, Handshake, HandshakeResponse, OkPacket, ServerAuth,
     put_auth_more_data,
 };
-use iamwire_core::Secret;
 
 const CLIENT_PASSWORD: &[u8] = b"client-password-Q7";
 const TOKEN: &[u8] = b"injected-token-Z9";
@@ -161,11 +161,18 @@ fn client_side(input: &Input) {
                     _ => false,
                 };
                 if honest {
-                    assert_eq!(password.expose(), CLIENT_PASSWORD, "the proxy checks another password");
+                    assert_eq!(
+                        password.expose(),
+                        CLIENT_PASSWORD,
+                        "the proxy checks another password"
+                    );
                 }
                 if input.hashed_response && last_answer.is_none() {
-                    assert!(password.expose().is_empty() || got.auth_plugin.as_deref() == Some(MYSQL_CLEAR_PASSWORD),
-                        "a hash taken for the password");
+                    assert!(
+                        password.expose().is_empty()
+                            || got.auth_plugin.as_deref() == Some(MYSQL_CLEAR_PASSWORD),
+                        "a hash taken for the password"
+                    );
                 }
                 return;
             }
@@ -183,7 +190,10 @@ fn client_side(input: &Input) {
             }
         }
     }
-    assert!(matches!(step, PasswordStep::Verify(_)), "the password exchange did not end in three packets");
+    assert!(
+        matches!(step, PasswordStep::Verify(_)),
+        "the password exchange did not end in three packets"
+    );
 }
 
 /// The database's side: its greeting, the proxy's login, the database's packets.
@@ -202,7 +212,9 @@ fn database_side(input: &Input) {
     if greeting.encode(&mut payload).is_err() {
         return;
     }
-    let Ok(greeting) = Handshake::decode(&payload) else { return };
+    let Ok(greeting) = Handshake::decode(&payload) else {
+        return;
+    };
     let Ok((mut auth, first)) = UpstreamAuth::start(
         Secret::new(TOKEN.to_vec()),
         greeting.auth_plugin.as_deref(),
@@ -243,7 +255,9 @@ fn database_side(input: &Input) {
             DbPacket::FullAuth => put_auth_more_data(&mut payload, &[4]),
             DbPacket::More(data) => put_auth_more_data(&mut payload, data),
         }
-        let Ok(message) = ServerAuth::decode(&payload) else { return };
+        let Ok(message) = ServerAuth::decode(&payload) else {
+            return;
+        };
         let is_switch = matches!(message, ServerAuth::Switch(_));
         let is_full = matches!(&message, ServerAuth::MoreData(d) if d.as_slice() == [4]);
         match auth.step(message) {
@@ -263,7 +277,10 @@ fn database_side(input: &Input) {
 /// where the plugin sends it so.
 fn check_sent(bytes: &[u8], plugin: &str, full_auth: bool) {
     assert!(bytes.len() <= MAX_OUT, "an unbounded auth response");
-    assert!(!contains(bytes, CLIENT_PASSWORD), "the client's password reached the database");
+    assert!(
+        !contains(bytes, CLIENT_PASSWORD),
+        "the client's password reached the database"
+    );
     if contains(bytes, TOKEN) {
         assert!(
             matches!(plugin, MYSQL_CLEAR_PASSWORD | SHA256_PASSWORD)

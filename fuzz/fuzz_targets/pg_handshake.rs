@@ -85,7 +85,10 @@ enum ClientOp {
     /// The client's next honest message (its SCRAM machine's answer to what the proxy last said).
     Honest(Tamper),
     /// A SASLInitialResponse the input makes up.
-    Initial { mechanism: Mechanism, data: Option<Vec<u8>> },
+    Initial {
+        mechanism: Mechanism,
+        data: Option<Vec<u8>>,
+    },
     /// A SASLResponse the input makes up.
     Response(Vec<u8>),
 }
@@ -98,8 +101,17 @@ enum DbOp {
     Cleartext,
     Md5([u8; 4]),
     Sasl(Vec<Mechanism>),
-    Continue { keep_nonce: bool, nonce: String, salt: Vec<u8>, iterations: u32, extra: String },
-    Final { verifier: Option<[u8; 32]>, error: Option<String> },
+    Continue {
+        keep_nonce: bool,
+        nonce: String,
+        salt: Vec<u8>,
+        iterations: u32,
+        extra: String,
+    },
+    Final {
+        verifier: Option<[u8; 32]>,
+        error: Option<String>,
+    },
     Other(i32),
 }
 
@@ -112,7 +124,9 @@ fn to_client(message: BackendMessage) -> Option<BackendMessage> {
         !contains(&buf, TOKEN.as_bytes()),
         "the token reached the client"
     );
-    BackendDecoder::new(Limits::default()).decode(&mut buf).ok()?
+    BackendDecoder::new(Limits::default())
+        .decode(&mut buf)
+        .ok()?
 }
 
 /// A client message through the wire, read by the proxy's decoder in the phase `kind`.
@@ -163,30 +177,48 @@ fn client_side(input: &Input) {
             binding.clone(),
         )
     };
-    let password: &[u8] = if input.client_knows_password { CLIENT_PASSWORD } else { b"guess" };
+    let password: &[u8] = if input.client_knows_password {
+        CLIENT_PASSWORD
+    } else {
+        b"guess"
+    };
     let mut client = UpstreamAuth::new(
         UpstreamLogin::new("alice", Secret::new(password.to_vec())),
-        UpstreamTransport::Tls { server_end_point: binding },
+        UpstreamTransport::Tls {
+            server_end_point: binding,
+        },
         nonce("clientnonce"),
     )
     .max_iterations(ITERATIONS);
     // What the proxy last said to the client, as the client's driver decoded it.
-    let offer: Vec<String> = server.mechanisms().iter().map(|m| (*m).to_owned()).collect();
-    let mut last = to_client(BackendMessage::Authentication(Authentication::Sasl { mechanisms: offer }));
+    let offer: Vec<String> = server
+        .mechanisms()
+        .iter()
+        .map(|m| (*m).to_owned())
+        .collect();
+    let mut last = to_client(BackendMessage::Authentication(Authentication::Sasl {
+        mechanisms: offer,
+    }));
     let mut expect = AuthResponseKind::SaslInitialResponse;
     let mut authorised = false;
     for op in input.client.iter().take(8) {
         let message = match op {
             ClientOp::Honest(how) => {
-                let Some(BackendMessage::Authentication(request)) = &last else { return };
+                let Some(BackendMessage::Authentication(request)) = &last else {
+                    return;
+                };
                 let names: Vec<&str>;
                 let request = match request {
                     Authentication::Sasl { mechanisms } => {
                         names = mechanisms.iter().map(String::as_str).collect();
                         AuthRequest::Sasl { mechanisms: &names }
                     }
-                    Authentication::SaslContinue(data) => AuthRequest::SaslContinue { data: data.expose() },
-                    Authentication::SaslFinal(data) => AuthRequest::SaslFinal { data: data.expose() },
+                    Authentication::SaslContinue(data) => AuthRequest::SaslContinue {
+                        data: data.expose(),
+                    },
+                    Authentication::SaslFinal(data) => AuthRequest::SaslFinal {
+                        data: data.expose(),
+                    },
                     _ => return,
                 };
                 match client.step(request) {
@@ -197,26 +229,36 @@ fn client_side(input: &Input) {
                         })
                     }
                     Ok(UpstreamAction::SendSaslResponse { data }) => {
-                        FrontendMessage::SaslResponse(SaslResponse { data: Secret::new(tamper(data, how)) })
+                        FrontendMessage::SaslResponse(SaslResponse {
+                            data: Secret::new(tamper(data, how)),
+                        })
                     }
                     _ => return,
                 }
             }
-            ClientOp::Initial { mechanism, data } => FrontendMessage::SaslInitialResponse(SaslInitialResponse {
-                mechanism: mechanism.name().to_owned(),
-                data: data.clone().map(Secret::new),
-            }),
-            ClientOp::Response(data) => FrontendMessage::SaslResponse(SaslResponse { data: Secret::new(data.clone()) }),
-        };
-        let Some(message) = from_client(message, expect) else { return };
-        let step = match &message {
-            FrontendMessage::SaslInitialResponse(initial) => server.step(SaslClientMessage::Initial {
-                mechanism: &initial.mechanism,
-                data: initial.data.as_ref().map_or(&[][..], Secret::expose),
-            }),
-            FrontendMessage::SaslResponse(response) => {
-                server.step(SaslClientMessage::Response { data: response.data.expose() })
+            ClientOp::Initial { mechanism, data } => {
+                FrontendMessage::SaslInitialResponse(SaslInitialResponse {
+                    mechanism: mechanism.name().to_owned(),
+                    data: data.clone().map(Secret::new),
+                })
             }
+            ClientOp::Response(data) => FrontendMessage::SaslResponse(SaslResponse {
+                data: Secret::new(data.clone()),
+            }),
+        };
+        let Some(message) = from_client(message, expect) else {
+            return;
+        };
+        let step = match &message {
+            FrontendMessage::SaslInitialResponse(initial) => {
+                server.step(SaslClientMessage::Initial {
+                    mechanism: &initial.mechanism,
+                    data: initial.data.as_ref().map_or(&[][..], Secret::expose),
+                })
+            }
+            FrontendMessage::SaslResponse(response) => server.step(SaslClientMessage::Response {
+                data: response.data.expose(),
+            }),
             _ => return,
         };
         let reply = match step {
@@ -245,7 +287,9 @@ fn database_side(input: &Input) {
     let end_point = TlsServerEndPoint::from_hash([0x3c; 32]);
     let cert = input.upstream_cert_known.then(|| end_point.clone());
     let transport = if input.upstream_tls {
-        UpstreamTransport::Tls { server_end_point: cert.clone() }
+        UpstreamTransport::Tls {
+            server_end_point: cert.clone(),
+        }
     } else {
         UpstreamTransport::Plain
     };
@@ -254,10 +298,18 @@ fn database_side(input: &Input) {
         1 => ChannelBindingPolicy::Disable,
         _ => ChannelBindingPolicy::Require,
     };
-    let mut proxy = UpstreamAuth::new(UpstreamLogin::new("iam_user", TOKEN), transport, nonce("proxyclientnonce"))
-        .channel_binding(policy)
-        .max_iterations(ITERATIONS);
-    let known: &[u8] = if input.database_knows_token { TOKEN.as_bytes() } else { b"another-token" };
+    let mut proxy = UpstreamAuth::new(
+        UpstreamLogin::new("iam_user", TOKEN),
+        transport,
+        nonce("proxyclientnonce"),
+    )
+    .channel_binding(policy)
+    .max_iterations(ITERATIONS);
+    let known: &[u8] = if input.database_knows_token {
+        TOKEN.as_bytes()
+    } else {
+        b"another-token"
+    };
     let db_binding = (input.upstream_tls && input.upstream_cert_known).then(|| end_point.clone());
     let mut database = ScramServer::new(
         ScramSecret::from_password(known, b"db-salt", ITERATIONS),
@@ -281,21 +333,33 @@ fn database_side(input: &Input) {
             DbOp::Honest(how) => {
                 let step = match &sent {
                     None => Ok(ServerAction::Continue(Vec::new())),
-                    Some(FrontendMessage::SaslInitialResponse(i)) => database.step(SaslClientMessage::Initial {
-                        mechanism: &i.mechanism,
-                        data: i.data.as_ref().map_or(&[][..], Secret::expose),
-                    }),
+                    Some(FrontendMessage::SaslInitialResponse(i)) => {
+                        database.step(SaslClientMessage::Initial {
+                            mechanism: &i.mechanism,
+                            data: i.data.as_ref().map_or(&[][..], Secret::expose),
+                        })
+                    }
                     Some(FrontendMessage::SaslResponse(r)) => {
-                        database.step(SaslClientMessage::Response { data: r.data.expose() })
+                        database.step(SaslClientMessage::Response {
+                            data: r.data.expose(),
+                        })
                     }
                     Some(_) => Ok(ServerAction::Final(Vec::new())),
                 };
                 match (step, &sent) {
                     (Ok(_), None) => Authentication::Sasl {
-                        mechanisms: database.mechanisms().iter().map(|m| (*m).to_owned()).collect(),
+                        mechanisms: database
+                            .mechanisms()
+                            .iter()
+                            .map(|m| (*m).to_owned())
+                            .collect(),
                     },
                     (Ok(ServerAction::Continue(data)), _) => {
-                        first_of = Some((b"db-salt".to_vec(), ITERATIONS.get(), "databasenonce".to_owned()));
+                        first_of = Some((
+                            b"db-salt".to_vec(),
+                            ITERATIONS.get(),
+                            "databasenonce".to_owned(),
+                        ));
                         Authentication::SaslContinue(Secret::new(tamper(data, how)))
                     }
                     (Ok(ServerAction::Final(data)), Some(FrontendMessage::SaslResponse(_))) => {
@@ -311,12 +375,26 @@ fn database_side(input: &Input) {
             DbOp::Sasl(names) => Authentication::Sasl {
                 mechanisms: names.iter().take(20).map(|m| m.name().to_owned()).collect(),
             },
-            DbOp::Continue { keep_nonce, nonce, salt, iterations, extra } => {
-                let theirs = client_first.split("r=").nth(1).unwrap_or("").split(',').next().unwrap_or("");
+            DbOp::Continue {
+                keep_nonce,
+                nonce,
+                salt,
+                iterations,
+                extra,
+            } => {
+                let theirs = client_first
+                    .split("r=")
+                    .nth(1)
+                    .unwrap_or("")
+                    .split(',')
+                    .next()
+                    .unwrap_or("");
                 let prefix = if *keep_nonce { theirs } else { "" };
                 first_of = Some((salt.clone(), *iterations, nonce.clone()));
                 let salt = base64(salt);
-                Authentication::SaslContinue(Secret::new(format!("r={prefix}{nonce},s={salt},i={iterations}{extra}")))
+                Authentication::SaslContinue(Secret::new(format!(
+                    "r={prefix}{nonce},s={salt},i={iterations}{extra}"
+                )))
             }
             DbOp::Final { verifier, error } => {
                 let data = match (verifier, error) {
@@ -326,14 +404,22 @@ fn database_side(input: &Input) {
                 };
                 Authentication::SaslFinal(Secret::new(data))
             }
-            DbOp::Other(code) => Authentication::Other { code: *code, data: bytes::Bytes::new() },
+            DbOp::Other(code) => Authentication::Other {
+                code: *code,
+                data: bytes::Bytes::new(),
+            },
         };
         // Through the wire: the database's encoder, the proxy's decoder.
         let mut buf = BytesMut::new();
-        if BackendMessage::Authentication(message).encode(&mut buf).is_err() {
+        if BackendMessage::Authentication(message)
+            .encode(&mut buf)
+            .is_err()
+        {
             return;
         }
-        let Ok(Some(BackendMessage::Authentication(request))) = backend.decode(&mut buf) else { return };
+        let Ok(Some(BackendMessage::Authentication(request))) = backend.decode(&mut buf) else {
+            return;
+        };
         let names: Vec<&str>;
         let request = match &request {
             Authentication::Ok => AuthRequest::Ok,
@@ -343,24 +429,39 @@ fn database_side(input: &Input) {
                 names = mechanisms.iter().map(String::as_str).collect();
                 AuthRequest::Sasl { mechanisms: &names }
             }
-            Authentication::SaslContinue(data) => AuthRequest::SaslContinue { data: data.expose() },
-            Authentication::SaslFinal(data) => AuthRequest::SaslFinal { data: data.expose() },
+            Authentication::SaslContinue(data) => AuthRequest::SaslContinue {
+                data: data.expose(),
+            },
+            Authentication::SaslFinal(data) => AuthRequest::SaslFinal {
+                data: data.expose(),
+            },
             Authentication::Other { code, .. } => AuthRequest::Unsupported { code: *code },
             _ => return,
         };
         match request {
             AuthRequest::SaslContinue { data } => {
-                shadow = first_of.take().and_then(|(salt, iterations, server_nonce)| {
-                    let iterations = NonZeroU32::new(iterations).filter(|i| *i <= ITERATIONS)?;
-                    let secret = ScramSecret::from_password(TOKEN.as_bytes(), &salt, iterations);
-                    let mut server = ScramServer::new(secret, Nonce::new(server_nonce).ok()?, db_binding.clone());
-                    let Some(FrontendMessage::SaslInitialResponse(initial)) = &sent else { return None };
-                    let first = server.step(SaslClientMessage::Initial {
-                        mechanism: &initial.mechanism,
-                        data: initial.data.as_ref().map_or(&[][..], Secret::expose),
+                shadow = first_of
+                    .take()
+                    .and_then(|(salt, iterations, server_nonce)| {
+                        let iterations =
+                            NonZeroU32::new(iterations).filter(|i| *i <= ITERATIONS)?;
+                        let secret =
+                            ScramSecret::from_password(TOKEN.as_bytes(), &salt, iterations);
+                        let mut server = ScramServer::new(
+                            secret,
+                            Nonce::new(server_nonce).ok()?,
+                            db_binding.clone(),
+                        );
+                        let Some(FrontendMessage::SaslInitialResponse(initial)) = &sent else {
+                            return None;
+                        };
+                        let first = server.step(SaslClientMessage::Initial {
+                            mechanism: &initial.mechanism,
+                            data: initial.data.as_ref().map_or(&[][..], Secret::expose),
+                        });
+                        matches!(first, Ok(ServerAction::Continue(first)) if first == data)
+                            .then_some(server)
                     });
-                    matches!(first, Ok(ServerAction::Continue(first)) if first == data).then_some(server)
-                });
                 proof = None;
             }
             AuthRequest::SaslFinal { data } => {
@@ -376,13 +477,18 @@ fn database_side(input: &Input) {
             }
             _ => {}
         }
-        let Ok(action) = proxy.step(request) else { return };
+        let Ok(action) = proxy.step(request) else {
+            return;
+        };
         let reply = match action {
             UpstreamAction::Done => {
                 if scram_started {
                     assert!(proved, "AuthenticationOk after SCRAM without proof");
                 }
-                assert!(policy != ChannelBindingPolicy::Require || scram_started, "Require logged in without binding");
+                assert!(
+                    policy != ChannelBindingPolicy::Require || scram_started,
+                    "Require logged in without binding"
+                );
                 return;
             }
             UpstreamAction::AwaitNext => continue,
@@ -390,7 +496,9 @@ fn database_side(input: &Input) {
                 if secret.expose() == TOKEN.as_bytes() {
                     assert!(input.upstream_tls, "the token in clear without TLS");
                 }
-                FrontendMessage::Password(iamwire_postgres::codec::PasswordMessage { password: secret })
+                FrontendMessage::Password(iamwire_postgres::codec::PasswordMessage {
+                    password: secret,
+                })
             }
             UpstreamAction::SendSaslInitialResponse { mechanism, data } => {
                 assert!(
@@ -405,17 +513,24 @@ fn database_side(input: &Input) {
                 })
             }
             UpstreamAction::SendSaslResponse { data } => {
-                proof = shadow.as_mut().and_then(|server| match server.step(SaslClientMessage::Response { data: &data }) {
-                    Ok(ServerAction::Final(last)) => Some(last),
-                    _ => None,
+                proof = shadow.as_mut().and_then(|server| {
+                    match server.step(SaslClientMessage::Response { data: &data }) {
+                        Ok(ServerAction::Final(last)) => Some(last),
+                        _ => None,
+                    }
                 });
-                FrontendMessage::SaslResponse(SaslResponse { data: Secret::new(data) })
+                FrontendMessage::SaslResponse(SaslResponse {
+                    data: Secret::new(data),
+                })
             }
         };
         let mut out = BytesMut::new();
         if reply.encode(&mut out).is_ok() {
             assert!(out.len() <= MAX_OUT, "an unbounded message to the database");
-            assert!(!contains(&out, CLIENT_PASSWORD), "the client's password reached the database");
+            assert!(
+                !contains(&out, CLIENT_PASSWORD),
+                "the client's password reached the database"
+            );
         }
         sent = Some(reply);
     }
@@ -425,7 +540,11 @@ fn base64(bytes: &[u8]) -> String {
     const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::new();
     for chunk in bytes.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = u32::from(b[0]) << 16 | u32::from(b[1]) << 8 | u32::from(b[2]);
         for i in 0..4 {
             if i <= chunk.len() {

@@ -49,7 +49,13 @@ struct Input {
 }
 
 fn bytes_of(word: &Word, lower: bool) -> Vec<u8> {
-    let case = |s: &str| if lower { s.to_ascii_lowercase().into_bytes() } else { s.as_bytes().to_vec() };
+    let case = |s: &str| {
+        if lower {
+            s.to_ascii_lowercase().into_bytes()
+        } else {
+            s.as_bytes().to_vec()
+        }
+    };
     match word {
         Word::Auth => case("AUTH"),
         Word::Hello => case("HELLO"),
@@ -68,7 +74,12 @@ libfuzzer_sys::fuzz_target!(|input: Input| {
     let mut wire = BytesMut::new();
     let mut sent: Vec<Vec<Vec<u8>>> = Vec::new();
     for command in input.commands.iter().take(16) {
-        let args: Vec<Vec<u8>> = command.words.iter().take(12).map(|w| bytes_of(w, command.lower)).collect();
+        let args: Vec<Vec<u8>> = command
+            .words
+            .iter()
+            .take(12)
+            .map(|w| bytes_of(w, command.lower))
+            .collect();
         if args.is_empty() {
             continue;
         }
@@ -78,8 +89,15 @@ libfuzzer_sys::fuzz_target!(|input: Input| {
     }
     let seen = iamwire_redis::fuzzing::handshake(&wire, input.implicit, IAM_USER, TOKEN);
     for line in &seen.answers {
-        assert!(line.first() == Some(&b'-') && line.ends_with(b"\r\n"), "not an error line: {line:?}");
-        assert_eq!(line.iter().filter(|b| **b == b'\n').count(), 1, "not one line: {line:?}");
+        assert!(
+            line.first() == Some(&b'-') && line.ends_with(b"\r\n"),
+            "not an error line: {line:?}"
+        );
+        assert_eq!(
+            line.iter().filter(|b| **b == b'\n').count(),
+            1,
+            "not one line: {line:?}"
+        );
     }
     let answered = seen.answers.len();
     let Some(login) = seen.login else {
@@ -89,38 +107,69 @@ libfuzzer_sys::fuzz_target!(|input: Input| {
         // No login: every command was answered (up to a QUIT).
         let quit_at = sent.iter().position(|a| a[0].eq_ignore_ascii_case(b"QUIT"));
         assert_eq!(seen.quit, quit_at.is_some());
-        assert_eq!(answered, quit_at.unwrap_or(sent.len()), "a command went unanswered");
+        assert_eq!(
+            answered,
+            quit_at.unwrap_or(sent.len()),
+            "a command went unanswered"
+        );
         return;
     };
     // The command that logged in is the first one not answered.
     let client = &sent[answered];
     let name = &client[0];
     let implicit = !name.eq_ignore_ascii_case(b"AUTH") && !name.eq_ignore_ascii_case(b"HELLO");
-    assert!(!implicit || input.implicit, "logged in without AUTH and without a certificate");
+    assert!(
+        !implicit || input.implicit,
+        "logged in without AUTH and without a certificate"
+    );
     assert!(login.upstream_len < 4096, "an unbounded login command");
     let up = &login.upstream;
     // The client's password never goes on (a connection name the client chose goes on as it is, even
     // if it reads like a password).
     for (i, arg) in up.iter().enumerate() {
         let secret = arg.as_slice() == CLIENT_PASSWORD;
-        assert!(!secret || (i == 6 && up[5] == b"SETNAME"), "the client's password reached the database");
+        assert!(
+            !secret || (i == 6 && up[5] == b"SETNAME"),
+            "the client's password reached the database"
+        );
     }
     if name.eq_ignore_ascii_case(b"HELLO") {
         assert!(up.len() == 5 || up.len() == 7, "{up:?}");
         assert_eq!(up[0], b"HELLO");
         assert!(up[1] == b"2" || up[1] == b"3");
-        let asked: i64 = std::str::from_utf8(&client[1]).ok().and_then(|v| v.parse().ok()).expect("a version");
-        assert_eq!(up[1], asked.to_string().into_bytes(), "another protocol version");
-        assert_eq!((&up[2][..], &up[3][..], &up[4][..]), (&b"AUTH"[..], IAM_USER.as_bytes(), TOKEN));
+        let asked: i64 = std::str::from_utf8(&client[1])
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .expect("a version");
+        assert_eq!(
+            up[1],
+            asked.to_string().into_bytes(),
+            "another protocol version"
+        );
+        assert_eq!(
+            (&up[2][..], &up[3][..], &up[4][..]),
+            (&b"AUTH"[..], IAM_USER.as_bytes(), TOKEN)
+        );
         if up.len() == 7 {
             assert_eq!(up[5], b"SETNAME");
-            assert!(client.iter().any(|a| *a == up[6]), "a connection name the client did not give");
+            assert!(
+                client.iter().any(|a| *a == up[6]),
+                "a connection name the client did not give"
+            );
         }
     } else {
         assert_eq!(up.len(), 3, "{up:?}");
-        assert_eq!((&up[0][..], &up[1][..], &up[2][..]), (&b"AUTH"[..], IAM_USER.as_bytes(), TOKEN));
+        assert_eq!(
+            (&up[0][..], &up[1][..], &up[2][..]),
+            (&b"AUTH"[..], IAM_USER.as_bytes(), TOKEN)
+        );
     }
     if !implicit {
-        assert!(client.iter().any(|a| a.as_slice() == login.db_user.as_bytes()) || login.db_user == "default");
+        assert!(
+            client
+                .iter()
+                .any(|a| a.as_slice() == login.db_user.as_bytes())
+                || login.db_user == "default"
+        );
     }
 });
