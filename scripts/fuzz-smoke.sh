@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Build every fuzz target and run each for a short while from its seed corpus (cargo-fuzz on stable:
+# Build every fuzz target and run each for a short while from its seeds and the campaign corpus (cargo-fuzz on stable:
 # RUSTC_BOOTSTRAP=1 and no sanitizer). Longer runs: SECONDS_PER_TARGET=600 scripts/fuzz-smoke.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,6 +15,11 @@ for target in $targets; do
   corpus=$(mktemp -d)
   # Seeds are read from the committed corpus; what the run discovers goes to a scratch directory.
   cp corpus/"$target"/* "$corpus"/ 2>/dev/null || true
+  # The minimised campaign corpus (fuzz/corpus.tar.zst) is replayed too: a regression check in seconds.
+  if [ -f corpus.tar.zst ]; then
+    zstd -qdc corpus.tar.zst | tar -xf - -C "$corpus" --strip-components=1 --wildcards "$target/*" 2>/dev/null \
+      || true
+  fi
   echo "fuzz: $target for ${seconds}s" >&2
   log=$(mktemp)
   set +e

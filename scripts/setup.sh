@@ -16,6 +16,7 @@ APT_PACKAGES=(
   wrk                                               # HTTP load through the HTTP proxy (benches)
   pgbouncer nutcracker                              # the overhead harness's pooler / twemproxy rows
   nodejs                                            # node and npm, for mongosh (MongoDB e2e)
+  zstd                                              # fuzz/corpus.tar.zst (fuzz-smoke.sh, fuzz-campaign.sh)
 )
 
 log() { printf 'setup: %s\n' "$*" >&2; }

@@ -33,3 +33,10 @@ pub fn frames(data: &[u8]) {
     let _ = framing.rest_of_message(data);
     framing.advance(data);
 }
+
+/// A client's bytes after its login, in `chunks` as the relay reads them, through the relay's login
+/// guard (`segments`: a v5 client): how many bytes reached the database, and the opcode and stream of
+/// the frame that would have logged in again, if one came.
+pub fn login_guard(segments: bool, chunks: &[&[u8]]) -> (usize, Option<(u8, i16)>) {
+    crate::proxy::fuzz_login_guard(segments, chunks)
+}

@@ -22,6 +22,8 @@ mod guard;
 mod io;
 mod upstream;
 
+pub(crate) use guard::fuzz_run as fuzz_login_guard;
+
 use bytes::BytesMut;
 use iamwire_core::{Secret, SessionRequest, UpstreamLogin};
 use iamwire_proxy::scram::ScramSecret;

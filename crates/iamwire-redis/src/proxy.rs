@@ -31,7 +31,7 @@ use tokio::net::TcpStream;
 pub(crate) use auth_args::{
     AuthForm, AuthRequest, hello_auth, login_command, parse_auth, parse_hello,
 };
-pub(crate) use handshake::{read_reply, wipe};
+pub(crate) use handshake::{Before, before_login, read_reply, wipe};
 
 use crate::cluster::{ClusterConfig, ClusterShared};
 use crate::codec::Limits;

@@ -153,6 +153,21 @@ impl ClientGuard for LoginGuard {
     }
 }
 
+/// The fuzz targets' run of a guard: `chunks` of a client's bytes, as the relay reads them, until the
+/// guard stops them. How many bytes passed, and the opcode and stream of the frame it refused.
+pub(crate) fn fuzz_run(segments: bool, chunks: &[&[u8]]) -> (usize, Option<(u8, i16)>) {
+    let mut guard = LoginGuard::new(segments);
+    let mut passed = 0;
+    for chunk in chunks {
+        if let Some(n) = guard.check(chunk) {
+            passed += n.min(chunk.len());
+            break;
+        }
+        passed += chunk.len();
+    }
+    (passed, guard.refused().map(|r| (r.opcode, r.stream)))
+}
+
 #[cfg(test)]
 mod tests {
     use bytes::BytesMut;

@@ -22,37 +22,14 @@ pub(super) async fn hello(
     let mut decoder = CommandDecoder::new(redis.limits.unauthenticated());
     loop {
         let command = next_command(client, &mut decoder).await?;
-        let request = if command.is("AUTH") {
-            parse_auth(&command).map(Some)
-        } else if command.is("HELLO") {
-            match parse_hello(&command).map(hello_auth) {
-                Ok(Ok(Some(request))) => Ok(Some(request)),
-                Ok(Ok(None)) => Err(error_line(
-                    "NOAUTH",
-                    "HELLO must be called with the client already authenticated, otherwise the \
-                     HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client \
-                     and select the RESP protocol version at the same time",
-                )),
-                Ok(Err(e)) | Err(e) => Err(e),
-            }
-        } else if command.is("QUIT") {
-            let _ = client.send(b"+OK\r\n").await;
-            return Err(RedisError::Quit.into());
-        } else if let Some(user) = implicit_user(redis, client) {
-            // Put the command back: it is the session's first, relayed once the login is done.
-            let mut buf = BytesMut::from(&command.raw()[..]);
-            buf.extend_from_slice(&client.buf);
-            client.buf = buf;
-            Ok(Some(AuthRequest {
-                user,
-                password: Bytes::new(),
-                form: AuthForm::Implicit,
-            }))
-        } else {
-            Err(error_line("NOAUTH", "Authentication required."))
-        };
-        match request {
-            Ok(Some(request)) => {
+        match before_login(&command, || implicit_user(redis, client)) {
+            Before::Login(request) => {
+                if request.form == AuthForm::Implicit {
+                    // Put the command back: it is the session's first, relayed once the login is done.
+                    let mut buf = BytesMut::from(&command.raw()[..]);
+                    buf.extend_from_slice(&client.buf);
+                    client.buf = buf;
+                }
                 state.proto = match request.form {
                     AuthForm::Hello { proto, .. } => proto,
                     _ => 2,
@@ -65,12 +42,62 @@ pub(super) async fn hello(
                     db_name: None,
                 });
             }
-            Ok(None) => {}
-            Err(line) => client
+            Before::Answer(line) => client
                 .send(&line)
                 .await
                 .map_err(|source| SessionError::ClientIo { source })?,
+            Before::Quit => {
+                let _ = client.send(b"+OK\r\n").await;
+                return Err(RedisError::Quit.into());
+            }
         }
+    }
+}
+
+/// What the proxy does with a command from a client that has not logged in.
+pub(crate) enum Before {
+    /// The client names its database user (an implicit login: the command is the session's first).
+    Login(AuthRequest),
+    /// Answer with this error line and read on.
+    Answer(Vec<u8>),
+    /// `QUIT`: answer `+OK` and end.
+    Quit,
+}
+
+/// The decision for one `command` before the login, sans-IO: `AUTH` and `HELLO ... AUTH` log in, a
+/// client with a certificate logs in as `implicit_user` with any other command, and everything else is
+/// answered with the error Redis gives.
+pub(crate) fn before_login(
+    command: &Command,
+    implicit_user: impl FnOnce() -> Option<String>,
+) -> Before {
+    let request = if command.is("AUTH") {
+        parse_auth(command)
+    } else if command.is("HELLO") {
+        match parse_hello(command).map(hello_auth) {
+            Ok(Ok(Some(request))) => Ok(request),
+            Ok(Ok(None)) => Err(error_line(
+                "NOAUTH",
+                "HELLO must be called with the client already authenticated, otherwise the \
+                 HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client \
+                 and select the RESP protocol version at the same time",
+            )),
+            Ok(Err(e)) | Err(e) => Err(e),
+        }
+    } else if command.is("QUIT") {
+        return Before::Quit;
+    } else if let Some(user) = implicit_user() {
+        Ok(AuthRequest {
+            user,
+            password: Bytes::new(),
+            form: AuthForm::Implicit,
+        })
+    } else {
+        Err(error_line("NOAUTH", "Authentication required."))
+    };
+    match request {
+        Ok(request) => Before::Login(request),
+        Err(line) => Before::Answer(line),
     }
 }
 
