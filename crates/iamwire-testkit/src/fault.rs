@@ -31,7 +31,8 @@ pub enum Fault {
     /// still send, and sees end-of-file).
     HalfClose,
     /// Answer every HTTP request with this status and an AWS-style XML error body
-    /// (`ServiceUnavailable`, or `Throttling` for 400 and 429), then close: an AWS endpoint that errs.
+    /// (`ServiceUnavailable`; `Throttling` for 400 and 429; `AccessDenied` for 403, an endpoint that
+    /// refuses), then close: an AWS endpoint that errs.
     HttpError(u16),
     /// Forward, holding each chunk this long first.
     Delay(Duration),
@@ -298,12 +299,21 @@ fn http_error(mut stream: TcpStream, status: u64) {
             Ok(n) => head.extend_from_slice(&buf[..n]),
         }
     }
-    let (code, reason) = match status {
-        400 | 429 => ("Throttling", "Rate exceeded"),
-        _ => ("ServiceUnavailable", "Service is unavailable (fault relay)"),
+    let (kind, code, reason) = match status {
+        400 | 429 => ("Sender", "Throttling", "Rate exceeded"),
+        403 => (
+            "Sender",
+            "AccessDenied",
+            "User is not authorized to perform: sts:AssumeRole (fault relay)",
+        ),
+        _ => (
+            "Receiver",
+            "ServiceUnavailable",
+            "Service is unavailable (fault relay)",
+        ),
     };
     let body = format!(
-        "<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><Error><Type>Receiver</Type>\
+        "<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><Error><Type>{kind}</Type>\
          <Code>{code}</Code><Message>{reason}</Message></Error><RequestId>fault-relay</RequestId>\
          </ErrorResponse>"
     );
@@ -460,6 +470,19 @@ mod tests {
         relay.set(Fault::Forward);
         assert_eq!(roundtrip(relay.addr()).as_deref(), Some(&b"ping"[..]));
         assert_eq!(relay.recorded(), b"ping");
+    }
+
+    #[test]
+    fn a_refusing_endpoint_answers_403_access_denied() {
+        let relay = FaultRelay::start(echo_server(), Fault::HttpError(403)).unwrap();
+        let mut s = connect(relay.addr());
+        s.write_all(b"POST / HTTP/1.1\r\nHost: sts\r\nContent-Length: 0\r\n\r\n")
+            .unwrap();
+        let mut answer = String::new();
+        s.read_to_string(&mut answer).unwrap();
+        assert!(answer.starts_with("HTTP/1.1 403 "), "{answer}");
+        assert!(answer.contains("<Type>Sender</Type>"), "{answer}");
+        assert!(answer.contains("<Code>AccessDenied</Code>"), "{answer}");
     }
 
     #[test]
