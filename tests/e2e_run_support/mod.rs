@@ -628,6 +628,57 @@ db_service:
     (dir, config)
 }
 
+/// The operator's directory for a database that is not RDS: [`operator_dir`]'s, with `aws_extra` (lines
+/// under the database's `aws:`, indented six spaces) instead of its RDS resource id and the database at
+/// `uri`.
+pub(crate) fn operator_dir_for(
+    served: &Served<'_>,
+    cross: &CrossAccount,
+    aws_endpoint: &str,
+    uri: &str,
+    aws_extra: &str,
+) -> (tempfile::TempDir, std::path::PathBuf) {
+    non_rds_operator_dir(served, cross, aws_endpoint, uri, aws_extra, "")
+}
+
+/// [`operator_dir_for`] with `proxy_extra` lines in the config's `proxy` section (timeouts, say).
+pub(crate) fn non_rds_operator_dir(
+    served: &Served<'_>,
+    cross: &CrossAccount,
+    aws_endpoint: &str,
+    uri: &str,
+    aws_extra: &str,
+    proxy_extra: &str,
+) -> (tempfile::TempDir, std::path::PathBuf) {
+    let (dir, config) = operator_dir(served, cross, aws_endpoint, EXTERNAL_ID, proxy_extra);
+    let yaml = std::fs::read_to_string(&config).expect("the config");
+    let rds = format!("      rds: {{resource_id: \"{}\"}}\n", RESOURCE_ID);
+    assert!(yaml.contains(&rds), "{yaml}");
+    let yaml = yaml.replace(&rds, aws_extra).replace(
+        &format!("uri: \"localhost:{}\"", served.port),
+        &format!("uri: \"{uri}\""),
+    );
+    std::fs::write(&config, yaml).expect("the config");
+    (dir, config)
+}
+
+/// A database-user role in the database account that the database's role may assume, allowed `actions`.
+pub(crate) fn user_role(moto: &Moto, cross: &CrossAccount, name: &str, actions: &[&str]) -> String {
+    use iamwire_testkit::moto::{AwsSetup, DATABASE_ACCOUNT, RoleSpec, allow, trust_policy};
+    let created = moto
+        .setup(&AwsSetup {
+            users: vec![],
+            roles: vec![RoleSpec {
+                account: DATABASE_ACCOUNT.into(),
+                name: name.into(),
+                trust: trust_policy(&cross.role_arn, None),
+                policies: vec![allow(actions, "*")],
+            }],
+        })
+        .unwrap();
+    created.roles[name].arn.clone()
+}
+
 /// `dir/aws.env`: the proxy's own access key (`cross`'s proxy user) and the AWS endpoint to use.
 pub(crate) fn write_aws_env(dir: &Path, cross: &CrossAccount, aws_endpoint: &str) {
     std::fs::write(
