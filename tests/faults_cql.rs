@@ -17,36 +17,9 @@ use iamwire_testkit::Fault;
 const BAD_CREDENTIALS: &str = "0100";
 const UNAVAILABLE: &str = "1000";
 
-/// The DataStax driver (`ARGS`: port, CA, certificate, key, user role): `once()` logs in on first use
-/// and reads `system.local`; `failure(e)` finds the CQL error code in the driver's text.
-const DRIVER: &str = r#"
-import re, ssl
-from cassandra.auth import PlainTextAuthProvider
-from cassandra.cluster import Cluster
-port, ca, cert, key, user = ARGS
-session = None
-def once():
-    global session
-    if session is None:
-        context = ssl.create_default_context(cafile=ca)
-        context.load_cert_chain(cert, key)
-        cluster = Cluster(["127.0.0.1"], port=int(port), ssl_context=context,
-                          ssl_options={"server_hostname": "localhost"},
-                          auth_provider=PlainTextAuthProvider(username=user, password="not-used"),
-                          schema_metadata_enabled=False, token_metadata_enabled=False,
-                          connect_timeout=30, control_connection_timeout=30)
-        session = cluster.connect()
-    row = session.execute("SELECT release_version FROM system.local", timeout=30).one()
-    assert row is not None, "no row"
-def failure(e):
-    text = repr(e)
-    found = re.search(r"code=([0-9A-Fa-f]{4})", text)
-    return (found.group(1) if found else "none", text)
-"#;
-
 const CQL: StandInProtocol = StandInProtocol {
     kind: Kind::Keyspaces,
-    script: DRIVER,
+    script: py_session::CQL_DRIVER,
     files: &["ca.crt", "alice.crt", "alice.key"],
     // STS refusing is Keyspaces' bad credentials; erring or silent, unavailable (retry later).
     credentials_codes: |fault| match fault {

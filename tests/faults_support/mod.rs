@@ -14,7 +14,9 @@ use iamwire_testkit::keyspaces::KeyspacesStandIn;
 use iamwire_testkit::moto::{CrossAccount, Moto};
 use iamwire_testkit::{Fault, FaultRelay, TestCa};
 
-use crate::e2e_run_support::{EXTERNAL_ID, Proxy, REGION, Served, non_rds_operator_dir, user_role};
+use crate::e2e_run_support::{
+    EXTERNAL_ID, Proxy, REGION, Served, non_rds_operator_dir, sts_secrets, user_role,
+};
 use crate::py_session::{Failure, PySession};
 
 /// A refusal must come back well within this, even on a loaded 2-core machine.
@@ -310,20 +312,7 @@ pub(crate) fn sts_scenario(
 /// No secret in what clients were told or in the proxy's logs (`stderr`): the proxy's own key, the
 /// external ID, and every secret key and session token STS handed out (read off the `sts` relay).
 pub(crate) fn assert_no_secrets(sts: &FaultRelay, proxy_key: &str, stderr: &str, told: &[Failure]) {
-    let recorded = String::from_utf8_lossy(&sts.recorded()).into_owned();
-    let mut secrets = vec![proxy_key.to_owned(), EXTERNAL_ID.to_owned()];
-    for tag in ["SecretAccessKey", "SessionToken"] {
-        let open = format!("<{tag}>");
-        let issued: Vec<String> = recorded
-            .split(&open)
-            .skip(1)
-            .filter_map(|rest| rest.split('<').next())
-            .map(str::to_owned)
-            .collect();
-        assert!(!issued.is_empty(), "no {tag} recorded from STS");
-        secrets.extend(issued);
-    }
-    for secret in &secrets {
+    for secret in &sts_secrets(sts, proxy_key) {
         assert!(!stderr.contains(secret.as_str()), "a secret in the logs");
         assert!(
             !told.iter().any(|f| f.text.contains(secret.as_str())),
@@ -442,32 +431,38 @@ impl StandInProtocol {
         );
     }
 
+    /// `f` with this protocol's [`Client`] for `stack`.
+    fn with_client<R>(&self, stack: &StandInStack, f: impl FnOnce(&Client<'_>) -> R) -> R {
+        let session = |port| self.client_args(stack, port);
+        let no_credentials = |f: &Failure, faults: &[Fault]| self.no_credentials(stack, f, faults);
+        let no_database = |f: &Failure, fault| self.no_database(f, fault);
+        f(&Client {
+            session: &session,
+            no_credentials: &no_credentials,
+            no_database: &no_database,
+            cut: &|_| {},
+        })
+    }
+
     /// [`sts_scenario`] against a fresh deployment, with debug logs checked for secrets after.
     pub(crate) fn sts_test(&self) {
         let debug = [("RUST_LOG".to_owned(), "debug".to_owned())];
         let mut stack = StandInStack::start(self.kind, Some(STS_LIFETIME), &debug);
         let port = stack.proxy.port();
-        let session = |port| self.client_args(&stack, port);
-        let no_credentials = |f: &Failure, faults: &[Fault]| self.no_credentials(&stack, f, faults);
-        let no_database = |f: &Failure, fault| self.no_database(f, fault);
-        let client = Client {
-            session: &session,
-            no_credentials: &no_credentials,
-            no_database: &no_database,
-            cut: &|_| {},
-        };
-        // Both hops' credentials are issued by the first login (the first at start-up).
-        let mut steady = client.open(port);
-        let issued_by = Instant::now();
-        let told = sts_scenario(
-            &stack.sts,
-            &stack.moto,
-            port,
-            issued_by,
-            &mut steady,
-            true,
-            &client,
-        );
+        let told = self.with_client(&stack, |client| {
+            // Both hops' credentials are issued by the first login (the first at start-up).
+            let mut steady = client.open(port);
+            let issued_by = Instant::now();
+            sts_scenario(
+                &stack.sts,
+                &stack.moto,
+                port,
+                issued_by,
+                &mut steady,
+                true,
+                client,
+            )
+        });
         let stderr = stack.proxy.stderr();
         assert!(stderr.contains("DEBUG"), "debug logging is on");
         assert_no_secrets(
@@ -476,7 +471,6 @@ impl StandInProtocol {
             &stderr,
             &told,
         );
-        drop(steady);
         assert!(stack.proxy.is_running());
     }
 
@@ -484,16 +478,7 @@ impl StandInProtocol {
     pub(crate) fn upstream_test(&self) {
         let mut stack = StandInStack::start(self.kind, None, &[]);
         let port = stack.proxy.port();
-        let session = |port| self.client_args(&stack, port);
-        let no_credentials = |f: &Failure, faults: &[Fault]| self.no_credentials(&stack, f, faults);
-        let no_database = |f: &Failure, fault| self.no_database(f, fault);
-        let client = Client {
-            session: &session,
-            no_credentials: &no_credentials,
-            no_database: &no_database,
-            cut: &|_| {},
-        };
-        upstream_scenario(&stack.db, port, &client);
+        self.with_client(&stack, |client| upstream_scenario(&stack.db, port, client));
         assert!(stack.proxy.is_running(), "{}", stack.proxy.stderr());
     }
 }

@@ -1,11 +1,11 @@
 //! A real client in the rig venv's Python (the DataStax driver, pymongo, boto3), driven a query at a
 //! time: the test writes a line, the client runs its `once()` and answers a JSON line. Between queries
 //! the client keeps its connections, so one `PySession` is one long-lived session; a fresh one is a new
-//! login.
+//! login. Also the client scripts more than one suite runs.
 
 #![allow(dead_code)] // each test binary uses its own part
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
@@ -78,19 +78,7 @@ impl PySession {
                 }
             }
         });
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let mut pipe = child.stderr.take().expect("stderr");
-        let sink = stderr.clone();
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = pipe.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                let text = String::from_utf8_lossy(&buf[..n]).into_owned();
-                sink.lock().unwrap().push_str(&text);
-            }
-        });
+        let stderr = crate::e2e_run_support::drain(child.stderr.take().expect("stderr"));
         Self {
             child,
             stdin,
@@ -136,3 +124,31 @@ impl Drop for PySession {
         let _ = self.child.wait();
     }
 }
+
+/// The DataStax Python driver (`ARGS`: port, CA, certificate, key, user role): `once()` logs in on
+/// first use and reads `system.local`; `failure(e)` finds the CQL error code in the driver's text. The
+/// hostile suite's steady CQL session runs it too.
+pub(crate) const CQL_DRIVER: &str = r#"
+import re, ssl
+from cassandra.auth import PlainTextAuthProvider
+from cassandra.cluster import Cluster
+port, ca, cert, key, user = ARGS
+session = None
+def once():
+    global session
+    if session is None:
+        context = ssl.create_default_context(cafile=ca)
+        context.load_cert_chain(cert, key)
+        cluster = Cluster(["127.0.0.1"], port=int(port), ssl_context=context,
+                          ssl_options={"server_hostname": "localhost"},
+                          auth_provider=PlainTextAuthProvider(username=user, password="not-used"),
+                          schema_metadata_enabled=False, token_metadata_enabled=False,
+                          connect_timeout=30, control_connection_timeout=30)
+        session = cluster.connect()
+    row = session.execute("SELECT release_version FROM system.local", timeout=30).one()
+    assert row is not None, "no row"
+def failure(e):
+    text = repr(e)
+    found = re.search(r"code=([0-9A-Fa-f]{4})", text)
+    return (found.group(1) if found else "none", text)
+"#;

@@ -453,14 +453,20 @@ mod tests {
         assert_eq!(read_end(&mut open).unwrap(), 0);
     }
 
-    #[test]
-    fn http_errors_answer_with_an_aws_error_and_recording_keeps_what_came_back() {
-        let relay = FaultRelay::recording(echo_server(), Fault::HttpError(503)).unwrap();
+    /// What the relay answers an HTTP request with.
+    fn http_answer(relay: &FaultRelay) -> String {
         let mut s = connect(relay.addr());
         s.write_all(b"POST / HTTP/1.1\r\nHost: sts\r\nContent-Length: 0\r\n\r\n")
             .unwrap();
         let mut answer = String::new();
         s.read_to_string(&mut answer).unwrap();
+        answer
+    }
+
+    #[test]
+    fn http_errors_answer_with_an_aws_error_and_recording_keeps_what_came_back() {
+        let relay = FaultRelay::recording(echo_server(), Fault::HttpError(503)).unwrap();
+        let answer = http_answer(&relay);
         assert!(answer.starts_with("HTTP/1.1 503 "), "{answer}");
         assert!(
             answer.contains("<Code>ServiceUnavailable</Code>"),
@@ -475,11 +481,7 @@ mod tests {
     #[test]
     fn a_refusing_endpoint_answers_403_access_denied() {
         let relay = FaultRelay::start(echo_server(), Fault::HttpError(403)).unwrap();
-        let mut s = connect(relay.addr());
-        s.write_all(b"POST / HTTP/1.1\r\nHost: sts\r\nContent-Length: 0\r\n\r\n")
-            .unwrap();
-        let mut answer = String::new();
-        s.read_to_string(&mut answer).unwrap();
+        let answer = http_answer(&relay);
         assert!(answer.starts_with("HTTP/1.1 403 "), "{answer}");
         assert!(answer.contains("<Type>Sender</Type>"), "{answer}");
         assert!(answer.contains("<Code>AccessDenied</Code>"), "{answer}");
