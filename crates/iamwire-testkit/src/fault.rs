@@ -333,6 +333,11 @@ fn pump(mut from: TcpStream, mut to: TcpStream, shared: &Shared, back: bool) {
             Ok(0) | Err(_) => break,
             Ok(n) => n,
         };
+        // Reset while this thread slept in `read` (`reset_all`): bytes that came before it woke must
+        // not cross; dropping the sockets sends the resets.
+        if aborted(&from) || aborted(&to) {
+            return;
+        }
         match shared.mode.load(Ordering::SeqCst) {
             1 => continue, // blackholed: swallow
             2 => break,
@@ -435,6 +440,27 @@ mod tests {
             matches!(&ended, Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset),
             "{ended:?}"
         );
+    }
+
+    /// `reset_all` in `Forward` mode: bytes sent right after it never cross (the relay's threads may
+    /// not have seen the reset yet when they arrive), as they would not to a database that died.
+    #[test]
+    fn bytes_sent_right_after_a_reset_never_cross() {
+        let relay = FaultRelay::start(echo_server(), Fault::Forward).unwrap();
+        for round in 0..50 {
+            let mut open = connect(relay.addr());
+            open.write_all(b"ping").unwrap();
+            let mut buf = [0u8; 4];
+            open.read_exact(&mut buf).unwrap();
+            relay.reset_all();
+            // The write may be refused already; what matters is that no echo comes back.
+            let _ = open.write_all(b"ping");
+            let ended = read_end(&mut open);
+            assert!(
+                !matches!(ended, Ok(n) if n > 0),
+                "round {round}: bytes crossed a reset connection"
+            );
+        }
     }
 
     #[test]
