@@ -12,7 +12,7 @@ mod e2e_run_support;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use e2e_run_support::{EXTERNAL_ID, Served, both, operator_dir};
+use e2e_run_support::{EXTERNAL_ID, Served, both, operator_dir, operator_dir_for, user_role};
 use iamwire_testkit::TestCa;
 use iamwire_testkit::TokenPolicy;
 use iamwire_testkit::moto::{CrossAccount, Moto};
@@ -276,48 +276,6 @@ fn doctor_logs_in_to_mariadb_with_the_token_and_names_a_refused_user() {
     assert!(line.contains("ERROR 1045"), "{line}");
     assert!(fix.contains("rds-db:connect"), "{fix}");
     assert!(String::from_utf8_lossy(&out.stdout).contains("✓ TLS:"));
-}
-
-/// The operator's directory for a database that is not RDS: [`operator_dir`]'s, with `aws_extra` (lines
-/// under the database's `aws:`, indented six spaces) instead of its RDS resource id and the database at
-/// `uri`.
-fn operator_dir_for(
-    served: &Served<'_>,
-    cross: &CrossAccount,
-    aws_endpoint: &str,
-    uri: &str,
-    aws_extra: &str,
-) -> (tempfile::TempDir, std::path::PathBuf) {
-    let (dir, config) = operator_dir(served, cross, aws_endpoint, EXTERNAL_ID, "");
-    let yaml = std::fs::read_to_string(&config).unwrap();
-    let rds = format!(
-        "      rds: {{resource_id: \"{}\"}}\n",
-        e2e_run_support::RESOURCE_ID
-    );
-    assert!(yaml.contains(&rds), "{yaml}");
-    let yaml = yaml.replace(&rds, aws_extra).replace(
-        &format!("uri: \"localhost:{}\"", served.port),
-        &format!("uri: \"{uri}\""),
-    );
-    std::fs::write(&config, yaml).unwrap();
-    (dir, config)
-}
-
-/// A database-user role in the database account that the database's role may assume, allowed `actions`.
-fn user_role(moto: &Moto, cross: &CrossAccount, name: &str, actions: &[&str]) -> String {
-    use iamwire_testkit::moto::{AwsSetup, DATABASE_ACCOUNT, RoleSpec, allow, trust_policy};
-    let created = moto
-        .setup(&AwsSetup {
-            users: vec![],
-            roles: vec![RoleSpec {
-                account: DATABASE_ACCOUNT.into(),
-                name: name.into(),
-                trust: trust_policy(&cross.role_arn, None),
-                policies: vec![allow(actions, "*")],
-            }],
-        })
-        .unwrap();
-    created.roles[name].arn.clone()
 }
 
 /// Neither the proxy's AWS secret key nor the external ID is in anything the doctor printed.

@@ -247,22 +247,7 @@ fn sts_refusing_erring_or_silent_serves_from_cache_then_names_the_role_and_recov
     });
     // No secret in what clients were told or in the proxy's trace-level logs: the proxy's own key,
     // the external ID, and every secret key and session token STS handed out (read off the wire).
-    let recorded = String::from_utf8_lossy(&relay.recorded()).into_owned();
-    let mut secrets = vec![
-        stack.cross.proxy.secret_access_key.clone(),
-        e2e_run_support::EXTERNAL_ID.to_owned(),
-    ];
-    for tag in ["SecretAccessKey", "SessionToken"] {
-        let open = format!("<{tag}>");
-        let issued: Vec<String> = recorded
-            .split(&open)
-            .skip(1)
-            .filter_map(|rest| rest.split('<').next())
-            .map(str::to_owned)
-            .collect();
-        assert!(!issued.is_empty(), "no {tag} recorded from STS");
-        secrets.extend(issued);
-    }
+    let secrets = e2e_run_support::sts_secrets(&relay, &stack.cross.proxy.secret_access_key);
     let stderr = stack.proxy.stderr();
     assert!(
         stderr.contains("TRACE") || stderr.contains("trace"),

@@ -19,6 +19,7 @@ mod e2e_run_support;
 mod hostile_support;
 #[path = "../crates/iamwire-mysql/tests/e2e_support/mod.rs"]
 mod my_support;
+mod py_session;
 mod redis_support;
 
 use hostile_support::steady::{Steady, fresh_logins};

@@ -65,22 +65,7 @@ impl Proxy {
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn iamwire run");
-        let stderr = Arc::new(Mutex::new(String::new()));
-        {
-            let mut pipe = child.stderr.take().expect("stderr");
-            let sink = stderr.clone();
-            std::thread::spawn(move || {
-                let mut buf = [0u8; 4096];
-                while let Ok(n) = pipe.read(&mut buf) {
-                    if n == 0 {
-                        break;
-                    }
-                    sink.lock()
-                        .unwrap()
-                        .push_str(&String::from_utf8_lossy(&buf[..n]));
-                }
-            });
-        }
+        let stderr = drain(child.stderr.take().expect("stderr"));
         let (tx, rx) = mpsc::channel();
         let stdout = child.stdout.take().expect("stdout");
         let printed = Arc::new(Mutex::new(String::new()));
@@ -237,6 +222,45 @@ impl Drop for Proxy {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Collect everything `pipe` yields, as it comes, on a thread of its own (so the writer never blocks on
+/// a full pipe); the text so far.
+pub(crate) fn drain(mut pipe: impl Read + Send + 'static) -> Arc<Mutex<String>> {
+    let text = Arc::new(Mutex::new(String::new()));
+    let sink = text.clone();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = pipe.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            sink.lock()
+                .unwrap()
+                .push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+    });
+    text
+}
+
+/// The secrets a deployment whose proxy reaches STS through `relay` (recording) must never show: the
+/// proxy's own secret key `proxy_key`, the external ID, and every secret key and session token STS
+/// handed out (read off the wire; each kind must have been seen).
+pub(crate) fn sts_secrets(relay: &FaultRelay, proxy_key: &str) -> Vec<String> {
+    let recorded = String::from_utf8_lossy(&relay.recorded()).into_owned();
+    let mut secrets = vec![proxy_key.to_owned(), EXTERNAL_ID.to_owned()];
+    for tag in ["SecretAccessKey", "SessionToken"] {
+        let open = format!("<{tag}>");
+        let issued: Vec<String> = recorded
+            .split(&open)
+            .skip(1)
+            .filter_map(|rest| rest.split('<').next())
+            .map(str::to_owned)
+            .collect();
+        assert!(!issued.is_empty(), "no {tag} recorded from STS");
+        secrets.extend(issued);
+    }
+    secrets
 }
 
 /// How a test's deployment differs from the usual one.
@@ -639,6 +663,57 @@ db_service:
     );
     std::fs::write(&config, yaml).expect("write config");
     (dir, config)
+}
+
+/// The operator's directory for a database that is not RDS: [`operator_dir`]'s, with `aws_extra` (lines
+/// under the database's `aws:`, indented six spaces) instead of its RDS resource id and the database at
+/// `uri`.
+pub(crate) fn operator_dir_for(
+    served: &Served<'_>,
+    cross: &CrossAccount,
+    aws_endpoint: &str,
+    uri: &str,
+    aws_extra: &str,
+) -> (tempfile::TempDir, std::path::PathBuf) {
+    non_rds_operator_dir(served, cross, aws_endpoint, uri, aws_extra, "")
+}
+
+/// [`operator_dir_for`] with `proxy_extra` lines in the config's `proxy` section (timeouts, say).
+pub(crate) fn non_rds_operator_dir(
+    served: &Served<'_>,
+    cross: &CrossAccount,
+    aws_endpoint: &str,
+    uri: &str,
+    aws_extra: &str,
+    proxy_extra: &str,
+) -> (tempfile::TempDir, std::path::PathBuf) {
+    let (dir, config) = operator_dir(served, cross, aws_endpoint, EXTERNAL_ID, proxy_extra);
+    let yaml = std::fs::read_to_string(&config).expect("the config");
+    let rds = format!("      rds: {{resource_id: \"{}\"}}\n", RESOURCE_ID);
+    assert!(yaml.contains(&rds), "{yaml}");
+    let yaml = yaml.replace(&rds, aws_extra).replace(
+        &format!("uri: \"localhost:{}\"", served.port),
+        &format!("uri: \"{uri}\""),
+    );
+    std::fs::write(&config, yaml).expect("the config");
+    (dir, config)
+}
+
+/// A database-user role in the database account that the database's role may assume, allowed `actions`.
+pub(crate) fn user_role(moto: &Moto, cross: &CrossAccount, name: &str, actions: &[&str]) -> String {
+    use iamwire_testkit::moto::{AwsSetup, DATABASE_ACCOUNT, RoleSpec, allow, trust_policy};
+    let created = moto
+        .setup(&AwsSetup {
+            users: vec![],
+            roles: vec![RoleSpec {
+                account: DATABASE_ACCOUNT.into(),
+                name: name.into(),
+                trust: trust_policy(&cross.role_arn, None),
+                policies: vec![allow(actions, "*")],
+            }],
+        })
+        .unwrap();
+    created.roles[name].arn.clone()
 }
 
 /// `dir/aws.env`: the proxy's own access key (`cross`'s proxy user) and the AWS endpoint to use.

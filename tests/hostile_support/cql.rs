@@ -244,25 +244,6 @@ pub(crate) async fn attacks(rig: &Rig) {
     assert_code(&closed, PROTOCOL_ERROR, "TLS done, never sends a frame");
 }
 
-/// The DataStax Python driver as [`KEYSPACES_ROLE`] with alice's certificate (`ARGS`: port, CA,
-/// certificate, key, user): a query on `system.local`.
-const DRIVER: &str = r#"
-import ssl
-from cassandra.auth import PlainTextAuthProvider
-from cassandra.cluster import Cluster
-port, ca, cert, key, user = ARGS
-context = ssl.create_default_context(cafile=ca)
-context.load_cert_chain(cert, key)
-cluster = Cluster(["127.0.0.1"], port=int(port), ssl_context=context,
-                  ssl_options={"server_hostname": "localhost"},
-                  auth_provider=PlainTextAuthProvider(username=user, password="not-used"),
-                  schema_metadata_enabled=False, token_metadata_enabled=False,
-                  connect_timeout=30, control_connection_timeout=30)
-session = cluster.connect()
-def once():
-    session.execute("SELECT release_version FROM system.local", timeout=30)
-"#;
-
 /// The driver through the proxy: its script and arguments, for
 /// [`python_loop`](super::steady::python_loop).
 pub(crate) fn driver(rig: &Rig) -> (&'static str, Vec<OsString>) {
@@ -273,5 +254,5 @@ pub(crate) fn driver(rig: &Rig) -> (&'static str, Vec<OsString>) {
         rig.file("alice.key").into(),
         KEYSPACES_ROLE.into(),
     ];
-    (DRIVER, args)
+    (crate::py_session::CQL_DRIVER, args)
 }

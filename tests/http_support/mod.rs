@@ -7,10 +7,10 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use iamwire_testkit::TestCa;
 use iamwire_testkit::moto::{
     AwsSetup, DATABASE_ACCOUNT, Moto, PROXY_ACCOUNT, RoleSpec, UserSpec, allow, trust_policy,
 };
+use iamwire_testkit::{Fault, FaultRelay, TestCa};
 use serde_json::json;
 
 use crate::e2e_run_support::Proxy;
@@ -42,7 +42,26 @@ pub(crate) struct HttpStack {
     pub(crate) alice: Key,
     /// alice acting as `admin` (a role her rules do not allow).
     pub(crate) alice_admin: Key,
+    /// The relay between the proxy and the AWS endpoint (recording), if the options asked for one.
+    pub(crate) sts_relay: Option<FaultRelay>,
+    /// The relay between the proxy and the database, if the options asked for one.
+    pub(crate) db_relay: Option<FaultRelay>,
     dir: tempfile::TempDir,
+}
+
+/// How a deployment differs from the usual one.
+#[derive(Default)]
+pub(crate) struct HttpOptions {
+    /// Lines (indented two spaces) added to the config's `proxy` section.
+    pub(crate) proxy_extra: String,
+    /// Put a fault relay between the proxy and the AWS endpoint, starting in this mode.
+    pub(crate) sts_fault: Option<Fault>,
+    /// Put a fault relay between the proxy and the database, starting in this mode.
+    pub(crate) db_fault: Option<Fault>,
+    /// Cap the lifetime of the role sessions the emulator issues (seconds), before the proxy starts.
+    pub(crate) sts_duration: Option<u64>,
+    /// Extra environment for `iamwire run`.
+    pub(crate) env: Vec<(String, String)>,
 }
 
 /// Which database the stack serves.
@@ -55,6 +74,18 @@ pub(crate) enum Kind {
 impl HttpStack {
     /// The deployment, with `proxy_extra` lines (indented two spaces) added to the `proxy` section.
     pub(crate) fn start(kind: Kind, proxy_extra: &str) -> Self {
+        Self::with(
+            kind,
+            HttpOptions {
+                proxy_extra: proxy_extra.to_owned(),
+                ..HttpOptions::default()
+            },
+        )
+    }
+
+    /// The deployment as `options` say.
+    pub(crate) fn with(kind: Kind, options: HttpOptions) -> Self {
+        let proxy_extra = options.proxy_extra.as_str();
         let ca = TestCa::new().expect("rig CA");
         let server = ca.server(&["localhost", "127.0.0.1"]).expect("server cert");
         let moto = Moto::start_with_tls(&server.cert_pem, &server.key_pem).expect("moto");
@@ -112,13 +143,28 @@ impl HttpStack {
         let ops = ca.client(OPERATOR, &[]).expect("operator cert");
         ca.write(dir.path(), OPERATOR, &ops)
             .expect("operator PEM files");
+        let local = |port: u16| std::net::SocketAddr::from(([127, 0, 0, 1], port));
+        let port_of = |url: &str| -> u16 {
+            url.rsplit(':')
+                .next()
+                .and_then(|p| p.parse().ok())
+                .expect("a port")
+        };
+        // Recording: a test can learn the credentials STS handed out, to look for them.
+        let sts_relay = options.sts_fault.map(|fault| {
+            FaultRelay::recording(local(port_of(&moto.endpoint())), fault).expect("STS relay")
+        });
+        let aws_endpoint = sts_relay
+            .as_ref()
+            .map_or_else(|| moto.endpoint(), FaultRelay::http_url);
+        if let Some(seconds) = options.sts_duration {
+            moto.cap_sts_duration(seconds).expect("cap STS lifetimes");
+        }
         std::fs::write(
             dir.path().join("aws.env"),
             format!(
-                "AWS_ACCESS_KEY_ID={}\nAWS_SECRET_ACCESS_KEY={}\nAWS_ENDPOINT_URL={}\n",
-                proxy_user.access_key_id,
-                proxy_user.secret_access_key,
-                moto.endpoint()
+                "AWS_ACCESS_KEY_ID={}\nAWS_SECRET_ACCESS_KEY={}\nAWS_ENDPOINT_URL={aws_endpoint}\n",
+                proxy_user.access_key_id, proxy_user.secret_access_key,
             ),
         )
         .expect("aws.env");
@@ -139,6 +185,14 @@ impl HttpStack {
                 ),
             ),
         };
+        // The relay fronts the database on localhost: the certificate names it, and the proxy signs for
+        // the host it dials.
+        let db_relay = options
+            .db_fault
+            .map(|fault| FaultRelay::start(local(port_of(&uri)), fault).expect("database relay"));
+        let uri = db_relay
+            .as_ref()
+            .map_or(uri, |relay| format!("https://localhost:{}", relay.port()));
         let config = format!(
             r#"db_service:
   databases:
@@ -176,12 +230,14 @@ proxy:
         std::fs::write(&config_path, config).expect("config");
         let home = dir.path().join("home");
         std::fs::create_dir(&home).expect("home");
-        let proxy = Proxy::spawn(&config_path, &home, &[], &[]);
+        let proxy = Proxy::spawn(&config_path, &home, &[], &options.env);
         Self {
             proxy,
             moto,
             alice,
             alice_admin,
+            sts_relay,
+            db_relay,
             dir,
         }
     }

@@ -31,7 +31,8 @@ pub enum Fault {
     /// still send, and sees end-of-file).
     HalfClose,
     /// Answer every HTTP request with this status and an AWS-style XML error body
-    /// (`ServiceUnavailable`, or `Throttling` for 400 and 429), then close: an AWS endpoint that errs.
+    /// (`ServiceUnavailable`; `Throttling` for 400 and 429; `AccessDenied` for 403, an endpoint that
+    /// refuses), then close: an AWS endpoint that errs.
     HttpError(u16),
     /// Forward, holding each chunk this long first.
     Delay(Duration),
@@ -298,12 +299,21 @@ fn http_error(mut stream: TcpStream, status: u64) {
             Ok(n) => head.extend_from_slice(&buf[..n]),
         }
     }
-    let (code, reason) = match status {
-        400 | 429 => ("Throttling", "Rate exceeded"),
-        _ => ("ServiceUnavailable", "Service is unavailable (fault relay)"),
+    let (kind, code, reason) = match status {
+        400 | 429 => ("Sender", "Throttling", "Rate exceeded"),
+        403 => (
+            "Sender",
+            "AccessDenied",
+            "User is not authorized to perform: sts:AssumeRole (fault relay)",
+        ),
+        _ => (
+            "Receiver",
+            "ServiceUnavailable",
+            "Service is unavailable (fault relay)",
+        ),
     };
     let body = format!(
-        "<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><Error><Type>Receiver</Type>\
+        "<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><Error><Type>{kind}</Type>\
          <Code>{code}</Code><Message>{reason}</Message></Error><RequestId>fault-relay</RequestId>\
          </ErrorResponse>"
     );
@@ -323,6 +333,11 @@ fn pump(mut from: TcpStream, mut to: TcpStream, shared: &Shared, back: bool) {
             Ok(0) | Err(_) => break,
             Ok(n) => n,
         };
+        // Reset while this thread slept in `read` (`reset_all`): bytes that came before it woke must
+        // not cross; dropping the sockets sends the resets.
+        if aborted(&from) || aborted(&to) {
+            return;
+        }
         match shared.mode.load(Ordering::SeqCst) {
             1 => continue, // blackholed: swallow
             2 => break,
@@ -427,6 +442,27 @@ mod tests {
         );
     }
 
+    /// `reset_all` in `Forward` mode: bytes sent right after it never cross (the relay's threads may
+    /// not have seen the reset yet when they arrive), as they would not to a database that died.
+    #[test]
+    fn bytes_sent_right_after_a_reset_never_cross() {
+        let relay = FaultRelay::start(echo_server(), Fault::Forward).unwrap();
+        for round in 0..50 {
+            let mut open = connect(relay.addr());
+            open.write_all(b"ping").unwrap();
+            let mut buf = [0u8; 4];
+            open.read_exact(&mut buf).unwrap();
+            relay.reset_all();
+            // The write may be refused already; what matters is that no echo comes back.
+            let _ = open.write_all(b"ping");
+            let ended = read_end(&mut open);
+            assert!(
+                !matches!(ended, Ok(n) if n > 0),
+                "round {round}: bytes crossed a reset connection"
+            );
+        }
+    }
+
     #[test]
     fn half_close_ends_the_way_back_only() {
         let relay = FaultRelay::start(echo_server(), Fault::HalfClose).unwrap();
@@ -443,14 +479,20 @@ mod tests {
         assert_eq!(read_end(&mut open).unwrap(), 0);
     }
 
-    #[test]
-    fn http_errors_answer_with_an_aws_error_and_recording_keeps_what_came_back() {
-        let relay = FaultRelay::recording(echo_server(), Fault::HttpError(503)).unwrap();
+    /// What the relay answers an HTTP request with.
+    fn http_answer(relay: &FaultRelay) -> String {
         let mut s = connect(relay.addr());
         s.write_all(b"POST / HTTP/1.1\r\nHost: sts\r\nContent-Length: 0\r\n\r\n")
             .unwrap();
         let mut answer = String::new();
         s.read_to_string(&mut answer).unwrap();
+        answer
+    }
+
+    #[test]
+    fn http_errors_answer_with_an_aws_error_and_recording_keeps_what_came_back() {
+        let relay = FaultRelay::recording(echo_server(), Fault::HttpError(503)).unwrap();
+        let answer = http_answer(&relay);
         assert!(answer.starts_with("HTTP/1.1 503 "), "{answer}");
         assert!(
             answer.contains("<Code>ServiceUnavailable</Code>"),
@@ -460,6 +502,15 @@ mod tests {
         relay.set(Fault::Forward);
         assert_eq!(roundtrip(relay.addr()).as_deref(), Some(&b"ping"[..]));
         assert_eq!(relay.recorded(), b"ping");
+    }
+
+    #[test]
+    fn a_refusing_endpoint_answers_403_access_denied() {
+        let relay = FaultRelay::start(echo_server(), Fault::HttpError(403)).unwrap();
+        let answer = http_answer(&relay);
+        assert!(answer.starts_with("HTTP/1.1 403 "), "{answer}");
+        assert!(answer.contains("<Type>Sender</Type>"), "{answer}");
+        assert!(answer.contains("<Code>AccessDenied</Code>"), "{answer}");
     }
 
     #[test]
