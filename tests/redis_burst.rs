@@ -292,3 +292,44 @@ fn tail(s: &str, n: usize) -> &str {
         .unwrap_or(s.len());
     &s[start..]
 }
+
+/// More idle connections than the listener takes (twice `max_handshakes`, 256 by default), none ever
+/// sending a byte, held while a real client (redis-rs) logs in: the login must not wait for them to
+/// reach the handshake timeout (30 s by default). It waits about a second: once the listener is full,
+/// the connection silent the longest (at least a second) is closed for each newcomer.
+#[test]
+fn a_login_gets_through_a_flood_of_idle_connections() {
+    let stack = CacheStack::start(CacheOptions {
+        static_password: Some("admin-pass".into()),
+        ..CacheOptions::default()
+    });
+    let port = stack.port();
+    let dir = stack.file("");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let took = runtime.block_on(async {
+        let mut idle = Vec::new();
+        for _ in 0..600 {
+            idle.push(TcpStream::connect(("127.0.0.1", port)).await.unwrap());
+        }
+        let started = Instant::now();
+        let r = redis_rs_session(port, dir.clone()).await;
+        if let Ok(path) = std::env::var("IAMWIRE_BURST_LOG") {
+            std::fs::write(path, stack.proxy.stderr()).unwrap();
+        }
+        r.unwrap();
+        let took = started.elapsed();
+        drop(idle);
+        took
+    });
+    println!("a login behind 600 idle connections took {took:?}");
+    // Generous for a loaded machine, and half the handshake timeout the idle ones would hold slots for.
+    assert!(
+        took < Duration::from_secs(15),
+        "the login took {took:?}\n{}",
+        tail(&stack.proxy.stderr(), 3000)
+    );
+}
