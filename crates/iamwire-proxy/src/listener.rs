@@ -307,11 +307,18 @@ async fn first_words_then<H: Handler>(
             () = stage.reached(Stage::Draining) => return,
         }
     }
+    // Slots turn over as handshakes end (each phase has its timeout); past the handshake timeout
+    // the client could only be refused, so it is closed.
+    let deadline = tokio::time::Instant::now() + wait;
     let permit = tokio::select! {
         permit = handshakes.acquire_owned() => match permit {
             Ok(permit) => permit,
             Err(_) => return,
         },
+        () = tokio::time::sleep_until(deadline) => {
+            tracing::info!(peer = ?incoming.peer, "connection closed: no handshake slot within the handshake timeout");
+            return;
+        }
         () = stage.reached(Stage::Draining) => return,
     };
     incoming.guard.handshake = Some(permit);
