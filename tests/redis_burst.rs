@@ -11,7 +11,7 @@
 //!    8 of 900 sessions in two runs here); with it none does.
 //! 2. A burst of independent clients (one task each): raw TLS sockets putting `AUTH` and `PING` on
 //!    the wire in one record, in two records without waiting, and `PING` only after `+OK`, and
-//!    redis-rs (which pipelines `AUTH` with `CLIENT SETINFO`): more than twice the listener's
+//!    redis-rs (which pipelines `AUTH` with `CLIENT SETINFO`): 500, more than the listener's
 //!    `max_handshakes`, so some wait for a handshake slot.
 //!
 //! A bigger run (the test process needs a descriptor per session):
@@ -267,10 +267,13 @@ fn login_bursts_get_every_session_its_pong() {
         std::thread::sleep(Duration::from_millis(200));
     }
     let started = Instant::now();
-    failures.extend(runtime.block_on(independent_burst(port, &tls, &dir, sessions)));
+    // Beyond max_handshakes (256), within the 512 connections the listener takes before it closes
+    // the longest-silent one for a newcomer (this test's own clients can be seconds late to speak).
+    let independent = sessions.min(500);
+    failures.extend(runtime.block_on(independent_burst(port, &tls, &dir, independent)));
     println!(
-        "{sessions} harness sessions in waves of {WAVE} in {waves_took:?}, {sessions} independent \
-         sessions in {:?}; {} failed",
+        "{sessions} harness sessions in waves of {WAVE} in {waves_took:?}, {independent} \
+         independent sessions in {:?}; {} failed",
         started.elapsed(),
         failures.len()
     );
@@ -278,7 +281,7 @@ fn login_bursts_get_every_session_its_pong() {
         failures.is_empty(),
         "{} of {} sessions failed: {:#?}\nproxy log tail: {}",
         failures.len(),
-        2 * sessions,
+        sessions + independent,
         &failures[..failures.len().min(20)],
         tail(&stack.proxy.stderr(), 3000)
     );
@@ -295,8 +298,8 @@ fn tail(s: &str, n: usize) -> &str {
 
 /// More idle connections than the listener takes (twice `max_handshakes`, 256 by default), none ever
 /// sending a byte, held while a real client (redis-rs) logs in: the login must not wait for them to
-/// reach the handshake timeout (30 s by default). It waits about a second: once the listener is full,
-/// the connection silent the longest (at least a second) is closed for each newcomer.
+/// reach the handshake timeout (30 s by default). It waits about 5 s: once the listener is full, the
+/// connection silent the longest (at least 5 s) is closed for each newcomer.
 #[test]
 fn a_login_gets_through_a_flood_of_idle_connections() {
     let stack = CacheStack::start(CacheOptions {

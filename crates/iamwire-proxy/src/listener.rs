@@ -76,10 +76,11 @@ pub struct ListenerLimits {
     /// Where the client speaks first (every protocol but MySQL, whose server greets first: see
     /// [`Handler::client_speaks_first`]), a connection takes its slot only once its first bytes arrive,
     /// and the listener accepts up to twice this many connections in all; when those are taken too, the
-    /// oldest connection that has sent nothing for a second is closed to make room (as Envoy shortens
+    /// oldest connection that has sent nothing for 5 s (or half the handshake timeout, if shorter) is closed to make room (as Envoy shortens
     /// its timeouts under load and pgbouncer times out clients that do not log in). A flood of idle
-    /// connections then delays a new login by about a second, not by the handshake timeout per this
-    /// many connections.
+    /// connections then delays a new login by seconds, not by the handshake timeout per this many
+    /// connections. A burst of real clients beyond twice this many whose first bytes come later than
+    /// that (a client machine far beyond loaded) may see some of them closed.
     pub max_handshakes: usize,
     /// Connections (in handshake or relaying) from one source address; more are closed at once.
     pub max_per_peer: Option<usize>,
@@ -213,7 +214,7 @@ pub async fn serve_until<H: Handler>(
                 Ok(permit) => permit,
                 Err(_) => break,
             },
-            () = silent.evict_while_waiting(), if first_words.is_some() && opened.available_permits() == 0 => continue,
+            () = silent.evict_while_waiting(silent::floor(first_words.unwrap_or_default())), if first_words.is_some() && opened.available_permits() == 0 => continue,
             () = &mut stop => break,
             () = draining.reached(Stage::Draining) => break,
         };
