@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 
 use crate::idle::{Idle, futures_join_all};
 use crate::procfs;
@@ -36,17 +36,7 @@ async fn open(
         }
         None => Box::new(tcp),
     };
-    s.write_all(format!("{}*1\r\n$4\r\nPING\r\n", reach.auth).as_bytes())
-        .await?;
-    let want = b"+OK\r\n+PONG\r\n";
-    let mut got = vec![0u8; want.len()];
-    s.read_exact(&mut got).await?;
-    if got != want {
-        return Err(std::io::Error::other(format!(
-            "unexpected answer {:?}",
-            String::from_utf8_lossy(&got)
-        )));
-    }
+    crate::resp_login::auth_and_ping(&mut s, &reach.auth).await?;
     Ok(s)
 }
 

@@ -20,6 +20,7 @@ mod mysql;
 mod procfs;
 mod redis;
 mod report;
+mod resp_login;
 mod targets;
 
 #[allow(unreachable_pub, clippy::expect_used, clippy::unwrap_used)]

@@ -149,7 +149,15 @@ db_service:
         std::fs::write(&path, config).expect("write config");
         let home = dir.path().join("home");
         std::fs::create_dir(&home).expect("home dir");
-        let proxy = Proxy::spawn(&path, &home, &[], &[("RUST_LOG".into(), "info".into())]);
+        let proxy = Proxy::spawn(
+            &path,
+            &home,
+            &[],
+            &[(
+                "RUST_LOG".into(),
+                std::env::var("IAMWIRE_TEST_LOG").unwrap_or_else(|_| "info".into()),
+            )],
+        );
         Self {
             proxy,
             db_relay,

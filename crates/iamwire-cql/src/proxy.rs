@@ -123,6 +123,10 @@ impl Protocol for Cql {
         "cassandra"
     }
 
+    fn client_speaks_first(&self) -> bool {
+        true
+    }
+
     async fn hello(
         &self,
         _cx: &Cx<'_, ()>,

@@ -136,6 +136,10 @@ impl Protocol for Mongo {
         "mongodb"
     }
 
+    fn client_speaks_first(&self) -> bool {
+        true
+    }
+
     async fn hello(
         &self,
         cx: &Cx<'_, ()>,

@@ -108,6 +108,10 @@ impl Protocol for Postgres {
         "postgres"
     }
 
+    fn client_speaks_first(&self) -> bool {
+        true
+    }
+
     async fn hello(
         &self,
         _cx: &Cx<'_, CancelTarget>,

@@ -93,6 +93,18 @@ impl Transport {
         }
     }
 
+    /// Resolves once the peer has sent something (TCP: a byte is there to read, or the connection was
+    /// closed; a unix socket: the first readiness), reading nothing.
+    ///
+    /// # Errors
+    /// I/O errors.
+    pub async fn first_bytes(&self) -> io::Result<()> {
+        match self {
+            Self::Tcp(tcp) => tcp.peek(&mut [0u8; 1]).await.map(|_| ()),
+            Self::Unix(unix) => unix.readable().await,
+        }
+    }
+
     /// Turn off Nagle's algorithm (TCP only): handshakes and small messages go out at once.
     pub fn set_nodelay(&self) {
         if let Self::Tcp(tcp) = self {

@@ -1,6 +1,8 @@
 //! The accept loop shared by every protocol (and by HTTP, which brings its own connection handler):
-//! a bound on connections still in their handshake taken *before* anything else (TLS included), an
-//! optional per-source-address bound, accept errors (`EMFILE`, `ENFILE`, `ECONNABORTED`, ...) logged and
+//! a bound on connections still in their handshake taken *before* anything else (TLS included) — for
+//! protocols whose client speaks first, once its first bytes arrive, so that connections that never send
+//! anything cannot hold every slot (see [`ListenerLimits::max_handshakes`]) — an optional
+//! per-source-address bound, accept errors (`EMFILE`, `ENFILE`, `ECONNABORTED`, ...) logged and
 //! retried with a growing pause so the listener never dies, and drain on shutdown.
 
 use std::collections::HashMap;
@@ -13,6 +15,10 @@ use std::time::Duration;
 
 use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+mod silent;
+
+use silent::Silent;
 
 use crate::conn::Transport;
 use crate::shutdown::{Drain, LiveGuard, Stage, StageWatch};
@@ -66,6 +72,15 @@ pub struct ListenerLimits {
     /// Connections still in their handshake (from accept until the relay starts). When all are taken
     /// the listener stops accepting until one frees up: new connections wait in the kernel's backlog
     /// and hold no file descriptor.
+    ///
+    /// Where the client speaks first (every protocol but MySQL, whose server greets first: see
+    /// [`Handler::client_speaks_first`]), a connection takes its slot only once its first bytes arrive,
+    /// and the listener accepts up to twice this many connections in all; when those are taken too, the
+    /// oldest connection that has sent nothing for 5 s (or half the handshake timeout, if shorter) is closed to make room (as Envoy shortens
+    /// its timeouts under load and pgbouncer times out clients that do not log in). A flood of idle
+    /// connections then delays a new login by seconds, not by the handshake timeout per this many
+    /// connections. A burst of real clients beyond twice this many whose first bytes come later than
+    /// that (a client machine far beyond loaded) may see some of them closed.
     pub max_handshakes: usize,
     /// Connections (in handshake or relaying) from one source address; more are closed at once.
     pub max_per_peer: Option<usize>,
@@ -99,6 +114,9 @@ pub struct Incoming {
 /// to watch.
 pub struct ConnGuard {
     handshake: Option<OwnedSemaphorePermit>,
+    /// Its place among the connections accepted and not yet relaying (client-speaks-first listeners).
+    opened: Option<OwnedSemaphorePermit>,
+    accepted: tokio::time::Instant,
     _per_peer: Option<PeerGuard>,
     _live: LiveGuard,
     stage: StageWatch,
@@ -109,6 +127,12 @@ impl ConnGuard {
     /// among the handshakes.
     pub fn handshake_done(&mut self) {
         self.handshake = None;
+        self.opened = None;
+    }
+
+    /// When the connection was accepted (its handshake timeout counts from here).
+    pub(crate) fn accepted(&self) -> tokio::time::Instant {
+        self.accepted
     }
 
     /// The proxy's stage (serving, draining, closing), for the connection to watch.
@@ -139,6 +163,14 @@ impl fmt::Debug for ConnGuard {
 pub trait Handler: Send + Sync + 'static {
     /// Serve `incoming`; when it returns, the connection is closed.
     fn handle(self: Arc<Self>, incoming: Incoming) -> impl Future<Output = ()> + Send;
+
+    /// `Some(wait)` if the client speaks first: a connection then takes its handshake slot only once
+    /// its first bytes arrive, or after `wait` (the handshake timeout: it is handed over anyway, for the
+    /// protocol's own timeout refusal). `None` (the default): the slot is taken before accepting. See
+    /// [`ListenerLimits::max_handshakes`].
+    fn client_speaks_first(&self) -> Option<Duration> {
+        None
+    }
 }
 
 /// Accept from `listener` and hand each connection to `handler` in its own task, until `shutdown`
@@ -166,17 +198,23 @@ pub async fn serve_until<H: Handler>(
     drain: &Drain,
 ) {
     let listener = listener.into();
-    let handshakes = Arc::new(Semaphore::new(limits.max_handshakes.max(1)));
+    let max = limits.max_handshakes.max(1);
+    let handshakes = Arc::new(Semaphore::new(max));
+    let first_words = handler.client_speaks_first();
+    // Client-speaks-first: connections accepted and not yet relaying, at most twice the handshakes.
+    let opened = Arc::new(Semaphore::new(max.saturating_mul(2)));
+    let silent = Arc::new(Silent::default());
     let peers = Arc::new(PeerCounts::default());
     let mut pause = FIRST_PAUSE;
     tokio::pin!(stop);
     let mut draining = drain.watch();
     loop {
         let permit = tokio::select! {
-            permit = Arc::clone(&handshakes).acquire_owned() => match permit {
+            permit = Arc::clone(if first_words.is_some() { &opened } else { &handshakes }).acquire_owned() => match permit {
                 Ok(permit) => permit,
                 Err(_) => break,
             },
+            () = silent.evict_while_waiting(silent::floor(first_words.unwrap_or_default())), if first_words.is_some() && opened.available_permits() == 0 => continue,
             () = &mut stop => break,
             () = draining.reached(Stage::Draining) => break,
         };
@@ -216,18 +254,76 @@ pub async fn serve_until<H: Handler>(
             },
             _ => None,
         };
+        let (handshake, opened) = match first_words {
+            Some(_) => (None, Some(permit)),
+            None => (Some(permit), None),
+        };
         let incoming = Incoming {
             transport,
             peer,
             guard: ConnGuard {
-                handshake: Some(permit),
+                handshake,
+                opened,
+                accepted: tokio::time::Instant::now(),
                 _per_peer: per_peer,
                 _live: drain.track(),
                 stage: drain.watch(),
             },
         };
-        tokio::spawn(Arc::clone(&handler).handle(incoming));
+        let handler = Arc::clone(&handler);
+        match first_words {
+            None => {
+                tokio::spawn(handler.handle(incoming));
+            }
+            Some(wait) => {
+                let (silent, handshakes) = (Arc::clone(&silent), Arc::clone(&handshakes));
+                tokio::spawn(first_words_then(
+                    incoming, wait, silent, handshakes, handler,
+                ));
+            }
+        }
     }
+}
+
+/// Wait (at most `wait`) for the client's first bytes without a handshake slot, then take one and serve
+/// the connection; close it if the listener needs its place while it is still silent.
+async fn first_words_then<H: Handler>(
+    mut incoming: Incoming,
+    wait: Duration,
+    silent: Arc<Silent>,
+    handshakes: Arc<Semaphore>,
+    handler: Arc<H>,
+) {
+    let mut stage = incoming.guard.stage();
+    {
+        let entry = silent.enter();
+        tokio::select! {
+            biased;
+            _ = incoming.transport.first_bytes() => {}
+            () = tokio::time::sleep(wait) => {}
+            () = entry.evicted() => {
+                tracing::debug!(peer = ?incoming.peer, "connection closed: silent while the listener was full");
+                return;
+            }
+            () = stage.reached(Stage::Draining) => return,
+        }
+    }
+    // Slots turn over as handshakes end (each phase has its timeout); past the handshake timeout
+    // the client could only be refused, so it is closed.
+    let deadline = tokio::time::Instant::now() + wait;
+    let permit = tokio::select! {
+        permit = handshakes.acquire_owned() => match permit {
+            Ok(permit) => permit,
+            Err(_) => return,
+        },
+        () = tokio::time::sleep_until(deadline) => {
+            tracing::info!(peer = ?incoming.peer, "connection closed: no handshake slot within the handshake timeout");
+            return;
+        }
+        () = stage.reached(Stage::Draining) => return,
+    };
+    incoming.guard.handshake = Some(permit);
+    handler.handle(incoming).await;
 }
 
 /// Live connections per source address.

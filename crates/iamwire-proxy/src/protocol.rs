@@ -91,6 +91,15 @@ pub trait Protocol: Send + Sync + Sized + 'static {
     /// The protocol's name, for logs (`postgres`).
     fn name(&self) -> &'static str;
 
+    /// Whether the client sends the first bytes on a new connection (a TLS ClientHello, a startup
+    /// packet) rather than waiting for the server to greet it (MySQL). If so, say so: a connection then
+    /// takes a handshake slot only once its first bytes arrive, so connections that never send anything
+    /// cannot hold every slot ([`ListenerLimits::max_handshakes`](crate::ListenerLimits)). The default,
+    /// `false`, takes the slot at accept.
+    fn client_speaks_first(&self) -> bool {
+        false
+    }
+
     /// Client handshake: protocol negotiation and TLS ([`ClientConn::start_tls`]), until the client has
     /// said what it wants. Runs under the handshake timeout.
     fn hello(

@@ -279,6 +279,12 @@ impl<P: Protocol> Handler for Inner<P> {
     fn handle(self: Arc<Self>, incoming: Incoming) -> impl Future<Output = ()> + Send {
         session::run(self, incoming)
     }
+
+    fn client_speaks_first(&self) -> Option<Duration> {
+        self.protocol
+            .client_speaks_first()
+            .then_some(self.timeouts.handshake)
+    }
 }
 
 /// The sessions of a listener served by [`Proxy::serve_until_at`]: the proxy's, reaching `endpoint`.
@@ -294,6 +300,10 @@ impl<P: Protocol> Handler for Routed<P> {
             incoming,
             Some(self.endpoint.clone()),
         )
+    }
+
+    fn client_speaks_first(&self) -> Option<Duration> {
+        self.inner.client_speaks_first()
     }
 }
 

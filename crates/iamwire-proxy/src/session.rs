@@ -25,6 +25,8 @@ use crate::upstream::UpstreamEndpoint;
 /// How long each phase took, for the outcome lines.
 #[derive(Debug, Default, Clone, Copy)]
 struct Times {
+    /// When the connection was accepted: the handshake timeout counts from here.
+    accepted: Option<tokio::time::Instant>,
     handshake: Duration,
     credentials: Duration,
     connect: Duration,
@@ -139,7 +141,10 @@ async fn drive<P: Protocol>(
         injector: &*inner.injector,
         timeouts: &inner.timeouts,
     };
-    let mut times = Times::default();
+    let mut times = Times {
+        accepted: Some(guard.accepted()),
+        ..Times::default()
+    };
     let outcome = establish(
         inner,
         &cx,
@@ -249,7 +254,9 @@ async fn establish<P: Protocol>(
 
     // Client handshake: negotiation, TLS, what the client asks for, and a proxy password if need be.
     let begun = Instant::now();
-    let handshake_deadline = tokio::time::Instant::now() + timeouts.handshake;
+    // From accept: a client that took its time to say its first words has used part of it.
+    let handshake_deadline =
+        times.accepted.unwrap_or_else(tokio::time::Instant::now) + timeouts.handshake;
     let handshake_timeout = || SessionError::HandshakeTimeout {
         timeout: timeouts.handshake,
     };

@@ -133,6 +133,10 @@ impl Protocol for Redis {
         "redis"
     }
 
+    fn client_speaks_first(&self) -> bool {
+        true
+    }
+
     async fn hello(
         &self,
         _cx: &Cx<'_, ()>,
