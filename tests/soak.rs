@@ -167,7 +167,7 @@ fn sessions_of_every_protocol_run_without_an_error_and_memory_and_descriptors_st
     let pg = (sessions / 3).min(180);
     let my = (sessions / 3).min(280);
     let counts = [pg, my, sessions - pg - my];
-    let rig = Arc::new(Rig::start());
+    let rig = Arc::new(Rig::start_with_handshake(Duration::from_secs(30)));
     rig.proxy.wait_stderr("AWS credentials ready");
     let pid = rig.proxy.pid();
     let idle = usage(pid);

@@ -3,12 +3,13 @@
 //! (`server_name: db.example.com`, which the certificate does not name) — to show that the proxy fails
 //! closed.
 
+use std::time::Duration;
+
 use iamwire_testkit::moto::CrossAccount;
 use iamwire_testkit::postgres;
 
 use super::{
-    CACHE, DDB, DDB_ROLE, DOCS, DOCS_REGION, DOCS_ROLE, HANDSHAKE, KEYSPACES, KEYSPACES_ROLE,
-    MAX_BODY, MY, PG,
+    CACHE, DDB, DDB_ROLE, DOCS, DOCS_REGION, DOCS_ROLE, KEYSPACES, KEYSPACES_ROLE, MAX_BODY, MY, PG,
 };
 use crate::e2e_run_support::{ALLOWED_CLIENT, EXTERNAL_ID, REGION, RESOURCE_ID};
 
@@ -31,7 +32,7 @@ pub(crate) fn broken_names(name: &str) -> [String; 2] {
 /// The config for databases on `ports` (in [`BROKEN`]'s order), assuming `cross`'s role; alice may be
 /// `iam_user` (PostgreSQL, MySQL), `admin` (Redis), [`DOCS_ROLE`] (MongoDB), [`KEYSPACES_ROLE`]
 /// (CQL) and [`DDB_ROLE`] (DynamoDB) only.
-pub(crate) fn yaml(cross: &CrossAccount, ports: [u16; 6]) -> String {
+pub(crate) fn yaml(cross: &CrossAccount, handshake: Duration, ports: [u16; 6]) -> String {
     let role = &cross.role_arn;
     let mut listeners = String::new();
     let mut databases = String::new();
@@ -103,7 +104,7 @@ db_service:
   enabled: "yes"
   databases:
 {databases}"#,
-        HANDSHAKE.as_secs(),
+        handshake.as_secs(),
         postgres::IAM_USER,
     )
 }

@@ -86,8 +86,15 @@ pub(crate) struct Rig {
 }
 
 impl Rig {
-    /// Start the servers, write the operator's directory, and start `iamwire run`.
+    /// Start the servers, write the operator's directory, and start `iamwire run` with the short
+    /// [`HANDSHAKE`] timeout the attacks rely on.
     pub(crate) fn start() -> Self {
+        Self::start_with_handshake(HANDSHAKE)
+    }
+
+    /// [`Rig::start`] with another `handshake_timeout`: the soak's logins are not attacks, and on a
+    /// loaded machine a full login (two TLS handshakes, a token) can take longer than 3 s.
+    pub(crate) fn start_with_handshake(handshake: Duration) -> Self {
         let ca = TestCa::new().expect("rig CA");
         // Also over HTTPS: the DynamoDB database the HTTP listener serves (signature-checking).
         let moto_tls = ca.server(&["localhost", "127.0.0.1"]).expect("moto cert");
@@ -161,6 +168,7 @@ impl Rig {
             &config,
             config::yaml(
                 &cross,
+                handshake,
                 [
                     pg.port(),
                     my.port(),
