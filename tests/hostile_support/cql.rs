@@ -80,19 +80,35 @@ fn assert_code(closed: &Closed, code: i32, what: &str) {
 
 /// One response frame: (opcode, body).
 async fn response<S: AsyncRead + Unpin>(s: &mut S) -> (u8, Vec<u8>) {
+    try_response(s).await.unwrap()
+}
+
+/// One response frame, or what went wrong (nothing within [`BOUND`], a close, a length of 1 MiB or
+/// more).
+async fn try_response<S: AsyncRead + Unpin>(s: &mut S) -> Result<(u8, Vec<u8>), String> {
     let mut header = [0u8; 9];
     tokio::time::timeout(BOUND, s.read_exact(&mut header))
         .await
-        .unwrap()
-        .unwrap();
+        .map_err(|_| format!("no response frame within {BOUND:?}"))?
+        .map_err(|e| format!("reading a response frame: {e}"))?;
     let len = usize::try_from(u32::from_be_bytes(header[5..9].try_into().unwrap())).unwrap();
-    assert!(len < 1 << 20, "response length {len}");
+    if len >= 1 << 20 {
+        return Err(format!("response length {len}"));
+    }
     let mut body = vec![0u8; len];
     tokio::time::timeout(BOUND, s.read_exact(&mut body))
         .await
-        .unwrap()
-        .unwrap();
-    (header[4], body)
+        .map_err(|_| format!("no response body within {BOUND:?}"))?
+        .map_err(|e| format!("reading a response body: {e}"))?;
+    Ok((header[4], body))
+}
+
+/// A QUERY frame of `text` (stream 1, consistency ONE, no flags).
+fn query(text: &str) -> Vec<u8> {
+    let mut body = i32::try_from(text.len()).unwrap().to_be_bytes().to_vec();
+    body.extend_from_slice(text.as_bytes());
+    body.extend_from_slice(&[0, 1, 0]);
+    frame(4, QUERY, &body, None)
 }
 
 type Tls = tokio_rustls::client::TlsStream<tokio::net::TcpStream>;
@@ -211,10 +227,8 @@ pub(crate) async fn attacks(rig: &Rig) {
     ] {
         let mut s = logged_in(rig).await;
         let started = Instant::now();
-        let mut query = 40u32.to_be_bytes().to_vec();
-        query.extend_from_slice(b"SELECT release_version FROM system.local");
-        query.extend_from_slice(&[0, 1, 0]); // consistency ONE, no flags
-        s.write_all(&frame(4, QUERY, &query, None)).await.unwrap();
+        let local = query("SELECT release_version FROM system.local");
+        s.write_all(&local).await.unwrap();
         assert_eq!(response(&mut s).await.0, RESULT, "{what}: a query first");
         let mut again = again;
         again[2..4].copy_from_slice(&9i16.to_be_bytes());
@@ -255,4 +269,102 @@ pub(crate) fn driver(rig: &Rig) -> (&'static str, Vec<OsString>) {
         KEYSPACES_ROLE.into(),
     ];
     (crate::py_session::CQL_DRIVER, args)
+}
+
+/// The stand-in's table the soak's sessions write to and read back from, one row per session.
+const SOAK_TABLE: &str = "soak.rounds";
+
+/// A session through the proxy as [`KEYSPACES_ROLE`] on raw v4 frames (the soak holds hundreds; the
+/// DataStax driver, a process and a control connection each, is the steady session's client): each
+/// round writes a value to the stand-in's table and reads it back.
+pub(crate) struct CqlSession {
+    s: Tls,
+    /// This session's row.
+    key: String,
+}
+
+impl CqlSession {
+    /// Log in (STARTUP, AUTHENTICATE, AUTH_RESPONSE, AUTH_SUCCESS: the proxy answers the stand-in's
+    /// SigV4 challenge) and create the soak's table if it is not there; `key` names this session's row.
+    pub(crate) async fn open(rig: &Rig, key: String) -> Result<Self, String> {
+        let tcp = tokio::time::timeout(
+            BOUND,
+            tokio::net::TcpStream::connect(("127.0.0.1", rig.ports[4])),
+        )
+        .await
+        .map_err(|_| "connect hung".to_owned())?
+        .map_err(|e| format!("connect: {e}"))?;
+        let mut s = rig.tls(tcp).await.map_err(|e| format!("TLS: {e}"))?;
+        let io = |e: std::io::Error| format!("send: {e}");
+        s.write_all(&startup()).await.map_err(io)?;
+        let (op, body) = try_response(&mut s).await?;
+        if op != AUTHENTICATE {
+            return Err(format!(
+                "STARTUP: opcode {op:#04x}, code {:?}",
+                body_code(&body)
+            ));
+        }
+        s.write_all(&auth_response(KEYSPACES_ROLE))
+            .await
+            .map_err(io)?;
+        let (op, body) = try_response(&mut s).await?;
+        if op != AUTH_SUCCESS {
+            return Err(format!(
+                "login: opcode {op:#04x}, code {:?}",
+                body_code(&body)
+            ));
+        }
+        let mut session = Self { s, key };
+        let create =
+            format!("CREATE TABLE IF NOT EXISTS {SOAK_TABLE} (k text PRIMARY KEY, v text)");
+        session.query(&create).await?;
+        Ok(session)
+    }
+
+    /// Run `text`: the RESULT's body.
+    async fn query(&mut self, text: &str) -> Result<Vec<u8>, String> {
+        self.s
+            .write_all(&query(text))
+            .await
+            .map_err(|e| format!("send: {e}"))?;
+        let (op, body) = try_response(&mut self.s).await?;
+        if op == RESULT {
+            Ok(body)
+        } else {
+            Err(format!(
+                "{text}: opcode {op:#04x}, code {:?}",
+                body_code(&body)
+            ))
+        }
+    }
+
+    /// Write `n` to this session's row and read it back: one row (a Rows result) whose last cell is
+    /// `n`.
+    pub(crate) async fn round(&mut self, n: i32) -> Result<(), String> {
+        let key = self.key.clone();
+        self.query(&format!(
+            "INSERT INTO {SOAK_TABLE} (k, v) VALUES ('{key}', '{n}')"
+        ))
+        .await?;
+        let body = self
+            .query(&format!("SELECT v FROM {SOAK_TABLE} WHERE k = '{key}'"))
+            .await?;
+        let value = n.to_string();
+        let mut cell = i32::try_from(value.len()).unwrap().to_be_bytes().to_vec();
+        cell.extend_from_slice(value.as_bytes());
+        let rows = body.get(..4) == Some(&2i32.to_be_bytes()[..]);
+        if rows && body.ends_with(&cell) {
+            Ok(())
+        } else {
+            Err(format!(
+                "read back {n}: {:?}",
+                String::from_utf8_lossy(&body)
+            ))
+        }
+    }
+
+    /// Close the connection (TLS close_notify, then end of file).
+    pub(crate) async fn close(mut self) {
+        let _ = self.s.shutdown().await;
+    }
 }

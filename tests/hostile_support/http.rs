@@ -73,10 +73,17 @@ async fn in_tls(rig: &Rig) -> Tls {
 /// A ListTables request head (and its `{}` body) with `extra` header lines and `target` as the
 /// request target.
 fn list_tables(target: &str, role: &str, extra: &str) -> Vec<u8> {
+    dynamodb(target, "ListTables", role, extra, "{}")
+}
+
+/// A DynamoDB `operation` request with a JSON `body`, `extra` header lines and `target` as the request
+/// target, unsigned: the proxy identifies alice by her certificate and signs as `role`.
+fn dynamodb(target: &str, operation: &str, role: &str, extra: &str, body: &str) -> Vec<u8> {
+    let length = body.len();
     format!(
-        "POST {target} HTTP/1.1\r\nHost: localhost\r\nX-Amz-Target: DynamoDB_20120810.ListTables\r\n\
+        "POST {target} HTTP/1.1\r\nHost: localhost\r\nX-Amz-Target: DynamoDB_20120810.{operation}\r\n\
          Content-Type: application/x-amz-json-1.0\r\nX-Amz-Security-Token: {role}\r\n{extra}\
-         Content-Length: 2\r\n\r\n{{}}"
+         Content-Length: {length}\r\n\r\n{body}"
     )
     .into_bytes()
 }
@@ -103,6 +110,13 @@ fn status(bytes: &[u8]) -> u16 {
 /// One response (head and, by `Content-Length` or chunks, body) read from `s`; the connection may
 /// stay open.
 async fn response<S: AsyncRead + Unpin>(s: &mut S, since: Instant, what: &str) -> Closed {
+    try_response(s, since)
+        .await
+        .unwrap_or_else(|e| panic!("http {what}: {e}"))
+}
+
+/// [`response`], or what it had when [`BOUND`] passed.
+async fn try_response<S: AsyncRead + Unpin>(s: &mut S, since: Instant) -> Result<Closed, String> {
     let mut bytes = Vec::new();
     let mut buf = vec![0u8; 64 * 1024];
     loop {
@@ -125,18 +139,20 @@ async fn response<S: AsyncRead + Unpin>(s: &mut S, since: Instant, what: &str) -
         }
         let left = BOUND.saturating_sub(since.elapsed());
         match tokio::time::timeout(left, s.read(&mut buf)).await {
-            Err(_) => panic!(
-                "http {what}: no whole response within {BOUND:?}: {:?}",
-                String::from_utf8_lossy(&bytes)
-            ),
+            Err(_) => {
+                return Err(format!(
+                    "no whole response within {BOUND:?}: {:?}",
+                    String::from_utf8_lossy(&bytes)
+                ));
+            }
             Ok(Ok(0) | Err(_)) => break,
             Ok(Ok(n)) => bytes.extend_from_slice(&buf[..n]),
         }
     }
-    Closed {
+    Ok(Closed {
         bytes,
         after: since.elapsed(),
-    }
+    })
 }
 
 /// Send `bytes` on a fresh TLS connection and read one response; it must have `want` status.
@@ -543,4 +559,90 @@ pub(crate) fn upstream_saw_only_the_role(rig: &Rig) {
         "http: moto saw {} DynamoDB requests, each signed by the role's session only",
         dynamo.len()
     );
+}
+
+/// The DynamoDB table the soak's sessions update, one item per session.
+const SOAK_TABLE: &str = "soak";
+
+/// A keep-alive connection through the proxy as [`DDB_ROLE`], unsigned requests on a raw socket (the
+/// soak holds hundreds; boto3, a process each, is the steady session's client): each round has
+/// DynamoDB compute `n + 1` into this session's item (`UpdateItem`, `SET n = :n + :one`), every
+/// request re-signed by the proxy and the signature checked by moto.
+pub(crate) struct HttpSession {
+    s: Tls,
+    /// This session's item.
+    key: String,
+}
+
+impl HttpSession {
+    /// Connect (TLS with alice's certificate); `key` names this session's item.
+    pub(crate) async fn open(rig: &Rig, key: String) -> Result<Self, String> {
+        let tcp = tokio::time::timeout(
+            BOUND,
+            tokio::net::TcpStream::connect(("127.0.0.1", rig.ports[5])),
+        )
+        .await
+        .map_err(|_| "connect hung".to_owned())?
+        .map_err(|e| format!("connect: {e}"))?;
+        let s = rig.tls(tcp).await.map_err(|e| format!("TLS: {e}"))?;
+        Ok(Self { s, key })
+    }
+
+    /// Send `operation` with `body`: the response's status and body.
+    async fn call(&mut self, operation: &str, body: &str) -> Result<(u16, String), String> {
+        let request = dynamodb("/", operation, DDB_ROLE, "", body);
+        self.s
+            .write_all(&request)
+            .await
+            .map_err(|e| format!("send: {e}"))?;
+        let got = try_response(&mut self.s, Instant::now()).await?;
+        let text = String::from_utf8_lossy(&got.bytes);
+        let body = text
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b)
+            .unwrap_or_default();
+        Ok((status(&got.bytes), body.to_owned()))
+    }
+
+    /// Create the soak's table (already there is fine).
+    pub(crate) async fn create_table(&mut self) -> Result<(), String> {
+        let create = serde_json::json!({
+            "TableName": SOAK_TABLE,
+            "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+            "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
+            "BillingMode": "PAY_PER_REQUEST",
+        });
+        match self.call("CreateTable", &create.to_string()).await? {
+            (200, _) => Ok(()),
+            (400, body) if body.contains("ResourceInUseException") => Ok(()),
+            (status, body) => Err(format!("CreateTable: {status} {body}")),
+        }
+    }
+
+    /// Have DynamoDB set this session's `n` to `n + 1` and answer the new value.
+    pub(crate) async fn round(&mut self, n: i32) -> Result<(), String> {
+        let update = serde_json::json!({
+            "TableName": SOAK_TABLE,
+            "Key": {"pk": {"S": self.key}},
+            "UpdateExpression": "SET n = :n + :one",
+            "ExpressionAttributeValues": {":n": {"N": n.to_string()}, ":one": {"N": "1"}},
+            "ReturnValues": "UPDATED_NEW",
+        });
+        let (status, body) = self.call("UpdateItem", &update.to_string()).await?;
+        let answer: Option<serde_json::Value> = serde_json::from_str(&body).ok();
+        let got = answer
+            .as_ref()
+            .and_then(|v| v["Attributes"]["n"]["N"].as_str());
+        let want = (i64::from(n) + 1).to_string();
+        if status == 200 && got == Some(want.as_str()) {
+            Ok(())
+        } else {
+            Err(format!("UpdateItem {n} + 1: {status} {body}"))
+        }
+    }
+
+    /// Close the connection (TLS close_notify, then end of file).
+    pub(crate) async fn close(mut self) {
+        let _ = self.s.shutdown().await;
+    }
 }

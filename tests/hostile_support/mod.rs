@@ -95,6 +95,12 @@ impl Rig {
     /// [`Rig::start`] with another `handshake_timeout`: the soak's logins are not attacks, and on a
     /// loaded machine a full login (two TLS handshakes, a token) can take longer than 3 s.
     pub(crate) fn start_with_handshake(handshake: Duration) -> Self {
+        Self::start_with(handshake, &[])
+    }
+
+    /// [`Rig::start_with_handshake`] with `env` added to the proxy's environment (the soak sets the
+    /// allocator's, e.g. `MALLOC_ARENA_MAX`).
+    pub(crate) fn start_with(handshake: Duration, env: &[(String, String)]) -> Self {
         let ca = TestCa::new().expect("rig CA");
         // Also over HTTPS: the DynamoDB database the HTTP listener serves (signature-checking).
         let moto_tls = ca.server(&["localhost", "127.0.0.1"]).expect("moto cert");
@@ -182,7 +188,7 @@ impl Rig {
             ),
         )
         .expect("write config");
-        let proxy = Proxy::run(&dir, &config, &[], &[]);
+        let proxy = Proxy::run(&dir, &config, &[], env);
         let port = |name: &str| -> u16 {
             let addr = proxy.wait_listen(name);
             addr.rsplit(':')

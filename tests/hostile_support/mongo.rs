@@ -87,19 +87,27 @@ fn assert_silent_close(closed: &Closed, what: &str) {
 
 /// One reply message.
 async fn reply<S: AsyncRead + Unpin>(s: &mut S) -> Vec<u8> {
+    try_reply(s).await.unwrap()
+}
+
+/// One reply message (after its length), or what went wrong (nothing within [`BOUND`], a close, a
+/// length below the header or of 1 MiB or more).
+async fn try_reply<S: AsyncRead + Unpin>(s: &mut S) -> Result<Vec<u8>, String> {
     let mut len = [0u8; 4];
     tokio::time::timeout(BOUND, s.read_exact(&mut len))
         .await
-        .unwrap()
-        .unwrap();
+        .map_err(|_| format!("no reply within {BOUND:?}"))?
+        .map_err(|e| format!("reading a reply: {e}"))?;
     let n = usize::try_from(u32::from_le_bytes(len)).unwrap();
-    assert!((16..1 << 20).contains(&n), "reply length {n}");
+    if !(16..1 << 20).contains(&n) {
+        return Err(format!("reply length {n}"));
+    }
     let mut rest = vec![0u8; n - 4];
     tokio::time::timeout(BOUND, s.read_exact(&mut rest))
         .await
-        .unwrap()
-        .unwrap();
-    rest
+        .map_err(|_| format!("no whole reply within {BOUND:?}"))?
+        .map_err(|e| format!("reading a reply: {e}"))?;
+    Ok(rest)
 }
 
 /// `saslStart` with PLAIN naming [`DOCS_ROLE`] (the password is not used: the certificate is the
@@ -286,4 +294,82 @@ pub(crate) fn pymongo(rig: &Rig) -> (&'static str, Vec<OsString>) {
         DOCS_ROLE.into(),
     ];
     (PYMONGO, args)
+}
+
+/// A session through the proxy as [`DOCS_ROLE`] on raw `OP_MSG`s (the soak holds hundreds; pymongo, a
+/// process and a monitoring connection each, is the steady session's client): each round inserts a
+/// document into this session's own collection and deletes it again, and the database must count one
+/// of each.
+pub(crate) struct MongoSession {
+    s: Tls,
+    collection: String,
+}
+
+/// The database the soak's collections are in.
+const SOAK_DB: &str = "soak";
+
+impl MongoSession {
+    /// Log in (`saslStart` PLAIN; the proxy logs in upstream with MONGODB-AWS); `collection` is this
+    /// session's.
+    pub(crate) async fn open(rig: &Rig, collection: String) -> Result<Self, String> {
+        let tcp = tokio::time::timeout(
+            BOUND,
+            tokio::net::TcpStream::connect(("127.0.0.1", rig.ports[3])),
+        )
+        .await
+        .map_err(|_| "connect hung".to_owned())?
+        .map_err(|e| format!("connect: {e}"))?;
+        let s = rig.tls(tcp).await.map_err(|e| format!("TLS: {e}"))?;
+        let mut session = Self { s, collection };
+        session.command(&sasl_plain()).await?;
+        Ok(session)
+    }
+
+    /// Send one `OP_MSG` and read its reply, which must not be a command error.
+    async fn command(&mut self, msg: &[u8]) -> Result<Vec<u8>, String> {
+        self.s
+            .write_all(msg)
+            .await
+            .map_err(|e| format!("send: {e}"))?;
+        let reply = try_reply(&mut self.s).await?;
+        match error_code(&reply) {
+            None => Ok(reply),
+            Some(code) => Err(format!(
+                "code {code}: {:?}",
+                String::from_utf8_lossy(&reply)
+            )),
+        }
+    }
+
+    /// `{<name>: <collection>, $db: soak, <array>: [<element>]}`, counting one document: insert
+    /// `{_id: n}`, then delete it.
+    async fn one(&mut self, name: &str, array: &str, element: Vec<u8>) -> Result<(), String> {
+        let body = doc(&[
+            (0x02, name, string(&self.collection)),
+            (0x02, "$db", string(SOAK_DB)),
+            (0x04, array, doc(&[(0x03, "0", element)])),
+        ]);
+        let reply = self.command(&op_msg(&body, 2013, None)).await?;
+        let at = reply.windows(3).position(|w| w == b"\x10n\0");
+        let n = at.and_then(|at| reply.get(at + 3..at + 7));
+        if n == Some(&1i32.to_le_bytes()[..]) {
+            Ok(())
+        } else {
+            Err(format!("{name}: {:?}", String::from_utf8_lossy(&reply)))
+        }
+    }
+
+    /// Insert `{_id: n}` and delete it: one document each time.
+    pub(crate) async fn round(&mut self, n: i32) -> Result<(), String> {
+        let id = doc(&[(0x10, "_id", n.to_le_bytes().to_vec())]);
+        self.one("insert", "documents", id.clone()).await?;
+        let limit = (0x10, "limit", 1i32.to_le_bytes().to_vec());
+        self.one("delete", "deletes", doc(&[(0x03, "q", id), limit]))
+            .await
+    }
+
+    /// Close the connection (TLS close_notify, then end of file).
+    pub(crate) async fn close(mut self) {
+        let _ = self.s.shutdown().await;
+    }
 }
