@@ -248,11 +248,12 @@ fn sessions_of_every_protocol_run_without_an_error_and_memory_and_descriptors_st
     let every = Duration::from_secs(setting("IAMWIRE_SOAK_SAMPLE_SECS", duration.as_secs() / 10))
         .max(Duration::from_secs(1));
     let after = Duration::from_secs(setting("IAMWIRE_SOAK_AFTER_SECS", 0));
-    let env: Vec<(String, String)> = std::env::var("IAMWIRE_SOAK_MALLOC_ARENA_MAX")
-        .ok()
-        .map(|v| ("MALLOC_ARENA_MAX".to_owned(), v))
-        .into_iter()
-        .collect();
+    // A login is given 60 s, not 15: at load 30 a MariaDB login (its PAM verifier, botocore in
+    // Python) took longer while 16 opened at once, and the proxy rightly refused it (2003, 08001).
+    let mut env = vec![("IAMWIRE_LOGIN_TIMEOUT".to_owned(), "60s".to_owned())];
+    if let Ok(arenas) = std::env::var("IAMWIRE_SOAK_MALLOC_ARENA_MAX") {
+        env.push(("MALLOC_ARENA_MAX".to_owned(), arenas));
+    }
     let counts = shares(sessions);
     let rig = Arc::new(Rig::start_with(Duration::from_secs(30), &env));
     rig.proxy.wait_stderr("AWS credentials ready");
