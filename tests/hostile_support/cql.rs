@@ -287,14 +287,7 @@ impl CqlSession {
     /// Log in (STARTUP, AUTHENTICATE, AUTH_RESPONSE, AUTH_SUCCESS: the proxy answers the stand-in's
     /// SigV4 challenge) and create the soak's table if it is not there; `key` names this session's row.
     pub(crate) async fn open(rig: &Rig, key: String) -> Result<Self, String> {
-        let tcp = tokio::time::timeout(
-            BOUND,
-            tokio::net::TcpStream::connect(("127.0.0.1", rig.ports[4])),
-        )
-        .await
-        .map_err(|_| "connect hung".to_owned())?
-        .map_err(|e| format!("connect: {e}"))?;
-        let mut s = rig.tls(tcp).await.map_err(|e| format!("TLS: {e}"))?;
+        let mut s = rig.connect(rig.ports[4]).await?;
         let io = |e: std::io::Error| format!("send: {e}");
         s.write_all(&startup()).await.map_err(io)?;
         let (op, body) = try_response(&mut s).await?;

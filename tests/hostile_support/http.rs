@@ -577,14 +577,7 @@ pub(crate) struct HttpSession {
 impl HttpSession {
     /// Connect (TLS with alice's certificate); `key` names this session's item.
     pub(crate) async fn open(rig: &Rig, key: String) -> Result<Self, String> {
-        let tcp = tokio::time::timeout(
-            BOUND,
-            tokio::net::TcpStream::connect(("127.0.0.1", rig.ports[5])),
-        )
-        .await
-        .map_err(|_| "connect hung".to_owned())?
-        .map_err(|e| format!("connect: {e}"))?;
-        let s = rig.tls(tcp).await.map_err(|e| format!("TLS: {e}"))?;
+        let s = rig.connect(rig.ports[5]).await?;
         Ok(Self { s, key })
     }
 

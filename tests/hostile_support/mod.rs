@@ -266,6 +266,19 @@ impl Rig {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// A TLS connection to `port` with alice's certificate, or what went wrong (for loops that count
+    /// errors rather than fail at the first).
+    pub(crate) async fn connect(
+        &self,
+        port: u16,
+    ) -> Result<tokio_rustls::client::TlsStream<TcpStream>, String> {
+        let tcp = tokio::time::timeout(BOUND, TcpStream::connect(("127.0.0.1", port)))
+            .await
+            .map_err(|_| "connect hung".to_owned())?
+            .map_err(|e| format!("connect: {e}"))?;
+        self.tls(tcp).await.map_err(|e| format!("TLS: {e}"))
+    }
+
     /// A TLS session on `stream` with alice's certificate.
     pub(crate) async fn tls<S: AsyncRead + AsyncWrite + Unpin>(
         &self,

@@ -312,14 +312,7 @@ impl MongoSession {
     /// Log in (`saslStart` PLAIN; the proxy logs in upstream with MONGODB-AWS); `collection` is this
     /// session's.
     pub(crate) async fn open(rig: &Rig, collection: String) -> Result<Self, String> {
-        let tcp = tokio::time::timeout(
-            BOUND,
-            tokio::net::TcpStream::connect(("127.0.0.1", rig.ports[3])),
-        )
-        .await
-        .map_err(|_| "connect hung".to_owned())?
-        .map_err(|e| format!("connect: {e}"))?;
-        let s = rig.tls(tcp).await.map_err(|e| format!("TLS: {e}"))?;
+        let s = rig.connect(rig.ports[3]).await?;
         let mut session = Self { s, collection };
         session.command(&sasl_plain()).await?;
         Ok(session)
