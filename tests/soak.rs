@@ -391,6 +391,30 @@ fn sessions_of_every_protocol_run_without_an_error_and_memory_and_descriptors_st
     for s in &steady {
         eprintln!("steady {}: {} queries", s.protocol, s.queries);
     }
+    // Back to idle once the sessions are gone; then RSS, what the allocator kept (measured before
+    // the other checks, so a failed run still reports it).
+    let closing = Instant::now();
+    while usage(pid).1 > idle.1 + 4 {
+        assert!(
+            closing.elapsed() < Duration::from_secs(60),
+            "descriptors stay open: {} (idle {})",
+            usage(pid).1,
+            idle.1
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    loop {
+        let (rss, fds) = usage(pid);
+        eprintln!(
+            "after close +{:>4.0} s: {:.1} MiB RSS, {fds} fds",
+            closing.elapsed().as_secs_f64(),
+            rss as f64 / 1024.0
+        );
+        if closing.elapsed() >= after {
+            break;
+        }
+        std::thread::sleep(every.min(Duration::from_secs(10)));
+    }
     let mut errors = tally.errors.lock().unwrap().clone();
     for s in &steady {
         errors.extend(
@@ -434,29 +458,6 @@ fn sessions_of_every_protocol_run_without_an_error_and_memory_and_descriptors_st
         second.1 <= first.1 + 10,
         "descriptors grew: {first:?} -> {second:?}"
     );
-    // Back to idle once the sessions are gone; then RSS, what the allocator kept.
-    let closing = Instant::now();
-    while usage(pid).1 > idle.1 + 4 {
-        assert!(
-            closing.elapsed() < Duration::from_secs(60),
-            "descriptors stay open: {} (idle {})",
-            usage(pid).1,
-            idle.1
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    loop {
-        let (rss, fds) = usage(pid);
-        eprintln!(
-            "after close +{:>4.0} s: {:.1} MiB RSS, {fds} fds",
-            closing.elapsed().as_secs_f64(),
-            rss as f64 / 1024.0
-        );
-        if closing.elapsed() >= after {
-            break;
-        }
-        std::thread::sleep(every.min(Duration::from_secs(10)));
-    }
     let mut proxy = Arc::try_unwrap(rig).ok().unwrap().proxy;
     assert!(proxy.is_running(), "{}", proxy.stderr());
 }
