@@ -4,5 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-cargo build -q --bin iamwire
-exec cargo run -q --example demo -- "$@"
+# The binary and the examples as `cargo test --workspace` builds them (features unified across the workspace, dev
+# dependencies included), so the demo runs the binary the tests ran, and after the tests (CI) nothing is compiled
+# again; `--bin iamwire` or `--example demo` alone would each build another feature set of a third of the workspace.
+cargo build -q --workspace --bins --examples
+exec "${CARGO_TARGET_DIR:-target}"/debug/examples/demo "$@"
