@@ -526,3 +526,70 @@ fn only_the_roles_credentials_and_signed_headers_reach_the_database() {
         assert_eq!(header_of(r, name), Some(value), "{:?}", r.headers);
     }
 }
+
+/// One keep-alive connection (Python's http.client, each request signed by botocore's SigV4 with
+/// alice's key): ListTables, a pause, ListTables again on the same connection, then wait for the proxy
+/// to close it. argv = port, CA, key id, secret, pause (s). Prints a JSON report.
+const KEEP_ALIVE: &str = r#"
+import json, ssl, sys, time, http.client
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+port, ca, key, secret, pause = sys.argv[1:6]
+creds = Credentials(key, secret)
+conn = http.client.HTTPSConnection("localhost", int(port), context=ssl.create_default_context(cafile=ca), timeout=120)
+def list_tables():
+    req = AWSRequest(method="POST", url=f"https://localhost:{port}/", data=b"{}",
+        headers={"X-Amz-Target": "DynamoDB_20120810.ListTables", "Content-Type": "application/x-amz-json-1.0"})
+    SigV4Auth(creds, "dynamodb", "us-west-2").add_auth(req)
+    conn.request("POST", "/", body=b"{}", headers=dict(req.headers.items()))
+    answer = conn.getresponse()
+    answer.read()
+    return answer.status
+out = {"first": list_tables()}
+here = conn.sock.getsockname()
+time.sleep(float(pause))
+out["after_pause"] = list_tables()
+out["same_connection"] = conn.sock.getsockname() == here
+since = time.monotonic()
+try:
+    out["eof"] = conn.sock.recv(1) == b""
+except OSError:
+    out["eof"] = True
+out["closed_after"] = time.monotonic() - since
+print(json.dumps(out))
+"#;
+
+/// `http_idle_timeout` is its own setting: a keep-alive connection idle for longer than the handshake
+/// timeout (2 s) but less than the idle timeout (6 s) still serves its next request, and one idle past
+/// the idle timeout is closed by the proxy — not before the handshake timeout would have.
+#[test]
+fn keep_alive_outlives_the_handshake_timeout_until_the_idle_timeout() {
+    let stack = HttpStack::start(
+        Kind::DynamoDb,
+        "  handshake_timeout: 2s\n  http_idle_timeout: 6s\n",
+    );
+    let ca = stack.ca();
+    let port = stack.proxy.port().to_string();
+    let report = stack.python(
+        KEEP_ALIVE,
+        &[
+            &port,
+            ca.to_str().unwrap(),
+            &stack.alice.id,
+            &stack.alice.secret,
+            "3.5",
+        ],
+    );
+    assert_eq!(report["first"], 200, "{report}");
+    assert_eq!(report["after_pause"], 200, "{report}");
+    assert_eq!(report["same_connection"], true, "{report}");
+    assert_eq!(report["eof"], true, "{report}");
+    let closed_after = report["closed_after"].as_f64().unwrap();
+    // Closed by the idle timeout (6 s after the answer), long after the handshake timeout would have
+    // (2 s), and within a generous bound of it.
+    assert!(
+        (4.0..40.0).contains(&closed_after),
+        "closed {closed_after} s after the last answer: {report}"
+    );
+}
