@@ -425,24 +425,10 @@ async fn a_node_announcing_a_foreign_host_never_gets_the_login() {
     let mut stack = Stack::start(&ca);
     let foreign = TlsForeign::on("127.0.0.2", &ca).await;
     announce_foreign(&stack, &foreign).await;
-    let mut s = stack.session(stack.proxy.port()).await;
-    let slots = ask(&mut s, &["CLUSTER", "SLOTS"]).await;
-    let served = ports_in(&slots);
-    assert_eq!(served.len(), 2, "the foreign node is left out: {slots}");
-    for node_port in served {
-        let mut n = stack.session(node_port).await;
-        assert_eq!(ask(&mut n, &["PING"]).await, "+PONG");
-    }
-    let key = key_owned_by(&stack, stack.cluster.ports()[2]);
-    let answer = ask(&mut s, &["GET", &key]).await;
-    assert!(answer.starts_with("-ERR"), "{answer}");
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    assert_eq!(foreign.handshakes(), 0, "the proxy dialed the foreign node");
-    foreign.assert_no_auth();
+    foreign_node_left_out(&stack, &foreign).await;
     let log = stack.proxy.stderr();
     assert!(log.contains("not in cluster.node_hosts"), "{log}");
     assert!(!log.contains(PASSWORD), "the password in the proxy's log");
-    drop(s);
 
     // The operator's list takes the host in; the node there now holds another CA's certificate.
     let other = TestCa::new().unwrap();
@@ -478,6 +464,26 @@ async fn a_node_announcing_a_foreign_host_never_gets_the_login() {
     assert!(!log.contains(PASSWORD), "the password in the proxy's log");
 }
 
+/// The cluster's third node announces `foreign`, which the proxy must leave out: two node addresses
+/// served (each answers `PING`), a redirection to the third node's slots refused, and no connection
+/// (so no credential) reaching `foreign`.
+async fn foreign_node_left_out(stack: &Stack, foreign: &TlsForeign) {
+    let mut s = stack.session(stack.proxy.port()).await;
+    let slots = ask(&mut s, &["CLUSTER", "SLOTS"]).await;
+    let served = ports_in(&slots);
+    assert_eq!(served.len(), 2, "the foreign node is left out: {slots}");
+    for node_port in served {
+        let mut n = stack.session(node_port).await;
+        assert_eq!(ask(&mut n, &["PING"]).await, "+PONG");
+    }
+    let key = key_owned_by(stack, stack.cluster.ports()[2]);
+    let answer = ask(&mut s, &["GET", &key]).await;
+    assert!(answer.starts_with("-ERR"), "{answer}");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(foreign.handshakes(), 0, "the proxy dialed the foreign node");
+    foreign.assert_no_auth();
+}
+
 /// A key whose slot the node at `owned` serves.
 fn key_owned_by(stack: &Stack, owned: u16) -> String {
     let mut k = 0u32;
@@ -507,21 +513,7 @@ async fn an_aws_cache_node_announced_outside_its_domain_is_not_served() {
     let stack = Stack::start_iam(&ca);
     let foreign = TlsForeign::on("127.0.0.2", &ca).await;
     announce_foreign(&stack, &foreign).await;
-    let mut s = stack.session(stack.proxy.port()).await;
-    let slots = ask(&mut s, &["CLUSTER", "SLOTS"]).await;
-    let served = ports_in(&slots);
-    assert_eq!(served.len(), 2, "the foreign node is left out: {slots}");
-    for node_port in served {
-        let mut n = stack.session(node_port).await;
-        assert_eq!(ask(&mut n, &["PING"]).await, "+PONG");
-    }
-    // A redirection to it is refused.
-    let key = key_owned_by(&stack, stack.cluster.ports()[2]);
-    let answer = ask(&mut s, &["GET", &key]).await;
-    assert!(answer.starts_with("-ERR"), "{answer}");
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    assert_eq!(foreign.handshakes(), 0, "the proxy dialed the foreign node");
-    foreign.assert_no_auth();
+    foreign_node_left_out(&stack, &foreign).await;
     let log = stack.proxy.stderr();
     assert!(
         log.contains("outside the configuration endpoint's domain"),
