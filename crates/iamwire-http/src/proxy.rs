@@ -79,8 +79,7 @@ pub struct HttpTimeouts {
     pub handshake: Duration,
     /// How long a keep-alive connection may sit with no request in progress once it has had one: its
     /// next request head must be complete by then, or it is shut down (HTTP/2 gets GOAWAY) and closed
-    /// one handshake timeout later. At least `handshake`
-    /// in effect (a smaller value is raised to it).
+    /// one handshake timeout later. At least `handshake` in effect (a smaller value is raised to it).
     pub idle: Duration,
     /// Getting the role's credentials (AssumeRole, cached per chain).
     pub credentials: Duration,
