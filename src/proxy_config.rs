@@ -101,6 +101,9 @@ pub(crate) struct ProxySection {
     /// HTTP requests in flight to one database at once; 256 when absent.
     #[serde(default)]
     pub(crate) max_concurrent_requests: Option<usize>,
+    /// How long an HTTP keep-alive connection may wait for its next request; 60 s when absent.
+    #[serde(default)]
+    pub(crate) http_idle_timeout: Option<String>,
     /// How long an HTTP database may take to answer a request; 60 s when absent.
     #[serde(default)]
     pub(crate) request_timeout: Option<String>,
@@ -214,6 +217,8 @@ pub(crate) struct HttpSettings {
     pub(crate) max_in_flight: Option<usize>,
     /// `proxy.request_timeout`.
     pub(crate) request_timeout: Option<std::time::Duration>,
+    /// `proxy.http_idle_timeout`.
+    pub(crate) idle_timeout: Option<std::time::Duration>,
 }
 
 /// The `aws` section.

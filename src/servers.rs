@@ -377,6 +377,9 @@ fn http_proxy(
     if let Some(after) = config.http.request_timeout {
         timeouts.response = after;
     }
+    if let Some(after) = config.http.idle_timeout {
+        timeouts.idle = after;
+    }
     let mut builder = HttpProxy::builder(
         database.clone(),
         shared.roles.clone(),

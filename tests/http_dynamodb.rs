@@ -340,3 +340,256 @@ fn a_created_dynamodb_is_served_behind_the_endpoint_guard() {
     assert!(!message.contains(EXTERNAL_ID), "{message}");
     assert_eq!(dynamodb_requests(&stack), before);
 }
+
+/// boto3 as alice, by her key (`key` mode: argv = endpoint, CA, key id, secret, token or "") or by
+/// her certificate (`cert` mode: argv = endpoint, CA, certificate, key, role), with extra headers: one
+/// `x-amz-*` header it signs, and after signing (`before-send`) more it did not sign, with its own
+/// `X-Amz-Date` put over the one it signed in `cert` mode. Prints {"code", "message"}.
+const BOTO3_EXTRA_HEADERS: &str = r#"
+import json, sys
+import boto3, botocore.exceptions
+from botocore.config import Config
+mode, endpoint, ca, a, b, token = sys.argv[1:7]
+cfg = Config(retries={"max_attempts": 1, "mode": "standard"})
+if mode == "cert":
+    cfg = cfg.merge(Config(client_cert=(a, b)))
+    a, b = "AKIAIOSFODNN7CLIENT00", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
+ddb = boto3.client("dynamodb", endpoint_url=endpoint, verify=ca, region_name="us-west-2",
+    aws_access_key_id=a, aws_secret_access_key=b, aws_session_token=token or None, config=cfg)
+def signed_extra(request, **_):
+    request.headers["X-Amz-Client-Signed"] = "signed-by-the-client"
+def unsigned_extras(request, **_):
+    signature = request.headers["Authorization"]
+    signature = signature.decode() if isinstance(signature, bytes) else signature
+    assert "x-amz-client-signed" in signature.lower()
+    request.headers["X-Amz-Client-Unsigned"] = "added-after-signing"
+    request.headers["X-Forwarded-For"] = "203.0.113.7"
+    if mode == "cert":
+        request.headers["X-Amz-Date"] = "19991231T235959Z"
+ddb.meta.events.register("before-sign.dynamodb.ListTables", signed_extra)
+ddb.meta.events.register("before-send.dynamodb.ListTables", unsigned_extras)
+try:
+    ddb.list_tables()
+    print(json.dumps({"code": "ok"}))
+except botocore.exceptions.ClientError as e:
+    print(json.dumps({"code": e.response["Error"]["Code"], "message": e.response["Error"]["Message"]}))
+"#;
+
+/// The ListTables requests moto recorded from index `from` on.
+fn list_tables_since(
+    stack: &HttpStack,
+    from: usize,
+) -> Vec<iamwire_testkit::moto::RecordedRequest> {
+    stack.moto.requests().unwrap()[from..]
+        .iter()
+        .filter(|r| {
+            r.headers
+                .iter()
+                .any(|(k, v)| k.eq_ignore_ascii_case("x-amz-target") && v.ends_with("ListTables"))
+        })
+        .cloned()
+        .collect()
+}
+
+/// Header `name` of `r`, in any case.
+fn header_of<'r>(r: &'r iamwire_testkit::moto::RecordedRequest, name: &str) -> Option<&'r str> {
+    r.headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+/// `r` carries only the role's credentials (its session's key and token, a date of the proxy's), none
+/// of `client` (the client's token, key id, date...), and every header it carries is covered by the
+/// role's signature — but those SigV4 signers leave unsigned (`User-Agent`, `X-Amzn-Trace-Id`).
+fn assert_signed_by_the_role_only(r: &iamwire_testkit::moto::RecordedRequest, client: &[&str]) {
+    let all = format!("{} {:?}", r.url, r.headers);
+    let header = |name: &str| header_of(r, name).unwrap_or_default();
+    for value in client {
+        assert!(!all.contains(value), "{value} reached the database: {all}");
+    }
+    let authorization = header("authorization");
+    assert!(
+        authorization.starts_with("AWS4-HMAC-SHA256 Credential=ASIA"),
+        "{all}"
+    );
+    assert!(
+        header("x-amz-security-token").len() > 32,
+        "the role session's token: {all}"
+    );
+    assert!(header("x-amz-date").starts_with("20"), "{all}");
+    let signed: Vec<&str> = authorization
+        .split("SignedHeaders=")
+        .nth(1)
+        .and_then(|rest| rest.split(',').next())
+        .unwrap_or_default()
+        .split(';')
+        .collect();
+    for name in r.headers.keys() {
+        let name = name.to_ascii_lowercase();
+        if ["authorization", "user-agent", "x-amzn-trace-id"].contains(&name.as_str()) {
+            continue;
+        }
+        assert!(
+            signed.contains(&name.as_str()),
+            "{name} is not signed: {all}"
+        );
+    }
+}
+
+/// What reaches the database (moto, which checks every signature against the credentials it issued)
+/// of what a client sends besides its request:
+/// - by key: only the headers the client's signature covers (one it added after signing, or that a
+///   party on the way added, is dropped); a key with a session token is refused before anything goes
+///   upstream (a proxy key has none);
+/// - by certificate (the session token names the role): its end-to-end headers, never its own
+///   `Authorization`, `X-Amz-Date` or token;
+///
+/// and every header the database gets is covered by the proxy's signature as the role.
+#[test]
+fn only_the_roles_credentials_and_signed_headers_reach_the_database() {
+    const CLIENT_TOKEN: &str = "client-session-token-must-not-be-forwarded";
+    let stack = HttpStack::start(Kind::DynamoDb, "");
+    let ca = stack.ca();
+    let (endpoint, ca) = (stack.endpoint(), ca.to_str().unwrap().to_owned());
+    let by_key = |token: &str| {
+        stack.python(
+            BOTO3_EXTRA_HEADERS,
+            &[
+                "key",
+                &endpoint,
+                &ca,
+                &stack.alice.id,
+                &stack.alice.secret,
+                token,
+            ],
+        )
+    };
+
+    // A key and a token: refused, nothing upstream.
+    let before = stack.moto.requests().unwrap().len();
+    let answer = by_key(CLIENT_TOKEN);
+    assert_eq!(answer["code"], "InvalidSignatureException", "{answer}");
+    assert!(
+        answer["message"]
+            .as_str()
+            .unwrap()
+            .contains("AWS_SESSION_TOKEN"),
+        "{answer}"
+    );
+    assert!(list_tables_since(&stack, before).is_empty());
+
+    // A key: the header it signed goes on, those it did not are dropped.
+    let before = stack.moto.requests().unwrap().len();
+    let answer = by_key("");
+    assert_eq!(answer["code"], "ok", "{answer}\n{}", stack.proxy.stderr());
+    let listed = list_tables_since(&stack, before);
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    let r = &listed[0];
+    assert_signed_by_the_role_only(
+        r,
+        &[
+            stack.alice.id.as_str(),
+            "added-after-signing",
+            "203.0.113.7",
+        ],
+    );
+    assert_eq!(
+        header_of(r, "X-Amz-Client-Signed"),
+        Some("signed-by-the-client")
+    );
+
+    // A certificate, the role in the token, its own (unchecked) signature and a date of its own.
+    let before = stack.moto.requests().unwrap().len();
+    let (crt, key) = (stack.file("alice.crt"), stack.file("alice.key"));
+    let answer = stack.python(
+        BOTO3_EXTRA_HEADERS,
+        &[
+            "cert",
+            &endpoint,
+            &ca,
+            crt.to_str().unwrap(),
+            key.to_str().unwrap(),
+            USER_ROLE,
+        ],
+    );
+    assert_eq!(answer["code"], "ok", "{answer}\n{}", stack.proxy.stderr());
+    let listed = list_tables_since(&stack, before);
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    let r = &listed[0];
+    assert_signed_by_the_role_only(r, &["AKIAIOSFODNN7CLIENT00", "19991231"]);
+    assert_ne!(header_of(r, "X-Amz-Security-Token"), Some(USER_ROLE));
+    for (name, value) in [
+        ("X-Amz-Client-Signed", "signed-by-the-client"),
+        ("X-Amz-Client-Unsigned", "added-after-signing"),
+    ] {
+        assert_eq!(header_of(r, name), Some(value), "{:?}", r.headers);
+    }
+}
+
+/// One keep-alive connection (Python's http.client, each request signed by botocore's SigV4 with
+/// alice's key): ListTables, a pause, ListTables again on the same connection, then wait for the proxy
+/// to close it. argv = port, CA, key id, secret, pause (s). Prints a JSON report.
+const KEEP_ALIVE: &str = r#"
+import json, ssl, sys, time, http.client
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+port, ca, key, secret, pause = sys.argv[1:6]
+creds = Credentials(key, secret)
+conn = http.client.HTTPSConnection("localhost", int(port), context=ssl.create_default_context(cafile=ca), timeout=120)
+def list_tables():
+    req = AWSRequest(method="POST", url=f"https://localhost:{port}/", data=b"{}",
+        headers={"X-Amz-Target": "DynamoDB_20120810.ListTables", "Content-Type": "application/x-amz-json-1.0"})
+    SigV4Auth(creds, "dynamodb", "us-west-2").add_auth(req)
+    conn.request("POST", "/", body=b"{}", headers=dict(req.headers.items()))
+    answer = conn.getresponse()
+    answer.read()
+    return answer.status
+out = {"first": list_tables()}
+here = conn.sock.getsockname()
+time.sleep(float(pause))
+out["after_pause"] = list_tables()
+out["same_connection"] = conn.sock.getsockname() == here
+since = time.monotonic()
+try:
+    out["eof"] = conn.sock.recv(1) == b""
+except OSError:
+    out["eof"] = True
+out["closed_after"] = time.monotonic() - since
+print(json.dumps(out))
+"#;
+
+/// `http_idle_timeout` is its own setting: a keep-alive connection idle for longer than the handshake
+/// timeout (2 s) but less than the idle timeout (6 s) still serves its next request, and one idle past
+/// the idle timeout is closed by the proxy — not before the handshake timeout would have.
+#[test]
+fn keep_alive_outlives_the_handshake_timeout_until_the_idle_timeout() {
+    let stack = HttpStack::start(
+        Kind::DynamoDb,
+        "  handshake_timeout: 2s\n  http_idle_timeout: 6s\n",
+    );
+    let ca = stack.ca();
+    let port = stack.proxy.port().to_string();
+    let report = stack.python(
+        KEEP_ALIVE,
+        &[
+            &port,
+            ca.to_str().unwrap(),
+            &stack.alice.id,
+            &stack.alice.secret,
+            "3.5",
+        ],
+    );
+    assert_eq!(report["first"], 200, "{report}");
+    assert_eq!(report["after_pause"], 200, "{report}");
+    assert_eq!(report["same_connection"], true, "{report}");
+    assert_eq!(report["eof"], true, "{report}");
+    let closed_after = report["closed_after"].as_f64().unwrap();
+    // Closed by the idle timeout (6 s after the answer), long after the handshake timeout would have
+    // (2 s), and within a generous bound of it.
+    assert!(
+        (4.0..40.0).contains(&closed_after),
+        "closed {closed_after} s after the last answer: {report}"
+    );
+}

@@ -12,9 +12,11 @@
 //!   the database's business (its ACL; ElastiCache and MemoryDB disable them): the foreign host gets
 //!   the server's TLS handshake, and no credential of the proxy's.
 //! - A node that announces an address on another host (here `cluster-announce-hostname 127.0.0.2`,
-//!   `cluster-announce-tls-port`: a real node reporting a foreign address in `CLUSTER SHARDS`) gets a
-//!   TLS handshake that fails closed (its certificate is not the database CA's for that name): it
-//!   never sees the proxy's `AUTH`.
+//!   `cluster-announce-tls-port`: a real node reporting a foreign address in `CLUSTER SHARDS`) is not
+//!   served at all when that host is not on `cluster.node_hosts` (by default the configuration
+//!   endpoint's host), even if it holds a certificate of the database's CA: no connection is made.
+//!   Where the operator's list does take it in, it gets a TLS handshake that fails closed (its
+//!   certificate is not the database CA's for that name): it never sees the proxy's `AUTH`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod e2e_run_support;
@@ -103,7 +105,7 @@ struct Stack {
     cluster: RedisCluster,
     _moto: Option<Moto>,
     tls: Arc<rustls::ClientConfig>,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 impl Stack {
@@ -117,6 +119,20 @@ impl Stack {
     /// stand-in's port; the proxy logs in with IAM tokens through a cross-account role.
     fn start_iam(ca: &TestCa) -> Self {
         Self::with(ca, true)
+    }
+
+    /// Stop the proxy and start it again with `node_hosts` (a YAML flow sequence) in its listener's
+    /// `cluster` section.
+    fn restart_with_node_hosts(&mut self, node_hosts: &str) {
+        let path = self.dir.path().join("iamwire.yaml");
+        let config = std::fs::read_to_string(&path).unwrap().replacen(
+            "        announce_host: 127.0.0.1\n",
+            &format!("        announce_host: 127.0.0.1\n        node_hosts: {node_hosts}\n"),
+            1,
+        );
+        std::fs::write(&path, config).unwrap();
+        let home = self.dir.path().join("home");
+        self.proxy = Proxy::spawn(&path, &home, &[], &[("RUST_LOG".into(), "debug".into())]);
     }
 
     fn with(ca: &TestCa, iam: bool) -> Self {
@@ -211,7 +227,7 @@ impl Stack {
             cluster,
             _moto: moto,
             tls,
-            _dir: dir,
+            dir,
         }
     }
 
@@ -397,18 +413,30 @@ async fn a_client_cannot_make_the_proxy_dial_a_host_that_is_not_a_node() {
     drop(stack.cluster);
 }
 
+/// A self-hosted cluster whose node announces a host outside `cluster.node_hosts` (by default the
+/// configuration endpoint's host, `localhost`): `127.0.0.2`, holding a certificate of the database's
+/// CA for its address (one the proxy would accept). The node is not served: no connection reaches
+/// it, so neither does the password; the other nodes serve on, and a redirection to it is refused.
+/// Then, with an operator's list that does take that host in (`127.0.0.0/8`), a node there with
+/// another CA's certificate gets only a TLS handshake that fails closed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_announcing_a_foreign_host_never_gets_the_login() {
     let ca = TestCa::new().unwrap();
-    let stack = Stack::start(&ca);
-    // The foreign host answers TLS with a certificate of another CA (for its address): the proxy
-    // verifies the database's CA and the announced name, so the handshake fails before any AUTH.
-    let other = TestCa::new().unwrap();
-    let foreign = TlsForeign::on("127.0.0.2", &other).await;
+    let mut stack = Stack::start(&ca);
+    let foreign = TlsForeign::on("127.0.0.2", &ca).await;
     announce_foreign(&stack, &foreign).await;
+    foreign_node_left_out(&stack, &foreign).await;
+    let log = stack.proxy.stderr();
+    assert!(log.contains("not in cluster.node_hosts"), "{log}");
+    assert!(!log.contains(PASSWORD), "the password in the proxy's log");
+
+    // The operator's list takes the host in; the node there now holds another CA's certificate.
+    let other = TestCa::new().unwrap();
+    let impostor = TlsForeign::on("127.0.0.2", &other).await;
+    announce_foreign(&stack, &impostor).await;
+    stack.restart_with_node_hosts("[127.0.0.0/8]");
     let mut s = stack.session(stack.proxy.port()).await;
     let slots = ask(&mut s, &["CLUSTER", "SLOTS"]).await;
-    // Every node the proxy serves, tried: the one announced on the foreign host fails.
     let mut refused = 0;
     for node_port in ports_in(&slots) {
         let (mut n, answer) = stack.login(node_port).await;
@@ -421,18 +449,57 @@ async fn a_node_announcing_a_foreign_host_never_gets_the_login() {
     }
     assert_eq!(refused, 1, "{slots}");
     assert!(
-        foreign.handshakes() > 0,
-        "the proxy never tried the announced node"
+        impostor.handshakes() > 0,
+        "the proxy never tried the listed node"
     );
     eprintln!(
-        "a node announced at 127.0.0.2:{}: {refused} node address refused, the foreign host saw {} \
-         TLS handshake(s), no AUTH",
-        foreign.addr.port(),
-        foreign.handshakes()
+        "a node announced at 127.0.0.2: not on node_hosts, {} connection(s); on them, {refused} node \
+         address refused after {} failed TLS handshake(s), no AUTH",
+        foreign.handshakes(),
+        impostor.handshakes()
     );
+    impostor.assert_no_auth();
     foreign.assert_no_auth();
     let log = stack.proxy.stderr();
     assert!(!log.contains(PASSWORD), "the password in the proxy's log");
+}
+
+/// The cluster's third node announces `foreign`, which the proxy must leave out: two node addresses
+/// served (each answers `PING`), a redirection to the third node's slots refused, and no connection
+/// (so no credential) reaching `foreign`.
+async fn foreign_node_left_out(stack: &Stack, foreign: &TlsForeign) {
+    let mut s = stack.session(stack.proxy.port()).await;
+    let slots = ask(&mut s, &["CLUSTER", "SLOTS"]).await;
+    let served = ports_in(&slots);
+    assert_eq!(served.len(), 2, "the foreign node is left out: {slots}");
+    for node_port in served {
+        let mut n = stack.session(node_port).await;
+        assert_eq!(ask(&mut n, &["PING"]).await, "+PONG");
+    }
+    let key = key_owned_by(stack, stack.cluster.ports()[2]);
+    let answer = ask(&mut s, &["GET", &key]).await;
+    assert!(answer.starts_with("-ERR"), "{answer}");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(foreign.handshakes(), 0, "the proxy dialed the foreign node");
+    foreign.assert_no_auth();
+}
+
+/// A key whose slot the node at `owned` serves.
+fn key_owned_by(stack: &Stack, owned: u16) -> String {
+    let mut k = 0u32;
+    loop {
+        let key = format!("relay:{k}");
+        let slot: u16 = stack
+            .cluster
+            .cli(owned, &["CLUSTER", "KEYSLOT", &key])
+            .unwrap()
+            .parse()
+            .unwrap();
+        if stack.cluster.slot_owner(slot).unwrap() == owned {
+            return key;
+        }
+        k += 1;
+    }
 }
 
 /// An ElastiCache-like cluster (IAM tokens) whose node announces a host outside the configuration
@@ -446,35 +513,7 @@ async fn an_aws_cache_node_announced_outside_its_domain_is_not_served() {
     let stack = Stack::start_iam(&ca);
     let foreign = TlsForeign::on("127.0.0.2", &ca).await;
     announce_foreign(&stack, &foreign).await;
-    let mut s = stack.session(stack.proxy.port()).await;
-    let slots = ask(&mut s, &["CLUSTER", "SLOTS"]).await;
-    let served = ports_in(&slots);
-    assert_eq!(served.len(), 2, "the foreign node is left out: {slots}");
-    for node_port in served {
-        let mut n = stack.session(node_port).await;
-        assert_eq!(ask(&mut n, &["PING"]).await, "+PONG");
-    }
-    // A redirection to it is refused.
-    let owned = stack.cluster.ports()[2];
-    let mut k = 0u32;
-    let key = loop {
-        let key = format!("relay:{k}");
-        let slot: u16 = stack
-            .cluster
-            .cli(owned, &["CLUSTER", "KEYSLOT", &key])
-            .unwrap()
-            .parse()
-            .unwrap();
-        if stack.cluster.slot_owner(slot).unwrap() == owned {
-            break key;
-        }
-        k += 1;
-    };
-    let answer = ask(&mut s, &["GET", &key]).await;
-    assert!(answer.starts_with("-ERR"), "{answer}");
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    assert_eq!(foreign.handshakes(), 0, "the proxy dialed the foreign node");
-    foreign.assert_no_auth();
+    foreign_node_left_out(&stack, &foreign).await;
     let log = stack.proxy.stderr();
     assert!(
         log.contains("outside the configuration endpoint's domain"),

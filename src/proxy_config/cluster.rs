@@ -6,12 +6,13 @@
 //! cluster:
 //!   node_ports: 7001-7020      # or "any": ports the system picks
 //!   announce_host: cache-proxy.internal
+//!   node_hosts: ["*.redis.internal", 10.0.8.0/24]   # where nodes may be; default: the endpoint's host
 //! ```
 
 use serde::Deserialize;
 
 use super::ConfigError;
-use iamwire_redis::{ClusterConfig, DEFAULT_MAX_NODES, NodePorts};
+use iamwire_redis::{ClusterConfig, DEFAULT_MAX_NODES, NodeHost, NodePorts};
 
 /// The `cluster` section of a Redis listener.
 #[derive(Debug, Clone, Deserialize)]
@@ -23,6 +24,10 @@ pub(crate) struct ClusterSection {
     /// IP when absent.
     #[serde(default)]
     pub(crate) announce_host: Option<String>,
+    /// The hosts the cluster's nodes may be on (names, `*.domain`, addresses, CIDR blocks); a node
+    /// announced elsewhere is not served. Self-hosted: the configuration endpoint's host when absent.
+    #[serde(default)]
+    pub(crate) node_hosts: Option<Vec<String>>,
 }
 
 /// The cluster mode of a listener for `database`, if its section asks for one.
@@ -78,6 +83,23 @@ pub(super) fn cluster_config(
         }
         None => {}
     }
+    if let Some(hosts) = &section.node_hosts {
+        let parsed = hosts
+            .iter()
+            .map(|text| {
+                NodeHost::parse(text).ok_or_else(|| {
+                    bad(&format!(
+                        "node_hosts entry {text:?} is not a host name, *.domain, IP address or CIDR \
+                         block"
+                    ))
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if parsed.is_empty() {
+            return Err(bad("node_hosts is empty: no node could be served"));
+        }
+        config = config.node_hosts(parsed);
+    }
     Ok(Some(config))
 }
 
@@ -89,6 +111,35 @@ mod tests {
         ClusterSection {
             node_ports: ports.into(),
             announce_host: host.map(str::to_owned),
+            node_hosts: None,
+        }
+    }
+
+    #[test]
+    fn node_hosts_are_parsed_or_refused() {
+        let listen = &super::super::ListenAddr::Tcp("127.0.0.1:6379".parse().unwrap());
+        let redis = iamwire_core::Protocol::Redis;
+        let mut with = section("any", None);
+        with.node_hosts = Some(vec!["*.redis.internal".into(), "10.0.8.0/24".into()]);
+        let config = cluster_config(Some(&with), "c", redis, listen)
+            .unwrap()
+            .unwrap();
+        let want = iamwire_redis::ClusterConfig::new(NodePorts::Any {
+            max: DEFAULT_MAX_NODES,
+        })
+        .node_hosts(vec![
+            NodeHost::parse("*.redis.internal").unwrap(),
+            NodeHost::parse("10.0.8.0/24").unwrap(),
+        ]);
+        assert_eq!(config, want);
+        for bad in [
+            vec!["10.0.0.0/40".to_owned()],
+            vec!["a b".to_owned()],
+            vec![],
+        ] {
+            with.node_hosts = Some(bad.clone());
+            let err = cluster_config(Some(&with), "c", redis, listen);
+            assert!(matches!(err, Err(ConfigError::Cluster { .. })), "{bad:?}");
         }
     }
 

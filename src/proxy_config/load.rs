@@ -158,6 +158,13 @@ fn http_settings(
             value: text.clone(),
         })?),
     };
+    let idle_timeout = match &proxy.http_idle_timeout {
+        None => None,
+        Some(text) => Some(parse_duration(text).ok_or_else(|| ConfigError::Duration {
+            field: "proxy.http_idle_timeout",
+            value: text.clone(),
+        })?),
+    };
     if proxy.max_request_body == Some(0) {
         return Err(ConfigError::Zero {
             field: "proxy.max_request_body",
@@ -173,6 +180,7 @@ fn http_settings(
         max_body: proxy.max_request_body,
         max_in_flight: proxy.max_concurrent_requests,
         request_timeout,
+        idle_timeout,
     })
 }
 

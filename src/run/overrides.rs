@@ -44,6 +44,9 @@ pub(crate) struct Overrides {
     /// proxy.request_timeout (HTTP databases).
     #[arg(long, env = "IAMWIRE_REQUEST_TIMEOUT", value_name = "DURATION")]
     request_timeout: Option<String>,
+    /// proxy.http_idle_timeout (HTTP keep-alive connections).
+    #[arg(long, env = "IAMWIRE_HTTP_IDLE_TIMEOUT", value_name = "DURATION")]
+    http_idle_timeout: Option<String>,
     /// proxy.admin.listen (ip:port of health, metrics and the admin API).
     #[arg(long, env = "IAMWIRE_ADMIN_LISTEN", value_name = "ADDR")]
     admin_listen: Option<String>,
@@ -70,6 +73,7 @@ impl Overrides {
         set(&mut proxy.login_timeout, &self.login_timeout);
         set(&mut proxy.shutdown_timeout, &self.shutdown_timeout);
         set(&mut proxy.request_timeout, &self.request_timeout);
+        set(&mut proxy.http_idle_timeout, &self.http_idle_timeout);
         proxy.max_connections = self.max_connections.or(proxy.max_connections);
         proxy.max_handshakes = self.max_handshakes.or(proxy.max_handshakes);
         proxy.max_connections_per_client = self

@@ -143,6 +143,10 @@ impl HttpStack {
         let ops = ca.client(OPERATOR, &[]).expect("operator cert");
         ca.write(dir.path(), OPERATOR, &ops)
             .expect("operator PEM files");
+        // alice's certificate (`<dir>/alice.crt`, `alice.key`), for tests of certificate clients.
+        let alice_cert = ca.client("alice", &[]).expect("alice's cert");
+        ca.write(dir.path(), "alice", &alice_cert)
+            .expect("alice's PEM files");
         let local = |port: u16| std::net::SocketAddr::from(([127, 0, 0, 1], port));
         let port_of = |url: &str| -> u16 {
             url.rsplit(':')

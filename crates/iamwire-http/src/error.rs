@@ -225,6 +225,10 @@ impl HttpError {
             }
             Self::BadSignature { source } => match source {
                 SigV4Error::ClockSkew { .. } => "check the client's clock",
+                SigV4Error::SecurityTokenMismatch => {
+                    "a key issued by this proxy has no session token: unset AWS_SESSION_TOKEN \
+                     (aws_session_token), or present a client certificate and name the role there"
+                }
                 _ => "check AWS_SECRET_ACCESS_KEY: it must be the secret issued with this key id",
             },
             Self::NoRole { .. } => {

@@ -201,9 +201,25 @@ const NEVER_FORWARDED: &[&str] = &[
     "expect",
 ];
 
-/// The headers of `client` that go upstream: those the client signed (every end-to-end header, for a
-/// client identified by its certificate, which signed nothing the proxy checks), never the ones in
-/// [`NEVER_FORWARDED`] nor any the `Connection` header names.
+/// The headers of `client` that go upstream, given `signed`, the client's signature the proxy
+/// verified (`None` for a client identified by its certificate, whose TLS session vouches for the whole
+/// request).
+///
+/// The rule:
+/// - never the ones in [`NEVER_FORWARDED`] — the client's `Authorization`, `X-Amz-Date`,
+///   `X-Amz-Security-Token` and `X-Amz-Content-Sha256` (the proxy sets its own from the role's
+///   credentials, its clock and the body it hashed), `Host`, the framing and hop-by-hop headers — nor
+///   any the `Connection` header names;
+/// - for a client that signed with a proxy key, only the headers its verified signature covers: a
+///   header it added after signing (or one a party between it and the proxy added) never reaches the
+///   database, whatever else the request carries. A session token does not change this: a proxy key
+///   has none, so a client's `X-Amz-Security-Token` is neither an identity nor forwarded;
+/// - for a client identified by its certificate, every other end-to-end header.
+///
+/// Whatever goes upstream is then covered by the proxy's own signature as the role, which signs every
+/// header it is given except `User-Agent` and `X-Amzn-Trace-Id` (left unsigned by every AWS SDK, as
+/// proxies rewrite them; AWS does not require them signed), so the database never sees an `x-amz-*`
+/// header (or any other) that the role's signature does not vouch for.
 pub fn upstream_headers(client: &HeaderMap, signed: Option<&Authorization>) -> HeaderMap {
     let named_by_connection: Vec<String> = client
         .get_all(header::CONNECTION)

@@ -16,9 +16,11 @@
 //!    unnamed temporary file) — and refuses a body over the cap with `413` as soon as it crosses it;
 //! 5. gets the credentials of the role chain (`assume_role_arn` with its external ID, then the user
 //!    role, session name = the identity, session tags from `aws.session_tags`; cached per chain);
-//! 6. drops the client's signature and every header it did not sign, sets the upstream host, signs as the
-//!    role (`dynamodb`, `dax` or `es`), sends through a pooled keep-alive client with timeouts and a
-//!    bound on requests in flight, and streams the answer back.
+//! 6. drops the client's signature, date, payload hash and session token, and — for a client that
+//!    signed with a key, token or not — every header its signature does not cover
+//!    ([`head::upstream_headers`] has the rule); sets the upstream host, signs as the role (`dynamodb`,
+//!    `dax` or `es`) over every header it forwards, sends through a pooled keep-alive client with
+//!    timeouts and a bound on requests in flight, and streams the answer back.
 //!
 //! Every failure becomes a response in the service's own error shape through one function,
 //! [`refusal`].

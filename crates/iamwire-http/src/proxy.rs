@@ -73,9 +73,14 @@ impl Default for HttpLimits {
 #[derive(Debug, Clone, Copy)]
 #[non_exhaustive]
 pub struct HttpTimeouts {
-    /// The client's TLS handshake, each request head, and how long a connection may sit with no
-    /// request in progress (then it is shut down: HTTP/2 gets GOAWAY; closed one timeout later).
+    /// The client's TLS handshake, and its first request: a connection that has sent no whole
+    /// request head this long after its TLS handshake is closed. Also the grace a connection shut
+    /// down for idleness (below) has to close.
     pub handshake: Duration,
+    /// How long a keep-alive connection may sit with no request in progress once it has had one: its
+    /// next request head must be complete by then, or it is shut down (HTTP/2 gets GOAWAY) and closed
+    /// one handshake timeout later. At least `handshake` in effect (a smaller value is raised to it).
+    pub idle: Duration,
     /// Getting the role's credentials (AssumeRole, cached per chain).
     pub credentials: Duration,
     /// TCP and TLS to the database.
@@ -89,10 +94,12 @@ pub struct HttpTimeouts {
 }
 
 impl Default for HttpTimeouts {
-    /// 30 s handshake, 15 s credentials, 10 s connect, 60 s answer, 10 s queue, 90 s idle.
+    /// 30 s handshake, 60 s keep-alive idle (as an AWS load balancer), 15 s credentials, 10 s
+    /// connect, 60 s answer, 10 s queue, 90 s pooled.
     fn default() -> Self {
         Self {
             handshake: Duration::from_secs(30),
+            idle: Duration::from_secs(60),
             credentials: Duration::from_secs(15),
             connect: Duration::from_secs(10),
             response: Duration::from_secs(60),
@@ -284,11 +291,16 @@ impl Handler for HttpProxy {
             }
         });
         let limits = &self.inner.limits;
+        let timeouts = &self.inner.timeouts;
+        // hyper's head timer runs from the moment it waits for the next request, idle or not: it
+        // bounds the keep-alive idle time, so it is the longer of the two; a first request is held to
+        // the handshake timeout below.
+        let between = timeouts.idle.max(timeouts.handshake);
         let mut builder = auto::Builder::new(TokioExecutor::new());
         builder
             .http1()
             .timer(TokioTimer::new())
-            .header_read_timeout(self.inner.timeouts.handshake)
+            .header_read_timeout(between)
             .max_buf_size(limits.max_head.max(8192));
         builder
             .http2()
@@ -297,12 +309,14 @@ impl Handler for HttpProxy {
             .max_concurrent_streams(limits.max_streams);
         let connection = builder.serve_connection(TokioIo::new(stream), service);
         tokio::pin!(connection);
-        let idle_after = self.inner.timeouts.handshake;
+        let first = timeouts.handshake;
         let mut shut_down = false;
         loop {
+            // Once shut down, the connection has one handshake timeout to close.
+            let later = if shut_down { first } else { between };
             let wake = activity
-                .deadline(idle_after)
-                .unwrap_or_else(|| tokio::time::Instant::now() + idle_after);
+                .deadline(first, later)
+                .unwrap_or_else(|| tokio::time::Instant::now() + first);
             tokio::select! {
                 _ = connection.as_mut() => return,
                 () = guard.draining() => {
@@ -311,9 +325,10 @@ impl Handler for HttpProxy {
                 }
                 () = tokio::time::sleep_until(wake) => {
                     let idle = activity
-                        .deadline(idle_after)
+                        .deadline(first, later)
                         .is_some_and(|at| at <= tokio::time::Instant::now());
-                    if idle && shut_down {
+                    // No request yet (a head still coming, slowly, or nothing): nothing to finish.
+                    if idle && (shut_down || !activity.served()) {
                         tracing::debug!(peer = ?peer, "idle client connection closed");
                         return;
                     }

@@ -16,6 +16,7 @@ pub(crate) mod value;
 
 use std::net::IpAddr;
 
+pub use admit::NodeHost;
 pub(crate) use nodes::ClusterShared;
 pub use serve::RedisCluster;
 
@@ -58,12 +59,13 @@ impl NodePorts {
     }
 }
 
-/// How the proxy presents a cluster: the ports its nodes get, and the host clients are told to reach
-/// them at.
+/// How the proxy presents a cluster: the ports its nodes get, the host clients are told to reach
+/// them at, and the hosts its nodes may be on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClusterConfig {
     pub(crate) ports: NodePorts,
     pub(crate) announce: Option<String>,
+    pub(crate) node_hosts: Option<Vec<NodeHost>>,
 }
 
 impl ClusterConfig {
@@ -72,7 +74,22 @@ impl ClusterConfig {
         Self {
             ports,
             announce: None,
+            node_hosts: None,
         }
+    }
+
+    /// The hosts the cluster's nodes may be announced at: a node announced anywhere else gets no
+    /// listener and no login (no connection is made to it), and redirections to it are refused.
+    ///
+    /// Without it, a self-hosted cluster's nodes must be on the configuration endpoint's own host (the
+    /// database address's host, as written; every loopback name and address count as one host), and
+    /// an AWS cache's (`aws.elasticache` / `aws.memorydb`) under the configuration endpoint's domain.
+    /// With it, a self-hosted cluster's nodes must match one of `hosts`; an AWS cache's must match one
+    /// *and* be under that domain.
+    #[must_use]
+    pub fn node_hosts(mut self, hosts: Vec<NodeHost>) -> Self {
+        self.node_hosts = Some(hosts);
+        self
     }
 
     /// The host clients reach the proxy at, put into every redirection and topology reply: a name in

@@ -111,8 +111,11 @@
 //! and at most once a second; the reply waits for it (no later reply passes it). Nothing a client
 //! sends, and no redirection or topology reply, adds a node. For an AWS cache (`aws.elasticache` /
 //! `aws.memorydb`: its nodes get IAM tokens) a node is served only if it is named under the
-//! configuration endpoint's domain (or is that endpoint, or both are this host's loopback): a node
-//! announced anywhere else gets no listener and no login. On the last try, a redirection to an
+//! configuration endpoint's domain (or is that endpoint, or both are this host's loopback); for a
+//! self-hosted cluster (its nodes get the operator's password), only if it is on one of
+//! [`ClusterConfig::node_hosts`] (host names, `*.domain`, addresses, CIDR blocks), by default the
+//! configuration endpoint's own host. A node announced anywhere else — by a compromised or
+//! misconfigured server — gets no listener, no connection and no login. On the last try, a redirection to an
 //! address that is still not a node is refused with `-ERR` (never passed on, so no client dials an
 //! address the proxy does not serve), and unknown nodes are left out of topology replies. A node
 //! that leaves the topology has its listener closed (its live sessions go on).
@@ -138,7 +141,7 @@ pub mod error;
 mod proxy;
 mod relay;
 
-pub use cluster::{ClusterConfig, DEFAULT_MAX_NODES, NodePorts, RedisCluster};
+pub use cluster::{ClusterConfig, DEFAULT_MAX_NODES, NodeHost, NodePorts, RedisCluster};
 pub use codec::Limits;
 pub use error::{RedisError, error_reply};
 pub use proxy::{DEFAULT_REAUTH_INTERVAL, Redis, RedisProxy, RedisState};

@@ -71,6 +71,7 @@ impl HttpProxy {
         let upstream = self.upstream_request(
             &parts,
             &client_head,
+            None,
             outgoing,
             &sha256,
             Some(length),

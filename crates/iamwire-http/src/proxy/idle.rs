@@ -1,22 +1,25 @@
 //! A client connection's idle deadline: with no request in progress (from its head to the last byte
-//! of its answer), a connection must start one within the handshake timeout, or it is shut down
-//! (HTTP/2: GOAWAY) and, if still open one timeout later, closed.
+//! of its answer), a connection must start its first request within the handshake timeout, and each
+//! later one within the keep-alive idle timeout. One that never started a request is then closed; one
+//! that did is shut down (HTTP/2: GOAWAY) and, if still open one handshake timeout later, closed.
 //!
-//! hyper bounds an HTTP/1.1 request head (`header_read_timeout`) once it reads one, but nothing bounds
-//! a connection before its first bytes (hyper-util reads them to tell HTTP/1.1 from HTTP/2, with no
-//! timeout) nor an HTTP/2 connection between requests: a client that finished TLS and said nothing, or
-//! sent the HTTP/2 preface and nothing more, held its connection for ever.
+//! hyper bounds an HTTP/1.1 request head (`header_read_timeout`) from the moment it waits for one, but
+//! nothing bounds a connection before its first bytes (hyper-util reads them to tell HTTP/1.1 from
+//! HTTP/2, with no timeout) nor an HTTP/2 connection between requests: a client that finished TLS and
+//! said nothing, or sent the HTTP/2 preface and nothing more, held its connection for ever.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use tokio::time::Instant;
 
-/// What a connection is doing: requests in progress, and when the last one ended.
+/// What a connection is doing: requests in progress, whether it has had one, and when the last one
+/// ended.
 #[derive(Debug)]
 pub(super) struct Activity {
     in_flight: AtomicUsize,
+    served: AtomicBool,
     last: Mutex<Instant>,
 }
 
@@ -25,6 +28,7 @@ impl Activity {
     pub(super) fn new() -> Arc<Self> {
         Arc::new(Self {
             in_flight: AtomicUsize::new(0),
+            served: AtomicBool::new(false),
             last: Mutex::new(Instant::now()),
         })
     }
@@ -32,7 +36,13 @@ impl Activity {
     /// A request starts; it ends when the returned guard is dropped.
     pub(super) fn begin(self: &Arc<Self>) -> Busy {
         self.in_flight.fetch_add(1, Ordering::AcqRel);
+        self.served.store(true, Ordering::Release);
         Busy(Arc::clone(self))
+    }
+
+    /// Whether a request has started on the connection.
+    pub(super) fn served(&self) -> bool {
+        self.served.load(Ordering::Acquire)
     }
 
     /// Count the idle time from now.
@@ -40,11 +50,17 @@ impl Activity {
         *self.last.lock().unwrap_or_else(PoisonError::into_inner) = Instant::now();
     }
 
-    /// When the connection will have been idle for `after`; `None` while a request is in progress.
-    pub(super) fn deadline(&self, after: Duration) -> Option<Instant> {
+    /// When the connection will have been idle too long — `first` after it started if it has had no
+    /// request yet, else `between` after the last one ended; `None` while a request is in progress.
+    pub(super) fn deadline(&self, first: Duration, between: Duration) -> Option<Instant> {
         if self.in_flight.load(Ordering::Acquire) > 0 {
             return None;
         }
+        let after = if self.served.load(Ordering::Acquire) {
+            between
+        } else {
+            first
+        };
         Some(*self.last.lock().unwrap_or_else(PoisonError::into_inner) + after)
     }
 }
@@ -68,19 +84,23 @@ mod tests {
     #[test]
     fn idle_only_without_a_request_in_progress() {
         let activity = Activity::new();
-        let after = Duration::from_secs(3);
-        let first = activity.deadline(after).unwrap();
+        let (after, between) = (Duration::from_secs(3), Duration::from_secs(60));
+        let first = activity.deadline(after, between).unwrap();
         let busy = activity.begin();
         let second = activity.begin();
-        assert_eq!(activity.deadline(after), None);
+        assert_eq!(activity.deadline(after, between), None);
         std::thread::sleep(Duration::from_millis(20));
         drop(busy);
-        assert_eq!(activity.deadline(after), None, "one still in progress");
+        assert_eq!(
+            activity.deadline(after, between),
+            None,
+            "one still in progress"
+        );
         drop(second);
-        let later = activity.deadline(after).unwrap();
+        let later = activity.deadline(after, between).unwrap();
         assert!(
-            later >= first + Duration::from_millis(20),
-            "counted from the end"
+            later >= first + Duration::from_millis(20) + (between - after),
+            "counted from the end, with the keep-alive idle timeout"
         );
     }
 }

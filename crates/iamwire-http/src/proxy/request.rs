@@ -115,7 +115,14 @@ impl HttpProxy {
         let fault = FaultSlot::default();
         let (body, sha256, length) = self.body(&parts, &head, body, certificate, &fault).await?;
         let credentials = self.credentials(identity.name(), &role).await?;
-        let upstream = self.upstream_request(&parts, &head, body, &sha256, length, &credentials)?;
+        // A client that signed with a key: only what its (verified) signature covers goes upstream,
+        // whatever else it sent (a session token included) — see `head::upstream_headers`.
+        let verified = certificate
+            .is_none()
+            .then_some(head.authorization.as_ref())
+            .flatten();
+        let upstream =
+            self.upstream_request(&parts, &head, verified, body, &sha256, length, &credentials)?;
         let (response, permit) = inner.upstream.send(upstream, &fault).await?;
         let (mut parts, body) = response.into_parts();
         head::strip_hop_by_hop(&mut parts.headers);
@@ -240,12 +247,15 @@ impl HttpProxy {
         Ok(chain)
     }
 
-    /// The request to the database: the client's method, path and query, the headers it signed, the
-    /// upstream host, and a fresh signature as the role.
+    /// The request to the database: the client's method, path and query, the headers `verified` (the
+    /// client's signature the proxy checked; `None` for a client identified by its certificate) covers,
+    /// the upstream host, and a fresh signature as the role that covers every header it carries.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn upstream_request(
         &self,
         parts: &Parts,
         head: &ClientHead,
+        verified: Option<&iamwire_aws::sigv4::Authorization>,
         body: Outgoing<Incoming>,
         sha256: &str,
         length: Option<u64>,
@@ -259,12 +269,7 @@ impl HttpProxy {
             .map_err(|_| HttpError::BadRequest {
                 reason: "the request path cannot be forwarded".into(),
             })?;
-        let signed = if head.authorization.is_some() && head.session_token.is_none() {
-            head.authorization.as_ref()
-        } else {
-            None
-        };
-        let mut headers = head::upstream_headers(&parts.headers, signed);
+        let mut headers = head::upstream_headers(&parts.headers, verified);
         let host = HeaderValue::from_str(&target.host_header).map_err(|e| HttpError::Internal {
             what: "the upstream host header",
             source: Box::new(e),

@@ -56,7 +56,8 @@ impl ClusterShared {
         let max = self.config.ports.capacity();
         match query(&origin, cx, user, limits, max).await {
             Ok(nodes) => {
-                let nodes = super::admit::admitted(cx.database, origin.host(), nodes);
+                let allowed = self.config.node_hosts.as_deref();
+                let nodes = super::admit::admitted(cx.database, origin.host(), allowed, nodes);
                 tracing::debug!(nodes = nodes.len(), "refreshed the cluster's topology");
                 self.apply(&mut state, &nodes);
             }
