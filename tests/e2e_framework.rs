@@ -368,6 +368,10 @@ fn json_logs_show_each_outcome_and_no_secret() {
     assert!(accepted["credentials_ms"].is_number(), "{accepted}");
     let ended = outcome("ended");
     assert!(ended["bytes_down"].as_u64().unwrap() > 0, "{ended}");
+    // Postgres's relay runs outside the session's span (it logs nothing); its last line still has it.
+    assert_eq!(ended["span"]["id"], accepted["span"]["id"], "{ended}");
+    assert_eq!(ended["span"]["identity"], "alice", "{ended}");
+    assert_eq!(ended["span"]["db_user"], IAM_USER, "{ended}");
     let denied = outcome("denied");
     assert!(
         denied["reason"].as_str().unwrap().contains("bob"),

@@ -14,6 +14,7 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used)] // a measuring tool: a broken setup should stop it loudly
 
+mod before;
 mod idle;
 mod idle_redis;
 mod mysql;
@@ -53,8 +54,11 @@ cargo bench --bench overhead -- [options]
                       default all)
   --redis-loads LIST  redis-benchmark loads (set,get,set-P16,get-P16; default all four)
   --mysql-threads LIST  sysbench threads (default 1,10)
+  --mysql-hops LIST     MySQL targets to run (direct,relay,iamwire; default all)
   --smoke         1 second, 1 round, 2 clients, scale 1, 20 idle: does it all work
-  --iamwire-arg A extra argument for `iamwire run` (repeatable)";
+  --iamwire-arg A extra argument for `iamwire run` (repeatable)
+  --iamwire-before PATH  also run this iamwire binary (a build of the base commit) as the target
+                  `iamwire (before)` in the same rounds, for paired before/after ratios";
 
 struct Args {
     seconds: u32,
@@ -72,6 +76,7 @@ struct Args {
     redis_hops: Vec<String>,
     redis_loads: Vec<String>,
     mysql_threads: Vec<u32>,
+    mysql_hops: Vec<String>,
 }
 
 fn list(v: Option<String>) -> Vec<String> {
@@ -97,6 +102,7 @@ fn parse_args() -> Args {
         redis_hops: Vec::new(),
         redis_loads: Vec::new(),
         mysql_threads: vec![1, 10],
+        mysql_hops: Vec::new(),
     };
     let mut it = std::env::args().skip(1);
     let num = |v: Option<String>| -> u32 { v.and_then(|s| s.parse().ok()).expect(HELP) };
@@ -129,12 +135,14 @@ fn parse_args() -> Args {
                     .collect()
             }
             "--iamwire-arg" => a.iamwire_args.push(it.next().expect(HELP)),
+            "--iamwire-before" => before::set(it.next().expect(HELP).into()),
             "--suite" => a.suites = list(it.next()),
             "--redis-requests" => a.redis_requests = num(it.next()),
             "--redis-clients" => a.redis_clients = num(it.next()),
             "--redis-idle" => a.redis_idle = num(it.next()) as usize,
             "--redis-hops" => a.redis_hops = list(it.next()),
             "--redis-loads" => a.redis_loads = list(it.next()),
+            "--mysql-hops" => a.mysql_hops = list(it.next()),
             "--mysql-threads" => {
                 a.mysql_threads = list(it.next())
                     .iter()
@@ -190,6 +198,7 @@ fn main() {
             rounds: args.rounds,
             seconds: args.seconds,
             threads: args.mysql_threads.clone(),
+            hops: args.mysql_hops.clone(),
         };
         scenarios.extend(mysql::run(&ca, &m));
     }
@@ -284,8 +293,13 @@ fn postgres(args: &Args, ca: &TestCa) -> (Vec<Scenario>, Vec<(&'static str, idle
             "direct" => Some(Target::direct(&pg)),
             "relay" => Some(Target::relay(&pg)),
             "pgbouncer" => Target::pgbouncer(&pg, (max_clients as usize).max(args.idle) + 10),
-            "iamwire" => Some(Target::iamwire(&pg, &args.iamwire_args, None)),
-            "iamwire-1worker" => Some(Target::iamwire(&pg, &args.iamwire_args, Some(1))),
+            "iamwire" => {
+                for old in before::builds() {
+                    all.push(Target::iamwire(&pg, &args.iamwire_args, None, old));
+                }
+                None
+            }
+            "iamwire-1worker" => Some(Target::iamwire(&pg, &args.iamwire_args, Some(1), false)),
             other => panic!("unknown target {other}\n{HELP}"),
         };
         all.extend(t);

@@ -36,6 +36,8 @@ pub(crate) struct MysqlArgs {
     pub(crate) seconds: u32,
     /// sysbench thread counts.
     pub(crate) threads: Vec<u32>,
+    /// Targets to run by key (`direct`, `relay`, `iamwire`: this build and `--iamwire-before`); empty: all.
+    pub(crate) hops: Vec<String>,
 }
 
 struct Hop {
@@ -121,29 +123,51 @@ pub(crate) fn run(ca: &TestCa, a: &MysqlArgs) -> Vec<Scenario> {
         pid: Some(relay.0.id()),
         _keep: Box::new(relay),
     });
-    let cross = moto
-        .cross_account("iamwire-bench-mysql", support::EXTERNAL_ID)
-        .expect("cross-account role");
-    let served = Served {
-        protocol: "mariadb",
-        port: db.port(),
-        ca: &db.tls().ca,
-        user: mariadb::IAM_USER,
-        db_names: "app",
-    };
-    let (dir, config) =
-        support::operator_dir(&served, &cross, &moto.endpoint(), support::EXTERNAL_ID, "");
-    let proxy = Proxy::run(&dir, &config, &[], &[]);
-    let f = |n: &str| dir.path().join(n);
-    hops.push(Hop {
-        name: "iamwire run",
-        port: proxy.port(),
-        user: mariadb::IAM_USER,
-        password: "",
-        dir: tls_dir(&f("alice.crt"), &f("alice.key"), &f("ca.crt")),
-        pid: Some(proxy.pid()),
-        _keep: Box::new((proxy, dir, cross)),
-    });
+    for old in crate::before::builds() {
+        let role = if old {
+            "iamwire-bench-mysql-before"
+        } else {
+            "iamwire-bench-mysql"
+        };
+        let cross = moto
+            .cross_account(role, support::EXTERNAL_ID)
+            .expect("cross-account role");
+        let served = Served {
+            protocol: "mariadb",
+            port: db.port(),
+            ca: &db.tls().ca,
+            user: mariadb::IAM_USER,
+            db_names: "app",
+        };
+        let (dir, config) =
+            support::operator_dir(&served, &cross, &moto.endpoint(), support::EXTERNAL_ID, "");
+        let exe = if old { crate::before::exe() } else { None };
+        let proxy = Proxy::run_exe(exe, &dir, &config, &[], &[]);
+        let f = |n: &str| dir.path().join(n);
+        hops.push(Hop {
+            name: if old {
+                crate::before::NAME
+            } else {
+                "iamwire run"
+            },
+            port: proxy.port(),
+            user: mariadb::IAM_USER,
+            password: "",
+            dir: tls_dir(&f("alice.crt"), &f("alice.key"), &f("ca.crt")),
+            pid: Some(proxy.pid()),
+            _keep: Box::new((proxy, dir, cross)),
+        });
+    }
+    if !a.hops.is_empty() {
+        hops.retain(|h| {
+            let key = match h.name {
+                "direct" => "direct",
+                "bare relay" => "relay",
+                _ => "iamwire",
+            };
+            a.hops.iter().any(|k| k == key)
+        });
+    }
 
     let mut scenarios: Vec<Scenario> = a
         .threads

@@ -213,7 +213,8 @@ fn nutcracker(server: &Server) -> Option<Hop> {
     })
 }
 
-fn iamwire(server: &Server) -> Hop {
+/// `old`: the `--iamwire-before` binary instead of this build's.
+fn iamwire(server: &Server, old: bool) -> Hop {
     let dir = tempfile::Builder::new()
         .prefix("iamwire-bench-redis-op-")
         .tempdir()
@@ -259,7 +260,8 @@ db_service:
         ),
     )
     .expect("iamwire.yaml");
-    let proxy = Proxy::run(&dir, &config, &[], &[]);
+    let exe = if old { crate::before::exe() } else { None };
+    let proxy = Proxy::run_exe(exe, &dir, &config, &[], &[]);
     let file = |n: &str| dir.path().join(n).display().to_string();
     let mut args = strings(&["--tls", "-h", "localhost", "--cacert"]);
     args.extend([file("ca.crt"), "--cert".into(), file("alice.crt")]);
@@ -282,7 +284,11 @@ db_service:
         auth: idle_redis::auth(&[USER, "unused"]),
     };
     Hop {
-        name: "iamwire run",
+        name: if old {
+            crate::before::NAME
+        } else {
+            "iamwire run"
+        },
         args,
         reach,
         pid: Some(proxy.pid()),
@@ -326,7 +332,11 @@ pub(crate) fn run(ca: &TestCa, a: &RedisArgs) -> (Vec<Scenario>, Vec<(&'static s
         _keep: Box::new(relay),
     });
     hops.extend(nutcracker(&server));
-    hops.push(iamwire(&server));
+    hops.extend(
+        crate::before::builds()
+            .into_iter()
+            .map(|old| iamwire(&server, old)),
+    );
 
     hops.retain(|h| a.hops.is_empty() || a.hops.iter().any(|k| k == hop_key(h.name)));
     let mut loads: Vec<(&str, u32)> = vec![("set", 1), ("get", 1), ("set", 16), ("get", 16)];

@@ -137,22 +137,28 @@ pub(crate) fn print_header(h: &Header) {
 pub(crate) fn print_scenarios(scenarios: &[Scenario]) {
     for s in scenarios.iter().filter(|s| !s.samples.is_empty()) {
         println!("### {}\n", s.name);
-        let ratios: String = s
-            .baselines
+        // With `--iamwire-before`: throughput and proxy CPU paired against the base build too.
+        let before = s.of(crate::before::NAME).map(|_| crate::before::NAME);
+        let baselines: Vec<&str> = s.baselines.iter().copied().chain(before).collect();
+        let ratios: String = baselines
             .iter()
             .map(|b| format!(" ratio to {b} |"))
             .collect();
+        let cpu_ratio = before.map_or(String::new(), |b| format!(" proxy CPU ratio to {b} |"));
         println!(
-            "| target | {unit}/s |{ratios} latency ms | proxy CPU µs/{unit} | server CPU µs/{unit} |",
+            "| target | {unit}/s |{ratios} latency ms | proxy CPU µs/{unit} |{cpu_ratio} server CPU µs/{unit} |",
             unit = s.unit
         );
-        println!("|---|---|{}---|---|---|", "---|".repeat(s.baselines.len()));
+        println!(
+            "|---|---|{}---|---|{}---|",
+            "---|".repeat(baselines.len()),
+            if before.is_some() { "---|" } else { "" }
+        );
         for (target, rounds) in &s.samples {
             let col = |f: &dyn Fn(&Sample) -> Option<f64>| {
                 median(rounds.values().filter_map(f).collect())
             };
-            let ratios: String = s
-                .baselines
+            let ratios: String = baselines
                 .iter()
                 .map(|b| {
                     let ratio = s.of(b).and_then(|d| {
@@ -166,8 +172,19 @@ pub(crate) fn print_scenarios(scenarios: &[Scenario]) {
                     format!(" {} |", show(ratio, 2))
                 })
                 .collect();
+            let cpu_ratio = before.map_or(String::new(), |b| {
+                let ratio = s.of(b).and_then(|d| {
+                    median(
+                        rounds
+                            .iter()
+                            .filter_map(|(r, x)| Some(x.proxy_us? / d.get(r)?.proxy_us?))
+                            .collect(),
+                    )
+                });
+                format!(" {} |", show(ratio, 3))
+            });
             println!(
-                "| {target} | {} |{ratios} {} | {} | {} |",
+                "| {target} | {} |{ratios} {} | {} |{cpu_ratio} {} |",
                 show(col(&|x| Some(x.tps)), 0),
                 show(col(&|x| Some(x.latency_ms)), 3),
                 show(col(&|x| x.proxy_us), 1),

@@ -133,8 +133,14 @@ impl Target {
     /// `iamwire run` with the e2e deployment: an operator directory from `iamwire certs`, a role in
     /// the AWS emulator assumed with an external ID, the client identity `alice` by certificate.
     ///
-    /// `workers`: the runtime's worker threads (`TOKIO_WORKER_THREADS`; `None`: one per core).
-    pub(crate) fn iamwire(pg: &Postgres, args: &[String], workers: Option<usize>) -> Self {
+    /// `workers`: the runtime's worker threads (`TOKIO_WORKER_THREADS`; `None`: one per core); `old`:
+    /// the `--iamwire-before` binary instead of this build's.
+    pub(crate) fn iamwire(
+        pg: &Postgres,
+        args: &[String],
+        workers: Option<usize>,
+        old: bool,
+    ) -> Self {
         let moto = Moto::start().expect("the AWS emulator");
         let cross = moto
             .cross_account("iamwire-bench-db", support::EXTERNAL_ID)
@@ -152,13 +158,16 @@ impl Target {
             .map(|n| ("TOKIO_WORKER_THREADS".to_owned(), n.to_string()))
             .into_iter()
             .collect();
-        let proxy = Proxy::run(&dir, &config, args, &env);
+        let exe = if old { crate::before::exe() } else { None };
+        let proxy = Proxy::run_exe(exe, &dir, &config, args, &env);
         let file = |name: &str| dir.path().join(name).display().to_string();
         let mut env = libpq(proxy.port(), &dir.path().join("ca.crt"));
         env.push(("PGSSLCERT", file("alice.crt")));
         env.push(("PGSSLKEY", file("alice.key")));
         Self {
-            name: if workers == Some(1) {
+            name: if old {
+                crate::before::NAME
+            } else if workers == Some(1) {
                 "iamwire run, 1 worker"
             } else {
                 "iamwire run"

@@ -50,7 +50,25 @@ impl Proxy {
         args: &[String],
         env: &[(String, String)],
     ) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_iamwire"))
+        Self::spawn_exe(
+            Path::new(env!("CARGO_BIN_EXE_iamwire")),
+            config,
+            home,
+            args,
+            env,
+        )
+    }
+
+    /// [`Proxy::spawn`] with another `iamwire` binary `exe` (the overhead harness's build of a base
+    /// commit, measured side by side with this one).
+    pub(crate) fn spawn_exe(
+        exe: &Path,
+        config: &Path,
+        home: &Path,
+        args: &[String],
+        env: &[(String, String)],
+    ) -> Self {
+        let mut child = Command::new(exe)
             .args(["run", "--config"])
             .arg(config)
             .args(args)
@@ -108,6 +126,20 @@ impl Proxy {
         let home = dir.path().join("home");
         std::fs::create_dir(&home).expect("home dir");
         Self::spawn(config, &home, args, env)
+    }
+
+    /// [`Proxy::run`] with the `iamwire` binary `exe`, or this build's if `None`.
+    pub(crate) fn run_exe(
+        exe: Option<&Path>,
+        dir: &tempfile::TempDir,
+        config: &Path,
+        args: &[String],
+        env: &[(String, String)],
+    ) -> Self {
+        let home = dir.path().join("home");
+        std::fs::create_dir(&home).expect("home dir");
+        let exe = exe.unwrap_or(Path::new(env!("CARGO_BIN_EXE_iamwire")));
+        Self::spawn_exe(exe, config, &home, args, env)
     }
 
     /// The port `iamwire run` listens on, on 127.0.0.1.

@@ -167,6 +167,11 @@ impl Protocol for Postgres {
         Some(Box::new(LengthPrefixed::postgres()))
     }
 
+    /// The default relay (bytes both ways) logs nothing: no span to enter per wake-up.
+    fn quiet_relay(&self) -> bool {
+        true
+    }
+
     async fn out_of_band(
         &self,
         cx: &Cx<'_, CancelTarget>,

@@ -25,6 +25,7 @@ use crate::registry::SessionInfo;
 
 mod pool;
 use pool::{give_back, take_buffer};
+pub use pool::{poll_read_pooled, release_if_empty};
 
 /// Size of each direction's buffer.
 const BUF_SIZE: usize = 16 * 1024;

@@ -2,14 +2,16 @@
 //! with one log line per outcome (accepted, denied, failed, ended) in the session's span.
 
 use std::future::Future;
-use std::pin::pin;
+use std::pin::{Pin, pin};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use iamwire_core::{ClientIdentity, SessionRequest, UpstreamLogin};
 use tokio::io::AsyncWriteExt;
 use tokio::sync::OwnedSemaphorePermit;
-use tracing::{Instrument, Span, field};
+use tracing::{Span, field};
 
 use crate::authn::{ClientCheck, ClientHello};
 use crate::conn::{ClientConn, UpstreamConn};
@@ -92,9 +94,43 @@ pub(crate) async fn run_at<P: Protocol>(
     inner.metrics.handshake_started();
     let mut in_handshake = HandshakeGauge(Some(&inner.metrics));
     let endpoint = routed.as_ref().unwrap_or(&inner.endpoint);
-    drive(&inner, endpoint, incoming, &registration, &mut in_handshake)
-        .instrument(span)
-        .await;
+    let quiet = AtomicBool::new(false);
+    let session = pin!(drive(
+        &inner,
+        endpoint,
+        incoming,
+        &registration,
+        &mut in_handshake,
+        &quiet
+    ));
+    InSpan {
+        span,
+        quiet: &quiet,
+        inner: session,
+    }
+    .await;
+}
+
+/// The session's future with its span entered on every poll ([`tracing::Instrument`]), except while
+/// `quiet` is set: during the relay of a protocol whose relay logs nothing ([`Protocol::quiet_relay`]),
+/// where entering and leaving the span on every wake-up is all the span would cost.
+struct InSpan<'a, F> {
+    span: Span,
+    quiet: &'a AtomicBool,
+    inner: Pin<&'a mut F>,
+}
+
+impl<F: Future> Future for InSpan<'_, F> {
+    type Output = F::Output;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        if self.quiet.load(Ordering::Relaxed) {
+            return self.inner.as_mut().poll(cx);
+        }
+        let this = &mut *self;
+        let _entered = this.span.enter();
+        this.inner.as_mut().poll(cx)
+    }
 }
 
 /// Counts a connection among those in their handshake until it relays or ends.
@@ -120,6 +156,7 @@ async fn drive<P: Protocol>(
     incoming: Incoming,
     registration: &Registration<P::Registered>,
     in_handshake: &mut HandshakeGauge<'_>,
+    quiet: &AtomicBool,
 ) {
     let started = Instant::now();
     let Incoming {
@@ -199,10 +236,14 @@ async fn drive<P: Protocol>(
         }
     });
     let signal = StopSignal::new(stopped.as_mut(), inner.timeouts.goodbye);
+    // A relay that logs nothing is polled outside the span; the span is back for the last line.
+    let span = Span::current();
+    quiet.store(inner.protocol.quiet_relay(), Ordering::Relaxed);
     let end = inner
         .protocol
         .relay(&cx, client, &mut state, ready.upstream, signal)
         .await;
+    quiet.store(false, Ordering::Relaxed);
     let bytes_up = info.bytes_up.load(std::sync::atomic::Ordering::Relaxed);
     let bytes_down = info.bytes_down.load(std::sync::atomic::Ordering::Relaxed);
     inner.metrics.session_bytes(bytes_up, bytes_down);
@@ -227,14 +268,17 @@ async fn drive<P: Protocol>(
             error.to_string()
         }
     };
-    tracing::info!(
-        outcome = "ended",
-        duration_ms = ms(started.elapsed()),
-        bytes_up,
-        bytes_down,
-        end = %how,
-        "session ended"
-    );
+    // In this poll the span may not be entered yet (the relay just ended outside it): name it.
+    span.in_scope(|| {
+        tracing::info!(
+            outcome = "ended",
+            duration_ms = ms(started.elapsed()),
+            bytes_up,
+            bytes_down,
+            end = %how,
+            "session ended"
+        );
+    });
 }
 
 /// Every phase up to the relay.

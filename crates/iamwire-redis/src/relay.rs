@@ -15,7 +15,7 @@ use std::time::Duration;
 use bytes::{Buf, BytesMut};
 use iamwire_core::{Denied, SessionRequest, UpstreamLogin};
 use iamwire_proxy::{ClientConn, Cx, RelayEnd, SessionError, StopSignal, UpstreamConn};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::time::Instant;
 
 use crate::error::RedisError;
@@ -199,6 +199,7 @@ pub(crate) async fn run(
             _ => None,
         };
         let grace_end = stopping.map(|since| since + stop.grace());
+        release_idle(&mut flow, &mut from_client, &mut from_upstream);
         tokio::select! {
             biased;
             () = std::future::poll_fn(|c| if stop.poll_fired(c) { std::task::Poll::Ready(()) } else { std::task::Poll::Pending }),
@@ -271,12 +272,22 @@ async fn sleep_until(at: Option<Instant>) {
     }
 }
 
-/// Read what is there (at most 64 KiB at a time) into `buf`; 0 at the end of the stream.
+/// Read what is there (at most 16 KiB at a time) and append it to `buf`; 0 at the end of the stream.
+/// Read through the framework's per-thread buffer pool: waiting for the next bytes costs no buffer
+/// (`buf` itself is freed whenever it is empty, see [`release_idle`]).
 async fn read_some<R: AsyncRead>(r: &mut ReadHalf<R>, buf: &mut BytesMut) -> io::Result<usize> {
-    if buf.capacity() - buf.len() < 4096 {
-        buf.reserve(64 * 1024);
-    }
-    r.read_buf(buf).await
+    std::future::poll_fn(|cx| iamwire_proxy::relay::poll_read_pooled(Pin::new(&mut *r), cx, buf))
+        .await
+}
+
+/// Free every buffer the session is not using right now: an idle connection keeps none (each would
+/// otherwise keep the capacity of its largest burst).
+fn release_idle(flow: &mut Flow, from_client: &mut BytesMut, from_upstream: &mut BytesMut) {
+    use iamwire_proxy::relay::release_if_empty;
+    release_if_empty(from_client);
+    release_if_empty(from_upstream);
+    release_if_empty(&mut flow.to_client);
+    release_if_empty(&mut flow.to_upstream);
 }
 
 /// Write some of `buf` (cancel-safe: nothing is written if cancelled), or flush once it is empty.
