@@ -454,8 +454,12 @@ fn sessions_of_every_protocol_run_without_an_error_and_memory_and_descriptors_st
         second.0 <= first.0 + first.0 / 4 + 8 * 1024,
         "RSS grew: {first:?} -> {second:?}"
     );
+    // Descriptors: the churn's logins in flight (two each, six protocols) and the HTTP upstream pool,
+    // which a burst of requests widens, move the count by a few dozen at 1,000 sessions (1,900-1,924
+    // in a 10-minute run); a leak shows as growth beyond that, and as descriptors left open after
+    // close, asserted above.
     assert!(
-        second.1 <= first.1 + 10,
+        second.1 <= first.1 + first.1 / 50 + 10,
         "descriptors grew: {first:?} -> {second:?}"
     );
     let mut proxy = Arc::try_unwrap(rig).ok().unwrap().proxy;
