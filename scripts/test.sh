@@ -3,18 +3,21 @@
 # Tests start their own throwaway servers on random ports; they need root (PAM services in /etc/pam.d).
 #
 # `cargo test` runs its test binaries one after another, so a test that mostly waits holds up all the binaries
-# after it. The tests whose names contain one of the words in ALONGSIDE (default: the fault suites' STS scenarios,
-# each waiting about a minute for role credentials issued for 120 s to run out) therefore run in a second
-# `cargo test` next to the first, which runs everything else (`--skip` the same words): every test still runs
-# exactly once, with the same threads per binary. Either run failing fails the command; the second run's output
-# follows the first's.
-#   scripts/test.sh                          # everything, the waiting tests alongside
-#   ALONGSIDE= scripts/test.sh               # everything in one `cargo test`, as before
+# after it. The tests whose names contain one of the words in ALONGSIDE (e.g. `sts_refusing_erring_or_silent`:
+# the fault suites' STS scenarios, each waiting about a minute for role credentials issued for 120 s to run out)
+# can therefore run in a second `cargo test` next to the first, which runs everything else (`--skip` the same
+# words): every test still runs exactly once, with the same threads per binary. Either run failing fails the
+# command; the second run's output follows the first's. Off by default: in a clean-clone CI run of 2026-11-30
+# the descriptor-flood test (`e2e_framework`, 1,000 connections to a proxy limited to 128 descriptors) and a
+# CQL STS scenario running alongside both failed to connect ("only 499 connections opened", the DataStax
+# driver's NoHostAvailable), and each passed on its own; until that interaction is understood, one run.
+#   scripts/test.sh                                         # everything in one `cargo test`
+#   ALONGSIDE=sts_refusing_erring_or_silent scripts/test.sh # the waiting tests alongside
 #   scripts/test.sh -p iamwire-redis         # arguments: one `cargo test --workspace <arguments>`
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-alongside=${ALONGSIDE-sts_refusing_erring_or_silent}
+alongside=${ALONGSIDE-}
 if [ "$#" -gt 0 ] || [ -z "$alongside" ]; then
   exec cargo test --workspace "$@"
 fi
