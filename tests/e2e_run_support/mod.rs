@@ -123,9 +123,7 @@ impl Proxy {
         args: &[String],
         env: &[(String, String)],
     ) -> Self {
-        let home = dir.path().join("home");
-        std::fs::create_dir(&home).expect("home dir");
-        Self::spawn(config, &home, args, env)
+        Self::run_exe(None, dir, config, args, env)
     }
 
     /// [`Proxy::run`] with the `iamwire` binary `exe`, or this build's if `None`.
